@@ -1,0 +1,142 @@
+/**
+ * `p1reader parse`: decodes every telegram in a capture and prints it, reporting rejected ones
+ * on stderr. This is also how users check what their meter sends.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { ChecksumError } from "../dsmr/errors.ts";
+import { FORMAT_NAMES, resolveFormat } from "../dsmr/formats.ts";
+import { TelegramFramer } from "../dsmr/framer.ts";
+import type { Telegram } from "../dsmr/model.ts";
+import { parseTelegram } from "../dsmr/parse.ts";
+
+/** Where the command reads and writes; `main.ts` passes the process's own streams. */
+export interface CommandIo {
+  /** Standard input, read when the file is `-`. */
+  stdin: ReadableStream<Uint8Array>;
+  /** Receives results. */
+  stdout: (text: string) => void;
+  /** Receives diagnostics. */
+  stderr: (text: string) => void;
+}
+
+/** Usage text of the `parse` command. */
+export const PARSE_USAGE = `Usage: p1reader parse [--format F] [--json] FILE|-
+
+Decodes every telegram in a capture (a file of many telegrams, garbage between them allowed)
+and prints one line per valid telegram; rejected telegrams are reported on stderr with the reason.
+
+Options:
+  --format F   meter format (default auto): ${FORMAT_NAMES.join(", ")}
+  --json       print each telegram as one JSON object per line (NDJSON), the complete model
+  -h, --help   show this help
+
+Exit status: 0 when at least one valid telegram was found, 1 when none, 2 on bad usage.
+`;
+
+/**
+ * Runs `parse`.
+ *
+ * @param args The arguments after `parse`.
+ * @param io The streams to use.
+ * @returns The exit status.
+ */
+export async function runParse(args: string[], io: CommandIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        format: { type: "string", default: "auto" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    io.stderr(`p1reader parse: ${(error as Error).message}\n\n${PARSE_USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout(PARSE_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    io.stderr(`p1reader parse: expected one FILE (or - for standard input)\n\n${PARSE_USAGE}`);
+    return 2;
+  }
+  try {
+    resolveFormat(values.format);
+  } catch (error) {
+    io.stderr(`p1reader parse: --format: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const path = positionals[0]!;
+  let input: ReadableStream<Uint8Array>;
+  if (path === "-") {
+    input = io.stdin;
+  } else {
+    try {
+      input = (await Deno.open(path)).readable;
+    } catch (error) {
+      io.stderr(`p1reader parse: cannot read "${path}": ${(error as Error).message}\n`);
+      return 2;
+    }
+  }
+
+  const framer = new TelegramFramer();
+  let index = 0;
+  let valid = 0;
+  let crcErrors = 0;
+  let parseErrors = 0;
+  for await (const raw of input.pipeThrough(framer)) {
+    index++;
+    let telegram: Telegram;
+    try {
+      telegram = parseTelegram(raw, { format: values.format });
+    } catch (error) {
+      if (error instanceof ChecksumError) crcErrors++;
+      else parseErrors++;
+      io.stderr(`telegram ${index} rejected: ${(error as Error).message}\n`);
+      continue;
+    }
+    valid++;
+    io.stdout(values.json ? `${JSON.stringify(telegram)}\n` : `${summarise(telegram)}\n`);
+  }
+  const stats = framer.stats;
+  io.stderr(
+    `${index} telegrams: ${valid} valid, ${crcErrors} CRC errors, ${parseErrors} unparsable; ` +
+      `${stats.discardedBytes} bytes discarded (${stats.incomplete} incomplete, ${stats.oversized} oversized)\n`,
+  );
+  return valid > 0 ? 0 : 1;
+}
+
+function kwh(value: { value: number } | undefined): string {
+  return value === undefined ? "-" : String(value.value);
+}
+
+/** One human-readable line per telegram: time, format, registers, power, M-Bus readings. */
+function summarise(t: Telegram): string {
+  const parts = [t.timestamp?.iso ?? "(no time)", t.format];
+  const imp = t.energy.import;
+  const exp = t.energy.export;
+  parts.push(
+    `import ${kwh(imp.t1)}/${kwh(imp.t2)}${imp.total ? ` total ${imp.total.value}` : ""} kWh`,
+  );
+  parts.push(
+    `export ${kwh(exp.t1)}/${kwh(exp.t2)}${exp.total ? ` total ${exp.total.value}` : ""} kWh`,
+  );
+  parts.push(`power +${kwh(t.power.import)}/-${kwh(t.power.export)} kW`);
+  for (const device of t.mbus) {
+    if (device.reading) {
+      parts.push(
+        `${device.kind}[${device.channel}] ${device.reading.value.value} ${device.reading.value.unit}`,
+      );
+    }
+  }
+  return parts.join("  ");
+}

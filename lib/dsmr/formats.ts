@@ -1,0 +1,199 @@
+/**
+ * FORMATS: the meter formats this reader knows, each a set of {@linkcode FIELDS} groups with its
+ * serial line settings, CRC rule and clock zone, plus `auto`, which recognises a format from the
+ * telegram itself.
+ *
+ * @module
+ */
+
+import { type FieldGroup, FIELDS, type FieldSpec } from "./fields.ts";
+import type { LexedTelegram } from "./lexer.ts";
+import { CENTRAL_EUROPEAN_TIME, type TimeZoneRule } from "./values.ts";
+
+/** Serial line settings of a P1 port. */
+export interface SerialSettings {
+  /** Baud rate, e.g. 115200. */
+  baudRate: number;
+  /** Data bits: 8, or 7 for DSMR 2.2/3.0. */
+  dataBits: 7 | 8;
+  /** Parity: none, or even for DSMR 2.2/3.0. */
+  parity: "none" | "even" | "odd";
+  /** Stop bits. */
+  stopBits: 1 | 2;
+}
+
+/** A meter format: which lines it has and how its telegrams arrive. */
+export interface FormatSpec {
+  /** Stable lower-case id, e.g. `dsmr50`. */
+  id: string;
+  /** What meters send it. */
+  description: string;
+  /** Serial settings the meter uses. */
+  serial: SerialSettings;
+  /** Whether telegrams carry a CRC that must match (`required`) or carry none (`none`). */
+  checksum: "required" | "none";
+  /** Seconds between telegrams. */
+  intervalSeconds: number;
+  /** The catalogue groups the format's lines come from. */
+  groups: readonly FieldGroup[];
+  /** The UTC offsets the S/W flags stand for. */
+  zone: TimeZoneRule;
+}
+
+const DSMR4_SERIAL: SerialSettings = { baudRate: 115200, dataBits: 8, parity: "none", stopBits: 1 };
+const DSMR2_SERIAL: SerialSettings = { baudRate: 9600, dataBits: 7, parity: "even", stopBits: 1 };
+
+function format(
+  id: string,
+  description: string,
+  groups: readonly FieldGroup[],
+  extra: Partial<FormatSpec> = {},
+): FormatSpec {
+  return {
+    id,
+    description,
+    serial: DSMR4_SERIAL,
+    checksum: "required",
+    intervalSeconds: 1,
+    groups,
+    zone: CENTRAL_EUROPEAN_TIME,
+    ...extra,
+  };
+}
+
+const OLD_DSMR = { serial: DSMR2_SERIAL, checksum: "none", intervalSeconds: 10 } as const;
+
+/** Every format, by id. */
+export const FORMATS: Readonly<Record<string, FormatSpec>> = {
+  dsmr22: format(
+    "dsmr22",
+    "Netherlands, DSMR 2.2 (9600 7E1, no CRC)",
+    ["dsmr", "dsmr22"],
+    OLD_DSMR,
+  ),
+  dsmr30: format(
+    "dsmr30",
+    "Netherlands, DSMR 3.0 (9600 7E1, no CRC)",
+    ["dsmr", "dsmr22"],
+    OLD_DSMR,
+  ),
+  dsmr40: format("dsmr40", "Netherlands, DSMR 4.0", ["dsmr", "totals"], { intervalSeconds: 10 }),
+  dsmr42: format("dsmr42", "Netherlands, DSMR 4.2", ["dsmr", "totals"], { intervalSeconds: 10 }),
+  dsmr50: format("dsmr50", "Netherlands, DSMR 5.0.2", ["dsmr", "totals"]),
+  belgium: format("belgium", "Belgium, e-MUCS (Fluvius), capacity tariff", [
+    "dsmr",
+    "totals",
+    "belgium",
+  ]),
+  luxembourg: format("luxembourg", "Luxembourg, Smarty (plaintext)", [
+    "dsmr",
+    "totals",
+    "luxembourg",
+  ]),
+  sweden: format("sweden", "Sweden, P1 (totals, reactive energy)", ["dsmr", "totals"], {
+    intervalSeconds: 10,
+  }),
+  q3d: format("q3d", "Germany, EasyMeter Q3D (no CRC)", ["dsmr", "totals", "q3d"], {
+    checksum: "none",
+    intervalSeconds: 2,
+  }),
+  hungary: format("hungary", "Hungary, E.ON (Sagemcom)", ["dsmr", "totals", "hungary"], {
+    intervalSeconds: 10,
+  }),
+  ireland: format("ireland", "Ireland, ESB (Iskra AM550)", ["dsmr"], {
+    zone: { summer: 60, winter: 0 },
+    intervalSeconds: 10,
+  }),
+};
+
+/** The original product's format names; both read DSMR 5.0.2 telegrams. */
+export const FORMAT_ALIASES: Readonly<Record<string, string>> = {
+  XS210ESMR5: "dsmr50",
+  V502: "dsmr50",
+};
+
+/** The format id that recognises the format from each telegram. */
+export const AUTO_FORMAT = "auto";
+
+/** Every name `resolveFormat` accepts: the ids, `auto` and the original's aliases. */
+export const FORMAT_NAMES: readonly string[] = [
+  AUTO_FORMAT,
+  ...Object.keys(FORMATS),
+  ...Object.keys(FORMAT_ALIASES),
+];
+
+/**
+ * Finds a format by id or alias, ignoring case.
+ *
+ * @param name For example `dsmr50`, `V502`, `xs210esmr5` or `auto`.
+ * @returns The format, or `undefined` for `auto`.
+ * @throws {RangeError} When the name is unknown; the message lists the valid names.
+ *
+ * @example
+ * ```ts
+ * import { resolveFormat } from "./formats.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(resolveFormat("V502")?.id, "dsmr50");
+ * assert.equal(resolveFormat("auto"), undefined);
+ * ```
+ */
+export function resolveFormat(name: string): FormatSpec | undefined {
+  const lower = name.toLowerCase();
+  if (lower === AUTO_FORMAT) return undefined;
+  const alias = Object.keys(FORMAT_ALIASES).find((a) => a.toLowerCase() === lower);
+  const id = alias ? FORMAT_ALIASES[alias]! : lower;
+  const found = FORMATS[id];
+  if (!found) {
+    throw new RangeError(`Unknown format "${name}": expected one of ${FORMAT_NAMES.join(", ")}`);
+  }
+  return found;
+}
+
+/**
+ * Recognises the format of a lexed telegram from its header and the lines it carries.
+ *
+ * @param lexed The lexed telegram.
+ * @param hasCrc Whether a CRC follows the `!`.
+ * @returns The most specific format that fits.
+ */
+export function detectFormat(lexed: LexedTelegram, hasCrc: boolean): FormatSpec {
+  const header = lexed.header ?? "";
+  const refs = new Set<string>();
+  let version: string | undefined;
+  for (const line of lexed.lines) {
+    refs.add(line.reference);
+    if (line.reference === "1-3:0.2.8") version = line.groups[0];
+  }
+  if (header.startsWith("ESY") || refs.has("1-0:1.8.0*255")) return FORMATS.q3d!;
+  if (header.startsWith("Lux")) return FORMATS.luxembourg!;
+  if (refs.has("0-0:96.1.4") || header.startsWith("FLU")) return FORMATS.belgium!;
+  if (refs.has("0-0:42.0.0")) {
+    return refs.has("0-0:96.14.0") ? FORMATS.hungary! : FORMATS.luxembourg!;
+  }
+  if (refs.has("1-0:1.8.0") && !refs.has("1-0:1.8.1")) return FORMATS.sweden!;
+  if (version === "40") return FORMATS.dsmr40!;
+  if (version === "42") return FORMATS.dsmr42!;
+  if (version !== undefined) return FORMATS.dsmr50!;
+  if (refs.has("1-0:0.0.0") && hasCrc) return FORMATS.ireland!;
+  // DSMR 2.2 and 3.0 telegrams are read the same way; nothing in them tells them apart.
+  if (!hasCrc) return FORMATS.dsmr30!;
+  return FORMATS.dsmr50!;
+}
+
+const FIELD_MAPS = new Map<FormatSpec, Map<string, FieldSpec>>();
+
+/**
+ * The catalogue rows of a format, by catalogue key (see `catalogueKey`).
+ *
+ * @param spec The format.
+ * @returns A map built once per format.
+ */
+export function fieldsOf(spec: FormatSpec): Map<string, FieldSpec> {
+  let map = FIELD_MAPS.get(spec);
+  if (!map) {
+    map = new Map();
+    for (const row of FIELDS) if (spec.groups.includes(row.group)) map.set(row.obis, row);
+    FIELD_MAPS.set(spec, map);
+  }
+  return map;
+}

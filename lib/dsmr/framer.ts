@@ -1,0 +1,267 @@
+/**
+ * Turns byte chunks of any size into whole telegrams, `/` through the line end after the CRC.
+ *
+ * The scanner never throws on bytes: bytes outside a telegram, telegrams abandoned because a new
+ * `/` began before their `!`, and telegrams longer than the limit are dropped and counted.
+ * Checking the CRC is left to {@linkcode verifyChecksum} in `parse.ts`, since whether a telegram
+ * may lack one depends on the meter's format.
+ *
+ * @module
+ */
+
+const SLASH = 0x2f;
+const BANG = 0x21;
+const CR = 0x0d;
+const LF = 0x0a;
+
+/** One framed telegram, byte for byte as the meter sent it. */
+export interface RawTelegram {
+  /** The bytes from `/` through the line end after the CRC (CR LF or LF, when the meter sent one). */
+  readonly bytes: Uint8Array;
+  /** Index of the `!` in {@linkcode RawTelegram.bytes}: the CRC covers `bytes[0..bangIndex]`. */
+  readonly bangIndex: number;
+  /** The CRC digits written after `!` as sent (0 to 4 hex digits; `""` when the meter sends none). */
+  readonly crcText: string;
+}
+
+/** Counters kept by a {@linkcode FrameScanner}. */
+export interface FramerStats {
+  /** Whole telegrams emitted. */
+  telegrams: number;
+  /** Bytes dropped: outside any telegram, or part of an abandoned or oversized telegram. */
+  discardedBytes: number;
+  /** Telegrams abandoned because a new `/` started before their `!`, or the input ended. */
+  incomplete: number;
+  /** Telegrams dropped for exceeding {@linkcode FramerOptions.maxBytes}. */
+  oversized: number;
+}
+
+/** Options for {@linkcode FrameScanner} and {@linkcode TelegramFramer}. */
+export interface FramerOptions {
+  /**
+   * Largest telegram kept, in bytes; a longer one is dropped and counted.
+   * @default {16384}
+   */
+  maxBytes?: number;
+}
+
+/** The default telegram size limit: 16 KiB, several times the largest real telegram. */
+export const DEFAULT_MAX_TELEGRAM_BYTES = 16 * 1024;
+
+const enum State {
+  /** Looking for `/`. */
+  Seek,
+  /** Inside a telegram, looking for `!`. */
+  Body,
+  /** After `!`, reading up to four CRC digits. */
+  Crc,
+  /** CRC complete or CR seen: waiting for the LF that ends the telegram. */
+  Tail,
+}
+
+function isHexDigit(byte: number): boolean {
+  return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x46) ||
+    (byte >= 0x61 && byte <= 0x66);
+}
+
+/**
+ * An I/O-free, bounded telegram scanner: push chunks in, get whole telegrams out.
+ *
+ * @example Framing a stream split at an arbitrary point
+ * ```ts
+ * import { FrameScanner } from "./framer.ts";
+ * import assert from "node:assert/strict";
+ * const scanner = new FrameScanner();
+ * const bytes = new TextEncoder().encode("junk/ISK5\r\n\r\n1-0:1.8.1(1.0*kWh)\r\n!1234\r\n");
+ * assert.equal(scanner.push(bytes.subarray(0, 20)).length, 0);
+ * const [telegram] = scanner.push(bytes.subarray(20));
+ * assert.equal(telegram?.crcText, "1234");
+ * assert.equal(scanner.stats.discardedBytes, 4);
+ * ```
+ */
+export class FrameScanner {
+  /** Counters since the scanner was made. */
+  readonly stats: FramerStats = { telegrams: 0, discardedBytes: 0, incomplete: 0, oversized: 0 };
+  readonly #maxBytes: number;
+  #buffer: Uint8Array;
+  #length = 0;
+  #state = State.Seek;
+  #bangIndex = -1;
+  #crcDigits = 0;
+
+  /** Makes a scanner; see {@linkcode FramerOptions}. */
+  constructor(options: FramerOptions = {}) {
+    this.#maxBytes = options.maxBytes ?? DEFAULT_MAX_TELEGRAM_BYTES;
+    if (!(this.#maxBytes >= 16)) {
+      throw new RangeError(`Cannot frame telegrams of at most ${this.#maxBytes} bytes`);
+    }
+    this.#buffer = new Uint8Array(Math.min(2048, this.#maxBytes));
+  }
+
+  /**
+   * Scans one chunk.
+   *
+   * @param chunk Bytes in the order received; the scanner keeps no reference to it.
+   * @returns The telegrams completed by this chunk, oldest first.
+   */
+  push(chunk: Uint8Array): RawTelegram[] {
+    const out: RawTelegram[] = [];
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
+      switch (this.#state) {
+        case State.Seek: {
+          const start = chunk.indexOf(SLASH, i);
+          if (start < 0) {
+            this.stats.discardedBytes += n - i;
+            return out;
+          }
+          this.stats.discardedBytes += start - i;
+          this.#length = 0;
+          this.#append(chunk, start, start + 1);
+          this.#state = State.Body;
+          i = start + 1;
+          break;
+        }
+        case State.Body: {
+          // Native scans for the next "!" and "/" (a "/" before the "!" restarts the telegram).
+          const bang = chunk.indexOf(BANG, i);
+          const slash = chunk.indexOf(SLASH, i);
+          let j = bang < 0 ? n : bang;
+          if (slash >= 0 && slash < j) j = slash;
+          if (!this.#append(chunk, i, j)) {
+            i = j;
+            break;
+          }
+          if (j === n) return out;
+          if (chunk[j] === SLASH) {
+            this.#abandon();
+            this.#length = 0;
+            this.#append(chunk, j, j + 1);
+            this.#state = State.Body;
+          } else {
+            this.#bangIndex = this.#length;
+            this.#append(chunk, j, j + 1);
+            this.#crcDigits = 0;
+            this.#state = State.Crc;
+          }
+          i = j + 1;
+          break;
+        }
+        case State.Crc:
+        case State.Tail: {
+          const byte = chunk[i]!;
+          if (byte === LF) {
+            this.#append(chunk, i, i + 1);
+            out.push(this.#emit());
+            i++;
+          } else if (byte === CR) {
+            this.#append(chunk, i, i + 1);
+            this.#state = State.Tail;
+            i++;
+          } else if (this.#state === State.Crc && isHexDigit(byte)) {
+            this.#append(chunk, i, i + 1);
+            if (++this.#crcDigits === 4) this.#state = State.Tail;
+            i++;
+          } else {
+            // Anything else ends the telegram without being part of it (a meter that sends no
+            // line end after the CRC, or the next telegram's `/`).
+            out.push(this.#emit());
+          }
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Ends the input: a telegram complete up to its CRC but missing its line end is emitted, and
+   * an unfinished one is dropped and counted.
+   *
+   * @returns The telegram completed by the end of input, if any.
+   */
+  flush(): RawTelegram[] {
+    if (this.#state === State.Crc || this.#state === State.Tail) return [this.#emit()];
+    if (this.#state === State.Body) this.#abandon();
+    this.#state = State.Seek;
+    return [];
+  }
+
+  /** Drops an unfinished telegram (for example when the source reconnects), counting it. */
+  reset(): void {
+    if (this.#state !== State.Seek) this.#abandon();
+    this.#state = State.Seek;
+  }
+
+  #append(chunk: Uint8Array, from: number, to: number): boolean {
+    const needed = this.#length + (to - from);
+    if (needed > this.#maxBytes) {
+      this.stats.oversized++;
+      this.stats.discardedBytes += needed;
+      this.#length = 0;
+      this.#state = State.Seek;
+      return false;
+    }
+    if (needed > this.#buffer.length) {
+      const grown = new Uint8Array(
+        Math.min(this.#maxBytes, Math.max(needed, this.#buffer.length * 2)),
+      );
+      grown.set(this.#buffer.subarray(0, this.#length));
+      this.#buffer = grown;
+    }
+    this.#buffer.set(chunk.subarray(from, to), this.#length);
+    this.#length = needed;
+    return true;
+  }
+
+  #abandon(): void {
+    this.stats.incomplete++;
+    this.stats.discardedBytes += this.#length;
+    this.#length = 0;
+  }
+
+  #emit(): RawTelegram {
+    const bytes = this.#buffer.slice(0, this.#length);
+    let crcText = "";
+    for (let k = this.#bangIndex + 1; k < this.#bangIndex + 1 + this.#crcDigits; k++) {
+      crcText += String.fromCharCode(bytes[k]!);
+    }
+    this.stats.telegrams++;
+    this.#length = 0;
+    this.#state = State.Seek;
+    return { bytes, bangIndex: this.#bangIndex, crcText };
+  }
+}
+
+/**
+ * A `TransformStream` from byte chunks to {@linkcode RawTelegram}s, wrapping a
+ * {@linkcode FrameScanner}; its counters are on {@linkcode TelegramFramer.stats}.
+ *
+ * @example Framing a file
+ * ```ts ignore
+ * import { TelegramFramer } from "./framer.ts";
+ * const file = await Deno.open("capture.txt");
+ * for await (const telegram of file.readable.pipeThrough(new TelegramFramer())) {
+ *   console.log(telegram.bytes.length);
+ * }
+ * ```
+ */
+export class TelegramFramer extends TransformStream<Uint8Array, RawTelegram> {
+  /** Counters of the underlying scanner. */
+  readonly stats: FramerStats;
+
+  /** Makes a framer; see {@linkcode FramerOptions}. */
+  constructor(options: FramerOptions = {}) {
+    const scanner = new FrameScanner(options);
+    super({
+      transform(chunk, controller) {
+        for (const telegram of scanner.push(chunk)) controller.enqueue(telegram);
+      },
+      flush(controller) {
+        for (const telegram of scanner.flush()) controller.enqueue(telegram);
+      },
+    });
+    this.stats = scanner.stats;
+  }
+}

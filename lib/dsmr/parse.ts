@@ -1,0 +1,205 @@
+/**
+ * parseTelegram: a framed telegram (or its text) to the typed {@linkcode Telegram} model, after
+ * the CRC check its format demands.
+ *
+ * @module
+ */
+
+import { crc16, formatCrc } from "./crc16.ts";
+import { ChecksumError, TelegramSyntaxError } from "./errors.ts";
+import { catalogueKey, type FieldContext } from "./fields.ts";
+import { AUTO_FORMAT, detectFormat, fieldsOf, type FormatSpec, resolveFormat } from "./formats.ts";
+import type { RawTelegram } from "./framer.ts";
+import { lexTelegram } from "./lexer.ts";
+import type {
+  ChecksumResult,
+  MbusDevice,
+  MbusKind,
+  ObisLine,
+  ObisValue,
+  Telegram,
+} from "./model.ts";
+import { decodeValue } from "./values.ts";
+
+const LATIN1 = new TextDecoder("latin1");
+
+/** Options for {@linkcode parseTelegram}. */
+export interface ParseOptions {
+  /**
+   * The format name (see `FORMAT_NAMES`) or spec; `auto` recognises it from the telegram.
+   * @default {"auto"}
+   */
+  format?: string | FormatSpec;
+}
+
+function toRaw(input: RawTelegram | string): RawTelegram {
+  if (typeof input !== "string") return input;
+  const bytes = new Uint8Array(input.length);
+  for (let i = 0; i < input.length; i++) bytes[i] = input.charCodeAt(i) & 0xff;
+  const bangIndex = input.lastIndexOf("!");
+  const crcText = bangIndex < 0
+    ? ""
+    : (/^[0-9A-Fa-f]{0,4}/.exec(input.slice(bangIndex + 1))?.[0] ?? "");
+  return { bytes, bangIndex, crcText };
+}
+
+/**
+ * Checks a telegram's CRC against what its format demands.
+ *
+ * @param raw The framed telegram.
+ * @param spec Its format.
+ * @returns The stated and computed CRC; `valid` is `null` for a format without CRC.
+ * @throws {ChecksumError} When the CRC is wrong, or missing where the format requires one.
+ */
+export function verifyChecksum(raw: RawTelegram, spec: FormatSpec): ChecksumResult {
+  const computed = formatCrc(crc16(raw.bytes, 0, raw.bangIndex + 1));
+  if (raw.crcText === "") {
+    if (spec.checksum === "required") {
+      throw new ChecksumError(
+        `Telegram has no CRC, but format "${spec.id}" requires one`,
+        "",
+        computed,
+      );
+    }
+    return { computed, valid: null };
+  }
+  if (parseInt(raw.crcText, 16) !== parseInt(computed, 16)) {
+    throw new ChecksumError(
+      `CRC mismatch: telegram states "${raw.crcText}", computed "${computed}"`,
+      raw.crcText,
+      computed,
+    );
+  }
+  return { stated: raw.crcText, computed, valid: true };
+}
+
+/**
+ * Parses one telegram.
+ *
+ * @param input A telegram from the framer, or its text from `/` through the CRC line.
+ * @param options The format; see {@linkcode ParseOptions}.
+ * @returns The telegram model.
+ * @throws {ChecksumError} When the CRC is wrong or missing where the format requires one.
+ * @throws {TelegramSyntaxError} When the text has no `/` identification line or no data line.
+ * @throws {RangeError} When the format name is unknown.
+ *
+ * @example Reading the power a meter reports
+ * ```ts
+ * import { parseTelegram } from "./parse.ts";
+ * import assert from "node:assert/strict";
+ * const text = "/ISK5\\2M550T-1012\r\n\r\n1-3:0.2.8(50)\r\n1-0:1.7.0(00.404*kW)\r\n!";
+ * const telegram = parseTelegram(text, { format: "dsmr30" });
+ * assert.deepEqual(telegram.power.import, { value: 0.404, unit: "kW" });
+ * ```
+ */
+export function parseTelegram(input: RawTelegram | string, options: ParseOptions = {}): Telegram {
+  const raw = toRaw(input);
+  if (raw.bytes[0] !== 0x2f || raw.bangIndex < 0) {
+    throw new TelegramSyntaxError('Cannot parse telegram: it does not run from "/" to "!"');
+  }
+  const text = LATIN1.decode(raw.bytes);
+  const lexed = lexTelegram(text);
+  if (lexed.lines.length === 0) {
+    throw new TelegramSyntaxError("Cannot parse telegram: it has no data line");
+  }
+  const requested = options.format ?? AUTO_FORMAT;
+  const spec = typeof requested === "string"
+    ? resolveFormat(requested) ?? detectFormat(lexed, raw.crcText !== "")
+    : requested;
+  const checksum = verifyChecksum(raw, spec);
+
+  const telegram: Telegram = {
+    format: spec.id,
+    energy: { import: {}, export: {} },
+    power: {},
+    phases: {},
+    powerFailures: {},
+    mbus: [],
+    obis: [],
+    problems: [],
+    checksum,
+    raw: text,
+  };
+  if (lexed.header !== undefined) {
+    telegram.header = lexed.header;
+    if (lexed.header.length >= 3) telegram.manufacturer = lexed.header.slice(0, 3);
+  }
+  const fields = fieldsOf(spec);
+  const devices = new Map<number, MbusDevice>();
+  const context: FieldContext = { telegram, raw: [], device: undefined };
+  for (const line of lexed.lines) {
+    const { key, channel } = catalogueKey(line.reference);
+    const row = fields.get(key);
+    const values: ObisValue[] = [];
+    if (row) {
+      const shapes = row.shapes;
+      const repeat = row.repeat ?? 0;
+      const fixed = shapes.length - repeat;
+      for (let i = 0; i < line.groups.length; i++) {
+        const shape = i < fixed || repeat === 0
+          ? shapes[Math.min(i, shapes.length - 1)]!
+          : shapes[fixed + ((i - fixed) % repeat)]!;
+        values.push(decodeValue(line.groups[i]!, shape, spec.zone));
+      }
+      context.raw = line.groups;
+      let device: MbusDevice | undefined;
+      if (channel > 0) {
+        device = devices.get(channel);
+        if (!device) devices.set(channel, device = { channel, kind: "unknown" });
+      }
+      context.device = device;
+      const problem = row.apply(values, context);
+      if (problem) telegram.problems.push({ reference: line.reference, reason: problem });
+    } else {
+      for (let i = 0; i < line.groups.length; i++) {
+        values.push(decodeValue(line.groups[i]!, "auto", spec.zone));
+      }
+    }
+    // One object shape for every line (`field` undefined when unknown) keeps this loop monomorphic.
+    const entry: ObisLine = {
+      reference: line.reference,
+      raw: line.groups,
+      values,
+      field: row?.field,
+    };
+    telegram.obis.push(entry);
+  }
+  for (const device of [...devices.values()].sort((a, b) => a.channel - b.channel)) {
+    if (
+      device.deviceType === undefined && device.id === undefined && device.reading === undefined
+    ) continue;
+    device.kind = mbusKind(device);
+    if (device.reading?.value.unit === "") {
+      device.reading.value.unit = UNIT_BY_KIND[device.kind] ?? "";
+    }
+    telegram.mbus.push(device);
+  }
+  return telegram;
+}
+
+const KIND_BY_TYPE: Record<number, MbusKind> = {
+  2: "electricity",
+  3: "gas",
+  4: "heat",
+  6: "warm_water",
+  7: "water",
+  10: "cold",
+  11: "cold",
+  12: "heat",
+};
+
+const UNIT_BY_KIND: Partial<Record<MbusKind, string>> = {
+  gas: "m3",
+  water: "m3",
+  warm_water: "m3",
+  heat: "GJ",
+  cold: "GJ",
+  electricity: "kWh",
+};
+
+const KIND_BY_UNIT: Record<string, MbusKind> = { m3: "gas", GJ: "heat", kWh: "electricity" };
+
+function mbusKind(device: MbusDevice): MbusKind {
+  if (device.deviceType !== undefined) return KIND_BY_TYPE[device.deviceType] ?? "unknown";
+  return KIND_BY_UNIT[device.reading?.value.unit ?? ""] ?? "unknown";
+}

@@ -1,0 +1,69 @@
+/**
+ * The `p1reader` command line: `parse` decodes captures; `--version` and `--help` say what
+ * this is.
+ *
+ * @module
+ */
+
+import { PARSE_USAGE, runParse } from "./lib/commands/parse_command.ts";
+import { VERSION } from "./lib/version.ts";
+
+const encoder = new TextEncoder();
+
+/** Writes to stdout/stderr; the one place besides `lib/log.ts` that touches the console. */
+function writer(stream: { writeSync(p: Uint8Array): number }): (text: string) => void {
+  return (text) => {
+    const bytes = encoder.encode(text);
+    let written = 0;
+    while (written < bytes.length) written += stream.writeSync(bytes.subarray(written));
+  };
+}
+
+const USAGE = `p1reader ${VERSION}: reads the P1 port of Dutch, Belgian and Luxembourg smart meters
+
+Usage:
+  p1reader parse [--format F] [--json] FILE|-   decode a capture of telegrams
+  p1reader --version                            print the version
+  p1reader --help                               show this help
+
+${PARSE_USAGE}`;
+
+/**
+ * Runs the command line.
+ *
+ * @param args The arguments, without the program name.
+ * @returns The exit status.
+ */
+export async function main(args: string[]): Promise<number> {
+  const io = {
+    stdin: Deno.stdin.readable,
+    stdout: writer(Deno.stdout),
+    stderr: writer(Deno.stderr),
+  };
+  const [command, ...rest] = args;
+  switch (command) {
+    case "parse":
+      return await runParse(rest, io);
+    case "--version":
+    case "-V":
+      io.stdout(`${VERSION}\n`);
+      return 0;
+    case "--help":
+    case "-h":
+      io.stdout(USAGE);
+      return 0;
+    default:
+      io.stderr(`p1reader: unknown command "${command ?? ""}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    // A reader of our output that went away (`| head`) is not an error.
+    if (error instanceof Deno.errors.BrokenPipe) Deno.exit(0);
+    throw error;
+  }
+}

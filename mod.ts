@@ -1,0 +1,78 @@
+/**
+ * KingTech P1 Reader: read the P1 port of Dutch, Belgian, Luxembourg and other DSMR smart
+ * meters. This module is the library: the framer (bytes to whole telegrams), the CRC check, the
+ * parser (telegram to a typed model) and the meter formats.
+ *
+ * @example Decoding a capture
+ * ```ts
+ * import { FrameScanner, parseTelegram } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const bytes = new TextEncoder().encode(
+ *   "noise/ISk5\\2MT382-1000\r\n\r\n1-0:1.8.1(012345.678*kWh)\r\n0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3)\r\n(00001.001)\r\n!\r\n",
+ * );
+ * const [raw] = new FrameScanner().push(bytes);
+ * const telegram = parseTelegram(raw!, { format: "dsmr30" });
+ * assert.deepEqual(telegram.energy.import.t1, { value: 12345.678, unit: "kWh" });
+ * assert.equal(telegram.mbus[0]?.kind, "gas");
+ * ```
+ *
+ * @module
+ */
+
+export { crc16, formatCrc } from "./lib/dsmr/crc16.ts";
+export { ChecksumError, TelegramSyntaxError } from "./lib/dsmr/errors.ts";
+export {
+  catalogueKey,
+  type FieldContext,
+  type FieldGroup,
+  FIELDS,
+  type FieldSpec,
+} from "./lib/dsmr/fields.ts";
+export {
+  AUTO_FORMAT,
+  detectFormat,
+  FORMAT_ALIASES,
+  FORMAT_NAMES,
+  FORMATS,
+  type FormatSpec,
+  resolveFormat,
+  type SerialSettings,
+} from "./lib/dsmr/formats.ts";
+export {
+  DEFAULT_MAX_TELEGRAM_BYTES,
+  type FramerOptions,
+  type FramerStats,
+  FrameScanner,
+  type RawTelegram,
+  TelegramFramer,
+} from "./lib/dsmr/framer.ts";
+export { type DataLine, type LexedTelegram, lexTelegram } from "./lib/dsmr/lexer.ts";
+export type {
+  ChecksumResult,
+  EnergyRegisters,
+  LineProblem,
+  MbusDevice,
+  MbusKind,
+  ObisLine,
+  ObisValue,
+  PeakDemand,
+  PhaseReadings,
+  PowerFailure,
+  Quantity,
+  Telegram,
+  Timestamp,
+} from "./lib/dsmr/model.ts";
+export { type ParseOptions, parseTelegram, verifyChecksum } from "./lib/dsmr/parse.ts";
+export {
+  CENTRAL_EUROPEAN_TIME,
+  decodeHexText,
+  decodeValue,
+  type NumberWithUnit,
+  readNumber,
+  readQuantity,
+  readTimestamp,
+  type TimeZoneRule,
+  type ValueShape,
+} from "./lib/dsmr/values.ts";
+export { VERSION } from "./lib/version.ts";

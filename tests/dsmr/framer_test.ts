@@ -1,0 +1,157 @@
+import assert from "node:assert/strict";
+import { FrameScanner, type RawTelegram, TelegramFramer } from "../../lib/dsmr/framer.ts";
+import { fixtureBytes } from "../support/paths.ts";
+
+const TELEGRAM = fixtureBytes("nl-dsmr50-3phase-4mbus.txt");
+const BELGIAN = fixtureBytes("be-emucs-peak.txt");
+const decode = (bytes: Uint8Array) => new TextDecoder("latin1").decode(bytes);
+const encode = (text: string) => new Uint8Array([...text].map((c) => c.charCodeAt(0)));
+const concat = (...parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) out.set(part, (at += part.length) - part.length);
+  return out;
+};
+
+function frameAll(scanner: FrameScanner, chunks: Uint8Array[]): RawTelegram[] {
+  return [...chunks.flatMap((chunk) => scanner.push(chunk)), ...scanner.flush()];
+}
+
+Deno.test("FrameScanner emits a whole telegram byte for byte, CR LF after the CRC included", () => {
+  const [telegram, ...rest] = frameAll(new FrameScanner(), [TELEGRAM]);
+  assert.equal(rest.length, 0);
+  assert.deepEqual(telegram!.bytes, TELEGRAM);
+  assert.equal(telegram!.bytes[telegram!.bangIndex], 0x21);
+  assert.match(telegram!.crcText, /^[0-9A-F]{4}$/);
+});
+
+Deno.test("FrameScanner gives the same telegram when split at every byte offset", () => {
+  for (let cut = 1; cut < TELEGRAM.length; cut++) {
+    const scanner = new FrameScanner();
+    const out = frameAll(scanner, [TELEGRAM.subarray(0, cut), TELEGRAM.subarray(cut)]);
+    assert.equal(out.length, 1, `cut at ${cut}`);
+    assert.deepEqual(out[0]!.bytes, TELEGRAM, `cut at ${cut}`);
+    assert.equal(scanner.stats.discardedBytes, 0);
+  }
+});
+
+Deno.test("FrameScanner accepts one byte at a time", () => {
+  const scanner = new FrameScanner();
+  const out = frameAll(scanner, [...TELEGRAM].map((b) => new Uint8Array([b])));
+  assert.equal(out.length, 1);
+  assert.deepEqual(out[0]!.bytes, TELEGRAM);
+});
+
+Deno.test("FrameScanner splits several telegrams in one chunk and skips garbage between them", () => {
+  const scanner = new FrameScanner();
+  const stream = concat(encode("\x00\xffnoise"), TELEGRAM, encode("junk!12"), BELGIAN, TELEGRAM);
+  const out = frameAll(scanner, [stream]);
+  assert.deepEqual(out.map((t) => decode(t.bytes)), [TELEGRAM, BELGIAN, TELEGRAM].map(decode));
+  assert.equal(scanner.stats.discardedBytes, 7 + 7);
+  assert.equal(scanner.stats.telegrams, 3);
+});
+
+Deno.test("FrameScanner starts over at a / inside an unfinished telegram", () => {
+  const scanner = new FrameScanner();
+  const truncated = TELEGRAM.subarray(0, 300);
+  const out = frameAll(scanner, [truncated, BELGIAN]);
+  assert.equal(out.length, 1);
+  assert.deepEqual(out[0]!.bytes, BELGIAN);
+  assert.equal(scanner.stats.incomplete, 1);
+  assert.equal(scanner.stats.discardedBytes, 300);
+});
+
+Deno.test("FrameScanner drops a telegram over the size limit and recovers on the next", () => {
+  const scanner = new FrameScanner({ maxBytes: 1024 });
+  const huge = concat(
+    encode("/XXX5\r\n\r\n"),
+    encode("0-0:96.13.0(" + "41".repeat(1200) + ")\r\n"),
+    encode("!1234\r\n"),
+  );
+  const out = frameAll(scanner, [huge, BELGIAN]);
+  assert.equal(out.length, 1);
+  assert.deepEqual(out[0]!.bytes, BELGIAN);
+  assert.equal(scanner.stats.oversized, 1);
+  assert.ok(scanner.stats.discardedBytes >= 1024);
+});
+
+Deno.test("FrameScanner never buffers without bound on a stream without !", () => {
+  const scanner = new FrameScanner({ maxBytes: 2048 });
+  const line = encode("1-0:1.8.1(000001.000*kWh)\r\n");
+  scanner.push(encode("/XXX5\r\n"));
+  for (let i = 0; i < 10_000; i++) scanner.push(line);
+  assert.ok(scanner.stats.oversized >= 1);
+  assert.equal(scanner.stats.telegrams, 0);
+});
+
+Deno.test("FrameScanner reads an unpadded, lower-case CRC and bare LF line ends", () => {
+  const scanner = new FrameScanner();
+  const text = "/NWA-WARMTELINK\n\n1-3:0.2.8(50)\n!b9f\n/NEXT5\n\n!0000\n";
+  const out = frameAll(scanner, [encode(text)]);
+  assert.deepEqual(out.map((t) => t.crcText), ["b9f", "0000"]);
+  assert.equal(decode(out[0]!.bytes), "/NWA-WARMTELINK\n\n1-3:0.2.8(50)\n!b9f\n");
+});
+
+Deno.test("FrameScanner ends a telegram without CRC at the line end after !", () => {
+  const scanner = new FrameScanner();
+  const out = frameAll(scanner, [
+    encode("/ESY5Q3DA1004 V3.04\r\n\r\n1-0:1.8.0*255(1*kWh)\r\n!\r\n  25803103\r\n\xff\xff"),
+  ]);
+  assert.equal(out.length, 1);
+  assert.equal(out[0]!.crcText, "");
+  assert.ok(decode(out[0]!.bytes).endsWith("!\r\n"));
+  assert.equal(scanner.stats.discardedBytes, 14);
+});
+
+Deno.test("FrameScanner emits a telegram whose CRC is followed directly by the next /", () => {
+  const scanner = new FrameScanner();
+  const out = frameAll(scanner, [
+    encode("/A5\r\n\r\n1-0:1.7.0(1*kW)\r\n!ABCD/B5\r\n\r\n!0000\r\n"),
+  ]);
+  assert.deepEqual(out.map((t) => t.crcText), ["ABCD", "0000"]);
+  assert.equal(scanner.stats.discardedBytes, 0);
+});
+
+Deno.test("FrameScanner.flush() keeps a final telegram without line end and drops an unfinished one", () => {
+  const complete = new FrameScanner();
+  complete.push(encode("/A5\r\n\r\n!1BB8"));
+  assert.deepEqual(complete.flush().map((t) => t.crcText), ["1BB8"]);
+
+  const unfinished = new FrameScanner();
+  unfinished.push(encode("/A5\r\n\r\n1-0:1.7.0(1*kW)"));
+  assert.deepEqual(unfinished.flush(), []);
+  assert.equal(unfinished.stats.incomplete, 1);
+});
+
+Deno.test("FrameScanner.reset() drops the half telegram of a source that went away", () => {
+  const scanner = new FrameScanner();
+  scanner.push(TELEGRAM.subarray(0, 500));
+  scanner.reset();
+  const out = frameAll(scanner, [TELEGRAM.subarray(500), BELGIAN]);
+  assert.equal(out.length, 1);
+  assert.deepEqual(out[0]!.bytes, BELGIAN);
+  assert.equal(scanner.stats.incomplete, 1);
+});
+
+Deno.test("TelegramFramer frames a stream in random chunks", async () => {
+  const stream = concat(TELEGRAM, encode("garbage"), BELGIAN, TELEGRAM);
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < stream.length;) {
+    const size = 1 + Math.floor(random() * 200);
+    chunks.push(stream.slice(at, at + size));
+    at += size;
+  }
+  const framer = new TelegramFramer();
+  const out: RawTelegram[] = [];
+  await ReadableStream.from(chunks).pipeThrough(framer).pipeTo(
+    new WritableStream({ write: (t) => void out.push(t) }),
+  );
+  assert.deepEqual(out.map((t) => t.bytes), [TELEGRAM, BELGIAN, TELEGRAM]);
+  assert.equal(framer.stats.discardedBytes, 7);
+});
+
+Deno.test("FrameScanner refuses a size limit too small for any telegram", () => {
+  assert.throws(() => new FrameScanner({ maxBytes: 3 }), RangeError);
+});

@@ -1,0 +1,249 @@
+import assert from "node:assert/strict";
+import { ChecksumError, TelegramSyntaxError } from "../../lib/dsmr/errors.ts";
+import { FrameScanner } from "../../lib/dsmr/framer.ts";
+import type { Telegram } from "../../lib/dsmr/model.ts";
+import { parseTelegram } from "../../lib/dsmr/parse.ts";
+import { readTimestamp } from "../../lib/dsmr/values.ts";
+import { fixtureBytes } from "../support/paths.ts";
+
+function frame(name: string) {
+  const [raw] = new FrameScanner().push(fixtureBytes(name));
+  assert.ok(raw, `${name} frames`);
+  return raw;
+}
+
+/** The named part of a telegram (everything but the generic view and the raw text). */
+function named(t: Telegram) {
+  const { obis: _obis, raw: _raw, ...rest } = t;
+  return rest;
+}
+
+const ts = (raw: string) => readTimestamp(raw)!;
+const kwh = (value: number) => ({ value, unit: "kWh" });
+const kw = (value: number) => ({ value, unit: "kW" });
+
+Deno.test("parseTelegram() reads every DSMR 5.0.2 field: three phases, four M-Bus channels", () => {
+  const telegram = parseTelegram(frame("nl-dsmr50-3phase-4mbus.txt"), { format: "dsmr50" });
+  assert.deepEqual(named(telegram), {
+    format: "dsmr50",
+    header: "ISK5\\2M550T-1013",
+    manufacturer: "ISK",
+    version: "50",
+    timestamp: {
+      iso: "2024-06-30T23:59:59+02:00",
+      epochMs: Date.UTC(2024, 5, 30, 21, 59, 59),
+      raw: "240630235959S",
+    },
+    equipmentId: "E0043007052870318",
+    tariff: 2,
+    energy: {
+      import: { t1: kwh(12345.678), t2: kwh(23456.789) },
+      export: { t1: kwh(1234.567), t2: kwh(2345.678) },
+    },
+    power: { import: kw(1.193), export: kw(0) },
+    phases: {
+      l1: {
+        voltage: { value: 230.1, unit: "V" },
+        current: { value: 2, unit: "A" },
+        powerImport: kw(0.412),
+        powerExport: kw(0),
+        voltageSags: 2,
+        voltageSwells: 0,
+      },
+      l2: {
+        voltage: { value: 229.8, unit: "V" },
+        current: { value: 1, unit: "A" },
+        powerImport: kw(0.131),
+        powerExport: kw(0),
+        voltageSags: 1,
+        voltageSwells: 3,
+      },
+      l3: {
+        voltage: { value: 231, unit: "V" },
+        current: { value: 3, unit: "A" },
+        powerImport: kw(0.65),
+        powerExport: kw(0),
+        voltageSags: 0,
+        voltageSwells: 0,
+      },
+    },
+    powerFailures: {
+      short: 12,
+      long: 3,
+      log: [
+        { end: ts("231029025512W"), durationSeconds: 3600 },
+        { end: ts("240331031500S"), durationSeconds: 240 },
+      ],
+    },
+    textMessage: "Storing gepland 1 juli",
+    mbus: [
+      {
+        channel: 1,
+        deviceType: 3,
+        kind: "gas",
+        id: "G0012345678901234",
+        reading: { time: ts("240630235500S"), value: { value: 4321.987, unit: "m3" } },
+      },
+      {
+        channel: 2,
+        deviceType: 7,
+        kind: "water",
+        id: "W0098765432109876",
+        reading: { time: ts("240630235000S"), value: { value: 123.456, unit: "m3" } },
+      },
+      {
+        channel: 3,
+        deviceType: 4,
+        kind: "heat",
+        id: "H0055555555555555",
+        reading: { time: ts("240630230000S"), value: { value: 12.34, unit: "GJ" } },
+      },
+      {
+        channel: 4,
+        deviceType: 2,
+        kind: "electricity",
+        id: "E0077777777777777",
+        reading: { time: ts("240630235500S"), value: kwh(987.654) },
+      },
+    ],
+    problems: [],
+    checksum: {
+      stated: telegram.raw.match(/!([0-9A-F]{4})/)![1]!,
+      computed: telegram.raw.match(/!([0-9A-F]{4})/)![1]!,
+      valid: true,
+    },
+  });
+});
+
+Deno.test("parseTelegram() reads the Belgian capacity-tariff fields and gas on 24.2.3", () => {
+  const telegram = parseTelegram(frame("be-emucs-peak.txt"));
+  assert.equal(telegram.format, "belgium");
+  assert.equal(telegram.version, "50217");
+  assert.equal(telegram.equipmentId, "1SAG1100042181");
+  assert.deepEqual(telegram.demand, {
+    currentAverage: kw(2.351),
+    monthPeak: { time: ts("241203184500W"), value: kw(4.128) },
+    history: [
+      { month: ts("241001000000S"), time: ts("240917191500S"), value: kw(3.695) },
+      { month: ts("241101000000W"), time: ts("241024074500S"), value: kw(5) },
+    ],
+  });
+  assert.deepEqual(telegram.fuseThreshold, { value: 999, unit: "A" });
+  assert.deepEqual(telegram.limiterThreshold, { value: 999.9, unit: "kW" });
+  assert.equal(telegram.breakerState, 1);
+  assert.equal(telegram.textMessage, "");
+  assert.deepEqual(telegram.mbus, [
+    {
+      channel: 1,
+      deviceType: 3,
+      kind: "gas",
+      id: "3SAG4420112345",
+      valve: 1,
+      reading: { time: ts("241215115500W"), value: { value: 1234.567, unit: "m3" } },
+    },
+  ]);
+  assert.deepEqual(telegram.phases, {
+    l1: {
+      voltage: { value: 232.4, unit: "V" },
+      current: { value: 4.12, unit: "A" },
+      powerImport: kw(0.87),
+      powerExport: kw(0),
+    },
+  });
+});
+
+Deno.test("parseTelegram() reads DSMR 2.2 gas from the line after 0-1:24.3.0", () => {
+  const telegram = parseTelegram(frame("nl-dsmr22-gas-nextline.txt"), { format: "dsmr22" });
+  assert.equal(telegram.checksum.valid, null);
+  assert.deepEqual(telegram.mbus, [
+    {
+      channel: 1,
+      deviceType: 3,
+      kind: "gas",
+      id: "000000000000",
+      valve: 1,
+      reading: { time: ts("240117100000"), value: { value: 456.789, unit: "m3" } },
+    },
+  ]);
+  assert.equal(telegram.mbus[0]!.reading!.time!.iso, "2024-01-17T10:00:00+01:00");
+  const gasLine = telegram.obis.find((line) => line.reference === "0-1:24.3.0")!;
+  assert.deepEqual(gasLine.raw, ["240117100000", "00", "60", "1", "0-1:24.2.1", "m3", "00456.789"]);
+  assert.equal(telegram.timestamp, undefined, "a missing value is absent, not invented");
+});
+
+Deno.test("parseTelegram() keeps lines the format does not know in the obis view", () => {
+  const text = "/XMX5LGBBFFB123456789\r\n\r\n1-3:0.2.8(50)\r\n1-0:99.1.0(12*kWh)(ABC)\r\n!";
+  const telegram = parseTelegram(text, { format: "dsmr30" });
+  assert.deepEqual(telegram.obis, [
+    {
+      reference: "1-3:0.2.8",
+      raw: ["50"],
+      values: [{ kind: "text", value: "50" }],
+      field: "version",
+    },
+    {
+      reference: "1-0:99.1.0",
+      raw: ["12*kWh", "ABC"],
+      values: [{ kind: "number", value: 12, unit: "kWh" }, { kind: "text", value: "ABC" }],
+      field: undefined,
+    },
+  ]);
+});
+
+Deno.test("parseTelegram() treats empty values () as absent and reports unreadable ones", () => {
+  const text =
+    "/XXX5\r\n\r\n1-0:1.8.1()\r\n1-0:1.8.2(abc*kWh)\r\n1-0:1.7.0(1.0*m3)\r\n0-0:96.13.0()\r\n1-0:99.97.0()\r\n!";
+  const telegram = parseTelegram(text, { format: "dsmr30" });
+  assert.deepEqual(telegram.energy, { import: {}, export: {} });
+  assert.equal(telegram.power.import, undefined);
+  assert.deepEqual(telegram.powerFailures, { log: [] });
+  assert.equal(telegram.textMessage, "");
+  assert.deepEqual(telegram.problems.map((p) => p.reference), ["1-0:1.8.2", "1-0:1.7.0"]);
+  assert.match(telegram.problems[0]!.reason, /abc\*kWh/);
+});
+
+Deno.test("parseTelegram() rejects a wrong CRC with both CRCs in the error", () => {
+  const bytes = fixtureBytes("nl-dsmr50-3phase-4mbus.txt");
+  const corrupt = bytes.slice();
+  corrupt[200] = corrupt[200] === 0x31 ? 0x32 : 0x31;
+  const [raw] = new FrameScanner().push(corrupt);
+  assert.throws(() => parseTelegram(raw!), (error: unknown) => {
+    assert.ok(error instanceof ChecksumError);
+    assert.match(
+      error.message,
+      /CRC mismatch: telegram states "[0-9A-F]{4}", computed "[0-9A-F]{4}"/,
+    );
+    return true;
+  });
+});
+
+Deno.test("parseTelegram() rejects a telegram without CRC for a format that requires one", () => {
+  const [raw] = new FrameScanner().push(fixtureBytes("nl-dsmr22-gas-nextline.txt"));
+  assert.throws(
+    () => parseTelegram(raw!, { format: "dsmr50" }),
+    /has no CRC, but format "dsmr50" requires one/,
+  );
+  assert.equal(parseTelegram(raw!).format, "dsmr30", "auto reads it as a DSMR 2.2/3.0 telegram");
+});
+
+Deno.test("parseTelegram() accepts the original product's format names in any case", () => {
+  const raw = frame("nl-original-readme-example.txt");
+  assert.equal(parseTelegram(raw, { format: "XS210ESMR5" }).format, "dsmr50");
+  assert.equal(parseTelegram(raw, { format: "v502" }).format, "dsmr50");
+  assert.throws(
+    () => parseTelegram(raw, { format: "dsmr99" }),
+    /Unknown format "dsmr99": expected one of auto, dsmr22/,
+  );
+});
+
+Deno.test("parseTelegram() reads the original README telegram with gas 6919.956, not 6919.9563", () => {
+  const telegram = parseTelegram(frame("nl-original-readme-example.txt"), { format: "XS210ESMR5" });
+  assert.deepEqual(telegram.mbus[0]?.reading?.value, { value: 6919.956, unit: "m3" });
+  assert.equal(telegram.mbus[0]?.channel, 2);
+  assert.equal(telegram.powerFailures.log?.length, 9);
+});
+
+Deno.test("parseTelegram() refuses text that is not a telegram", () => {
+  assert.throws(() => parseTelegram("1-0:1.8.1(1*kWh)\r\n!0000"), TelegramSyntaxError);
+  assert.throws(() => parseTelegram("/XXX5\r\n\r\n!"), /no data line/);
+});
