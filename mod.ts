@@ -1,7 +1,8 @@
 /**
  * KingTech P1 Reader: read the P1 port of Dutch, Belgian, Luxembourg and other DSMR smart
  * meters. This module is the library: the framer (bytes to whole telegrams), the CRC check, the
- * parser (telegram to a typed model) and the meter formats.
+ * parser (telegram to a typed model), the meter formats, the byte sources (serial port through
+ * FFI, TCP, file replay, demo meter) and the receiver that ties them together and never gives up.
  *
  * @example Decoding a capture
  * ```ts
@@ -15,6 +16,16 @@
  * const telegram = parseTelegram(raw!, { format: "dsmr30" });
  * assert.deepEqual(telegram.energy.import.t1, { value: 12345.678, unit: "kWh" });
  * assert.equal(telegram.mbus[0]?.kind, "gas");
+ * ```
+ *
+ * @example Reading a meter for as long as the program runs
+ * ```ts ignore
+ * import { createSource, P1Receiver, parseSourceSpec } from "./mod.ts";
+ *
+ * const source = createSource(parseSourceSpec("/dev/ttyUSB0"), { format: "auto" });
+ * const receiver = new P1Receiver({ source, format: "auto" });
+ * receiver.start();
+ * for await (const { telegram } of receiver) console.log(telegram.power.import);
  * ```
  *
  * @module
@@ -75,4 +86,38 @@ export {
   type TimeZoneRule,
   type ValueShape,
 } from "./lib/dsmr/values.ts";
+export {
+  createLogger,
+  LOG_LEVELS,
+  type LogFields,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  SILENT,
+} from "./lib/log.ts";
+export {
+  type Listener,
+  P1Receiver,
+  type ReceivedTelegram,
+  type ReceiverCounters,
+  type ReceiverOptions,
+  type ReceiverState,
+} from "./lib/receiver.ts";
+export {
+  AUTO_SERIAL_SETTINGS,
+  createSource,
+  type CreateSourceOptions,
+  serialSettingsFor,
+} from "./lib/source/create.ts";
+export { DemoMeter, type DemoOptions, DemoSource } from "./lib/source/demo.ts";
+export { FileSource, type FileSourceOptions, StdinSource } from "./lib/source/file.ts";
+export { describeSettings, SerialSource, type SerialSourceOptions } from "./lib/source/serial.ts";
+export {
+  type ByteSource,
+  type ByteStream,
+  parseSourceSpec,
+  SourceError,
+  type SourceSpec,
+} from "./lib/source/source.ts";
+export { TcpSource, type TcpSourceOptions } from "./lib/source/tcp.ts";
 export { VERSION } from "./lib/version.ts";

@@ -1,0 +1,455 @@
+/**
+ * The receiver: source -> framer -> parser -> the latest valid telegram, subscribers and
+ * counters. It never gives up on a device or network source: a source that is missing, goes
+ * away, or stays silent too long is closed and reopened with exponential backoff, and each
+ * state change is logged once, not every retry.
+ *
+ * @module
+ */
+
+import { ChecksumError } from "./dsmr/errors.ts";
+import { AUTO_FORMAT, resolveFormat } from "./dsmr/formats.ts";
+import { FrameScanner, type RawTelegram } from "./dsmr/framer.ts";
+import type { Telegram } from "./dsmr/model.ts";
+import { parseTelegram } from "./dsmr/parse.ts";
+import { type Logger, SILENT } from "./log.ts";
+import { type ByteSource, type ByteStream, sleep, SourceError } from "./source/source.ts";
+
+/**
+ * Where the receiver is: `connecting` (opening, or waiting to retry), `connected` (valid
+ * telegrams arriving), `stale` (open, but no valid telegram within the stale limit), `ended`
+ * (a file or stdin replay reached its end), `stopped`.
+ */
+export type ReceiverState = "idle" | "connecting" | "connected" | "stale" | "ended" | "stopped";
+
+/** A valid telegram as received. */
+export interface ReceivedTelegram {
+  /** The parsed telegram. */
+  telegram: Telegram;
+  /** Its bytes exactly as the meter sent them. */
+  bytes: Uint8Array;
+  /** When it was framed, in milliseconds since the epoch. */
+  receivedAt: number;
+}
+
+/** What the receiver has counted since it started. */
+export interface ReceiverCounters {
+  /** Bytes read from the source. */
+  bytesRead: number;
+  /** Telegrams that passed the CRC check and parsed. */
+  telegramsOk: number;
+  /** Telegrams rejected for a wrong or missing CRC. */
+  crcErrors: number;
+  /** Telegrams rejected as unparsable. */
+  parseErrors: number;
+  /** Bytes dropped by the framer (garbage, incomplete and oversized telegrams). */
+  discardedBytes: number;
+  /** Telegrams dropped for exceeding the size limit. */
+  oversized: number;
+  /** Telegrams abandoned unfinished. */
+  incomplete: number;
+  /** Times the source was opened again after the first time. */
+  reconnects: number;
+  /** When the last valid telegram arrived (ms since the epoch). */
+  lastTelegramAt?: number;
+  /** When the last telegram was rejected, and why. */
+  lastRejection?: { at: number; reason: string };
+  /** The last error of the source, while it is not connected. */
+  lastError?: string;
+}
+
+/** Options for {@linkcode P1Receiver}. */
+export interface ReceiverOptions {
+  /** Where bytes come from (see `createSource`). */
+  source: ByteSource;
+  /**
+   * The meter format, or `auto`.
+   * @default {"auto"}
+   */
+  format?: string;
+  /**
+   * No valid telegram for this long marks the data stale.
+   * @default {3 times the format's telegram interval}
+   */
+  staleAfterMs?: number;
+  /**
+   * A source that stays open but delivers no valid telegram for this long is closed and reopened.
+   * @default {the larger of 30 s and 3 times the stale limit}
+   */
+  reopenAfterMs?: number;
+  /**
+   * Reconnect backoff: the first wait, doubled after each failure up to the maximum.
+   * @default {{ initialMs: 1000, maxMs: 30000 }}
+   */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * With several serial settings to try (`auto`), how long bytes may arrive without a valid
+   * telegram before the next settings are tried.
+   * @default {5000}
+   */
+  settingsProbeMs?: number;
+  /**
+   * Largest telegram kept, in bytes.
+   * @default {16384}
+   */
+  maxTelegramBytes?: number;
+  /** Where state changes and problems are logged. @default {silent} */
+  logger?: Logger;
+}
+
+/** A callback for telegrams or state changes. */
+export type Listener<T> = (value: T) => void;
+
+/**
+ * Reads telegrams from a source for as long as it runs.
+ *
+ * @example Reading the demo meter
+ * ```ts
+ * import { P1Receiver } from "./receiver.ts";
+ * import { DemoSource } from "./source/demo.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const receiver = new P1Receiver({ source: new DemoSource({ intervalMs: 10 }) });
+ * receiver.start();
+ * for await (const { telegram } of receiver) {
+ *   assert.equal(telegram.format, "dsmr50");
+ *   break;
+ * }
+ * await receiver.stop();
+ * ```
+ */
+export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
+  readonly #source: ByteSource;
+  readonly #format: string;
+  readonly #log: Logger;
+  readonly #scanner: FrameScanner;
+  readonly #staleAfterMs: number | undefined;
+  readonly #reopenAfterMs: number | undefined;
+  readonly #backoffInitial: number;
+  readonly #backoffMax: number;
+  readonly #probeMs: number;
+  readonly #counters = {
+    bytesRead: 0,
+    telegramsOk: 0,
+    crcErrors: 0,
+    parseErrors: 0,
+    reconnects: 0,
+  };
+  readonly #listeners = new Set<Listener<ReceivedTelegram>>();
+  readonly #stateListeners = new Set<Listener<ReceiverState>>();
+  readonly #stopping = new AbortController();
+  #state: ReceiverState = "idle";
+  #latest: ReceivedTelegram | undefined;
+  #lastRejection: { at: number; reason: string } | undefined;
+  #lastError: string | undefined;
+  #lastLoggedError: string | undefined;
+  #stream: ByteStream | undefined;
+  #reopenReason: string | undefined;
+  #connectedAt = 0;
+  #bytesThisConnection = 0;
+  #telegramsThisConnection = 0;
+  #rejectionsLogged = 0;
+  #run: Promise<void> | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  /** Makes a receiver; nothing is opened until {@linkcode P1Receiver.start}. */
+  constructor(options: ReceiverOptions) {
+    this.#source = options.source;
+    this.#format = options.format ?? AUTO_FORMAT;
+    resolveFormat(this.#format);
+    this.#log = options.logger ?? SILENT;
+    this.#scanner = new FrameScanner(
+      options.maxTelegramBytes === undefined ? {} : { maxBytes: options.maxTelegramBytes },
+    );
+    this.#staleAfterMs = options.staleAfterMs;
+    this.#reopenAfterMs = options.reopenAfterMs;
+    this.#backoffInitial = options.backoff?.initialMs ?? 1000;
+    this.#backoffMax = options.backoff?.maxMs ?? 30_000;
+    this.#probeMs = options.settingsProbeMs ?? 5000;
+  }
+
+  /** The source's description, e.g. `serial /dev/ttyUSB0 115200 8N1`. */
+  get source(): string {
+    return this.#source.description;
+  }
+
+  /** The format asked for (`auto`, an id or an alias). */
+  get format(): string {
+    return this.#format;
+  }
+
+  /** Where the receiver is now. */
+  get state(): ReceiverState {
+    return this.#state;
+  }
+
+  /** The latest valid telegram, `undefined` before the first. */
+  get latest(): ReceivedTelegram | undefined {
+    return this.#latest;
+  }
+
+  /** The limit after which data without a new telegram counts as stale, in milliseconds. */
+  get staleAfterMs(): number {
+    if (this.#staleAfterMs !== undefined) return this.#staleAfterMs;
+    const id = this.#latest?.telegram.format;
+    const spec = id === undefined ? resolveFormat(this.#format) : resolveFormat(id);
+    return 3 * (spec?.intervalSeconds ?? 10) * 1000;
+  }
+
+  /** A snapshot of the counters. */
+  get counters(): ReceiverCounters {
+    const stats = this.#scanner.stats;
+    const snapshot: ReceiverCounters = {
+      ...this.#counters,
+      discardedBytes: stats.discardedBytes,
+      oversized: stats.oversized,
+      incomplete: stats.incomplete,
+    };
+    if (this.#latest) snapshot.lastTelegramAt = this.#latest.receivedAt;
+    if (this.#lastRejection) snapshot.lastRejection = { ...this.#lastRejection };
+    if (this.#lastError !== undefined && this.#state !== "connected") {
+      snapshot.lastError = this.#lastError;
+    }
+    return snapshot;
+  }
+
+  /** Resolves when the receiver has stopped, or its replay source ended. */
+  get finished(): Promise<void> {
+    return this.#run ?? Promise.resolve();
+  }
+
+  /**
+   * Calls `listener` with each new valid telegram, synchronously, in order.
+   *
+   * @param listener Receives each telegram; an exception it throws is logged and ignored.
+   * @returns A function that unsubscribes.
+   */
+  subscribe(listener: Listener<ReceivedTelegram>): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` on each state change.
+   *
+   * @param listener Receives the new state.
+   * @returns A function that unsubscribes.
+   */
+  onStateChange(listener: Listener<ReceiverState>): () => void {
+    this.#stateListeners.add(listener);
+    return () => this.#stateListeners.delete(listener);
+  }
+
+  /** Starts reading in the background; calling it again does nothing. */
+  start(): void {
+    if (this.#run) return;
+    this.#timer = setInterval(() => this.#watch(), 250);
+    this.#run = this.#loop().finally(() => {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    });
+  }
+
+  /** Stops reading, closes the source and ends every iterator. */
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    const stream = this.#stream;
+    if (stream) await stream.close();
+    await this.#run;
+    clearInterval(this.#timer);
+    this.#setState("stopped");
+  }
+
+  /** New valid telegrams as they arrive; a consumer that falls 100 behind loses the oldest. */
+  [Symbol.asyncIterator](): AsyncIterator<ReceivedTelegram> {
+    const queue: ReceivedTelegram[] = [];
+    let wake: (() => void) | undefined;
+    const unsubscribe = this.subscribe((received) => {
+      if (queue.length >= 100) queue.shift();
+      queue.push(received);
+      wake?.();
+    });
+    const unwatch = this.onStateChange((state) => {
+      if (state === "stopped" || state === "ended") wake?.();
+    });
+    const finish = (): IteratorReturnResult<undefined> => {
+      unsubscribe();
+      unwatch();
+      return { done: true, value: undefined };
+    };
+    return {
+      next: async () => {
+        while (queue.length === 0) {
+          if (this.#state === "stopped" || this.#state === "ended") return finish();
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+        }
+        return { done: false, value: queue.shift()! };
+      },
+      return: () => Promise.resolve(finish()),
+    };
+  }
+
+  #setState(state: ReceiverState): void {
+    if (this.#state === state || this.#state === "stopped") return;
+    const previous = this.#state;
+    this.#state = state;
+    const fields = { source: this.#source.description, from: previous };
+    if (state === "stale") {
+      this.#log.warn(`no valid telegram for ${this.staleAfterMs / 1000} s: data is stale`, fields);
+    } else if (state !== "idle") {
+      this.#log.info(state, fields);
+    }
+    for (const listener of this.#stateListeners) listener(state);
+  }
+
+  #noteError(error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.#lastError = message;
+    if (message === this.#lastLoggedError) return;
+    this.#lastLoggedError = message;
+    const hint = error instanceof SourceError ? error.hint : undefined;
+    this.#log.error(message, hint ? { fix: hint } : {});
+  }
+
+  async #loop(): Promise<void> {
+    const signal = this.#stopping.signal;
+    let delay = this.#backoffInitial;
+    let opened = false;
+    while (!signal.aborted) {
+      this.#setState("connecting");
+      let stream: ByteStream;
+      try {
+        stream = await this.#source.open();
+      } catch (error) {
+        this.#noteError(error);
+        if (!this.#source.endless) break;
+        await sleep(delay, signal);
+        delay = Math.min(delay * 2, this.#backoffMax);
+        continue;
+      }
+      if (signal.aborted) {
+        await stream.close();
+        break;
+      }
+      if (opened) this.#counters.reconnects++;
+      opened = true;
+      this.#stream = stream;
+      this.#lastLoggedError = undefined;
+      for (const warning of stream.warnings) this.#log.warn(warning);
+      this.#connectedAt = Date.now();
+      this.#bytesThisConnection = 0;
+      this.#telegramsThisConnection = 0;
+      this.#log.info("opened", { source: this.#source.description });
+      const ending = await this.#pump(stream);
+      this.#stream = undefined;
+      await stream.close();
+      if (ending === "end" && !this.#source.endless) {
+        for (const raw of this.#scanner.flush()) this.#accept(raw);
+        this.#setState("ended");
+        return;
+      }
+      this.#scanner.reset();
+      if (signal.aborted) break;
+      const reason = this.#reopenReason;
+      this.#reopenReason = undefined;
+      if (reason) {
+        this.#log.warn(`reopening: ${reason}`, { source: this.#source.description });
+        delay = this.#backoffInitial;
+        continue;
+      }
+      if (this.#telegramsThisConnection > 0) delay = this.#backoffInitial;
+      this.#setState("connecting");
+      await sleep(delay, signal);
+      delay = Math.min(delay * 2, this.#backoffMax);
+    }
+    if (!this.#source.endless && !signal.aborted) this.#setState("ended");
+  }
+
+  async #pump(stream: ByteStream): Promise<"end" | "error"> {
+    while (!this.#stopping.signal.aborted) {
+      let chunk: Uint8Array | null;
+      try {
+        chunk = await stream.read();
+      } catch (error) {
+        this.#noteError(error);
+        return "error";
+      }
+      if (chunk === null) {
+        if (this.#source.endless && !this.#reopenReason && !this.#stopping.signal.aborted) {
+          this.#noteError(new SourceError(`${this.#source.description}: connection closed`, "EOF"));
+        }
+        return "end";
+      }
+      if (chunk.length === 0) continue;
+      this.#counters.bytesRead += chunk.length;
+      this.#bytesThisConnection += chunk.length;
+      for (const raw of this.#scanner.push(chunk)) this.#accept(raw);
+    }
+    return "end";
+  }
+
+  #accept(raw: RawTelegram): void {
+    const receivedAt = Date.now();
+    let telegram: Telegram;
+    try {
+      telegram = parseTelegram(raw, { format: this.#format });
+    } catch (error) {
+      if (error instanceof ChecksumError) this.#counters.crcErrors++;
+      else this.#counters.parseErrors++;
+      const reason = (error as Error).message;
+      this.#lastRejection = { at: receivedAt, reason };
+      // The first few rejections are logged as warnings; later ones only at debug level.
+      if (this.#rejectionsLogged++ < 5) this.#log.warn(`telegram rejected: ${reason}`);
+      else this.#log.debug(`telegram rejected: ${reason}`);
+      return;
+    }
+    this.#counters.telegramsOk++;
+    this.#telegramsThisConnection++;
+    this.#lastError = undefined;
+    this.#source.confirmSettings?.();
+    const received: ReceivedTelegram = { telegram, bytes: raw.bytes, receivedAt };
+    this.#latest = received;
+    this.#setState("connected");
+    for (const listener of this.#listeners) {
+      try {
+        listener(received);
+      } catch (error) {
+        this.#log.error("a telegram subscriber failed", { error: (error as Error).message });
+      }
+    }
+  }
+
+  /** Runs every 250 ms while reading: staleness, silent sources, serial settings probing. */
+  #watch(): void {
+    const stream = this.#stream;
+    if (!stream || this.#reopenReason) return;
+    const now = Date.now();
+    const since = Math.max(this.#latest?.receivedAt ?? 0, this.#connectedAt);
+    const stale = this.staleAfterMs;
+    if (
+      now - since > stale && (this.#state === "connected" || this.#telegramsThisConnection === 0)
+    ) {
+      if (this.#latest || this.#state === "connected") this.#setState("stale");
+    }
+    const reopenAfter = this.#reopenAfterMs ?? Math.max(30_000, 3 * stale);
+    if (
+      this.#source.nextSettings && this.#telegramsThisConnection === 0 &&
+      this.#bytesThisConnection > 0 &&
+      now - this.#connectedAt > this.#probeMs
+    ) {
+      const next = this.#source.nextSettings();
+      if (next) {
+        this.#reopenReason = `bytes but no valid telegram for ${
+          this.#probeMs / 1000
+        } s; trying ${next}`;
+        void stream.close();
+        return;
+      }
+    }
+    if (this.#source.endless && now - since > reopenAfter) {
+      this.#reopenReason = `no valid telegram for ${Math.round((now - since) / 1000)} s`;
+      void stream.close();
+    }
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Small helpers shared by tests: waiting for a condition, collecting log lines, corrupting a CRC.
+ *
+ * @module
+ */
+
+import { createLogger, type Logger } from "../../lib/log.ts";
+
+/** Waits until `condition()` is true, polling every 10 ms; fails after `timeoutMs`. */
+export async function waitFor(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** A logger that keeps its lines in memory. */
+export function memoryLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { logger: createLogger({ level: "debug", write: (line) => lines.push(line) }), lines };
+}
+
+/** Concatenates byte arrays. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** A copy of a telegram with one digit of a value changed, so that its CRC no longer matches. */
+export function corruptValue(bytes: Uint8Array): Uint8Array {
+  const copy = bytes.slice();
+  const at = copy.indexOf(0x2e, copy.indexOf(0x28)); // the first "." inside a value
+  copy[at - 1] = copy[at - 1] === 0x31 ? 0x32 : 0x31;
+  return copy;
+}
+
+/** Splits bytes into chunks of random sizes from 1 to `max`, with a fixed seed. */
+export function randomChunks(bytes: Uint8Array, max: number, seed = 3): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  let state = seed;
+  for (let at = 0; at < bytes.length;) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    const size = 1 + (state % max);
+    chunks.push(bytes.slice(at, at + size));
+    at += size;
+  }
+  return chunks;
+}
+
+/**
+ * How many file descriptors this process has open, counted by a child `ls /proc/PID/fd`
+ * (reading `/proc/self` directly needs `--allow-all`). The pipe to the child is open during
+ * every count, so counts compare with each other.
+ */
+export async function openDescriptors(): Promise<number> {
+  const { stdout } = await new Deno.Command("ls", {
+    args: [`/proc/${Deno.pid}/fd`],
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(stdout).trim().split("\n").length;
+}
