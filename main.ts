@@ -1,11 +1,12 @@
 /**
- * The `p1reader` command line: `parse` decodes captures; `--version` and `--help` say what
- * this is.
+ * The `p1reader` command line: `serve` (the default) reads the meter and serves the API;
+ * `parse` decodes captures; `--version` and `--help` say what this is.
  *
  * @module
  */
 
 import { PARSE_USAGE, runParse } from "./lib/commands/parse_command.ts";
+import { runServe, serveUsage } from "./lib/commands/serve_command.ts";
 import { VERSION } from "./lib/version.ts";
 
 const encoder = new TextEncoder();
@@ -22,10 +23,12 @@ function writer(stream: { writeSync(p: Uint8Array): number }): (text: string) =>
 const USAGE = `p1reader ${VERSION}: reads the P1 port of Dutch, Belgian and Luxembourg smart meters
 
 Usage:
+  p1reader [serve] [options]                    read the meter and serve the API (the default)
   p1reader parse [--format F] [--json] FILE|-   decode a capture of telegrams
   p1reader --version                            print the version
   p1reader --help                               show this help
 
+${serveUsage()}
 ${PARSE_USAGE}`;
 
 /**
@@ -42,6 +45,10 @@ export async function main(args: string[]): Promise<number> {
   };
   const [command, ...rest] = args;
   switch (command) {
+    case undefined:
+      return await runServe([], io, Deno.env.toObject());
+    case "serve":
+      return await runServe(rest, io, Deno.env.toObject());
     case "parse":
       return await runParse(rest, io);
     case "--version":
@@ -53,6 +60,7 @@ export async function main(args: string[]): Promise<number> {
       io.stdout(USAGE);
       return 0;
     default:
+      if (command.startsWith("-")) return await runServe(args, io, Deno.env.toObject());
       io.stderr(`p1reader: unknown command "${command ?? ""}"\n\n${USAGE}`);
       return 2;
   }

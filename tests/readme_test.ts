@@ -28,3 +28,23 @@ Deno.test("README's development table names every deno.json task", () => {
   const { tasks } = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
   for (const task of Object.keys(tasks)) assert.ok(README.includes(`deno task ${task}`), task);
 });
+
+Deno.test("README's configuration table has every option with its names and default", async () => {
+  const { OPTIONS } = await import("../lib/config.ts");
+  for (const option of OPTIONS) {
+    const original = (option.original ?? []).map((name) => `\`${name}\``).join(", ") || "-";
+    const fallback = option.default === undefined ? "-" : `\`${option.default}\``;
+    const prefix = `\`--${option.name}\` | \`${option.env}\` | ${original} | ${fallback} |`;
+    assert.ok([...ROWS].some((row) => row.startsWith(prefix)), `README is missing: ${prefix}`);
+  }
+});
+
+Deno.test("README's metrics table names every metric", async () => {
+  const { METRICS } = await import("../lib/metrics/table.ts");
+  for (const metric of METRICS) {
+    assert.ok(
+      [...ROWS].some((row) => row.startsWith(`\`${metric.name}\` | ${metric.type} |`)),
+      metric.name,
+    );
+  }
+});

@@ -1,0 +1,122 @@
+/**
+ * `p1reader serve` (the default command): reads the meter and serves the JSON API, `/metrics`
+ * and `/healthz`; SIGTERM/SIGINT stop it cleanly.
+ *
+ * @module
+ */
+
+import { type Config, ConfigError, configHelp, parseConfig } from "../config.ts";
+import { createApp } from "../http/app.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { MetricsRegistry } from "../metrics/registry.ts";
+import { P1Receiver } from "../receiver.ts";
+import { createSource } from "../source/create.ts";
+import { VERSION } from "../version.ts";
+import type { CommandIo } from "./parse_command.ts";
+
+/** Usage text of `serve`, from the option table. */
+export function serveUsage(): string {
+  return `Usage: p1reader [serve] [options]
+
+Reads the meter and serves GET / (the original JSON), /api, /api/raw, /api/v1/telegram,
+/api/v1/telegram/raw, /api/v1/status, /healthz and /metrics.
+
+${configHelp()}`;
+}
+
+function listenUrls(hostname: string, port: number): string {
+  const host = hostname === "0.0.0.0" || hostname === "::"
+    ? "localhost"
+    : hostname.includes(":")
+    ? `[${hostname}]`
+    : hostname;
+  const base = `http://${host}:${port}`;
+  return `${base}/ (JSON), ${base}/api/v1/telegram, ${base}/api/v1/status, ${base}/metrics, ${base}/healthz`;
+}
+
+/** Starts the service; resolves with the exit status once it has stopped. */
+export async function runServe(
+  args: string[],
+  io: CommandIo,
+  env: Record<string, string>,
+): Promise<number> {
+  let config: Config | "help";
+  try {
+    config = parseConfig({ args, env });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    io.stderr(`p1reader: ${error.message}\n(p1reader --help lists every option)\n`);
+    return 2;
+  }
+  if (config === "help") {
+    io.stdout(serveUsage());
+    return 0;
+  }
+  const logger: Logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  const source = createSource(config.sourceSpec, {
+    format: config.format,
+    serial: config.serial,
+    replayIntervalSeconds: config.replayIntervalSeconds,
+    replayLoop: config.replayLoop,
+  });
+  const receiver = new P1Receiver({
+    source,
+    format: config.format,
+    ...(config.staleAfterMs === undefined ? {} : { staleAfterMs: config.staleAfterMs }),
+    logger,
+  });
+  const metrics = new MetricsRegistry(() => ({
+    telegram: receiver.latest?.telegram,
+    receivedAt: receiver.latest?.receivedAt,
+    counters: receiver.counters,
+    state: receiver.state,
+    version: VERSION,
+  }));
+  const startedAt = Date.now();
+  const app = createApp({ receiver, metrics, version: VERSION, startedAt, logger });
+
+  logger.info(`p1reader ${VERSION} starting`, {
+    source: source.description,
+    format: config.format,
+  });
+  if (config.dsmrReader) {
+    logger.warn("pushing to DSMR reader is not part of this version yet: readings are not pushed", {
+      url: config.dsmrReader.url,
+    });
+  }
+
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      onListen: ({ hostname, port }) => logger.info(`listening on ${listenUrls(hostname, port)}`),
+    }, app.fetch);
+  } catch (error) {
+    io.stderr(
+      `p1reader: cannot listen on ${config.host}:${config.port}: ${(error as Error).message}\n`,
+    );
+    return 2;
+  }
+  receiver.start();
+
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string) => {
+    stopping ??= (async () => {
+      logger.info(`${signal}: stopping`);
+      // Stop reading, let in-flight requests finish, and give up after 4 s whatever happens.
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, 4000).unref?.());
+      await Promise.race([Promise.all([receiver.stop(), server.shutdown()]), deadline]);
+    })();
+  };
+  const onTerm = () => stop("SIGTERM");
+  const onInt = () => stop("SIGINT");
+  Deno.addSignalListener("SIGTERM", onTerm);
+  Deno.addSignalListener("SIGINT", onInt);
+  await server.finished;
+  await stopping;
+  Deno.removeSignalListener("SIGTERM", onTerm);
+  Deno.removeSignalListener("SIGINT", onInt);
+  logger.info("service stopped");
+  return 0;
+}

@@ -1,0 +1,139 @@
+/**
+ * createApp: the HTTP API as a Hono app built from its dependencies. Routes only read the
+ * receiver's state and shape responses; `main.ts` alone binds a port.
+ *
+ * - `GET /`: the original product's first-generation JSON (204 before the first telegram).
+ * - `GET /api`, `GET /api/raw`: its second generation (all keys null / 204 before the first).
+ * - `GET /api/v1/telegram`, `/api/v1/telegram/raw`, `/api/v1/status`, `/healthz`, `/metrics`.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { P1Receiver } from "../receiver.ts";
+import { type Logger, SILENT } from "../log.ts";
+import { fullTelegram } from "../views/full.ts";
+import { originalApi, originalFlat } from "../views/original.ts";
+
+/** What the routes read. */
+export interface AppDependencies {
+  /** The receiver (only its read-only state is used). */
+  receiver: Pick<
+    P1Receiver,
+    "latest" | "state" | "counters" | "source" | "format" | "staleAfterMs"
+  >;
+  /** The `/metrics` registry. */
+  metrics: MetricsRegistry;
+  /** The reader's version. */
+  version: string;
+  /** When the service started (ms since the epoch). */
+  startedAt: number;
+  /** Where unexpected errors are logged. */
+  logger?: Logger;
+  /** The clock. @default {Date.now} */
+  now?: () => number;
+}
+
+/** The path routes match: lower case, without a trailing slash (except `/` itself). */
+function matchPath(request: Request): string {
+  const path = new URL(request.url).pathname.toLowerCase();
+  return path.length > 1 && path.endsWith("/") ? path.replace(/\/+$/, "") || "/" : path;
+}
+
+const NO_TELEGRAM = {
+  error: "no telegram yet",
+  reason: "no valid telegram has been received since start",
+};
+
+/**
+ * Builds the app.
+ *
+ * @param deps The receiver, the metrics registry and facts about the service.
+ * @returns The Hono app; test it with `app.request("/path")`.
+ */
+export function createApp(deps: AppDependencies): Hono {
+  const { receiver, metrics } = deps;
+  const now = deps.now ?? Date.now;
+  const log = deps.logger ?? SILENT;
+  // Like the original (ASP.NET): paths match without regard to case or a trailing slash.
+  const app = new Hono({ getPath: matchPath });
+
+  app.get("/", (c) => {
+    const latest = receiver.latest;
+    return latest ? c.json(originalFlat(latest.telegram)) : c.body(null, 204);
+  });
+
+  app.get("/api", (c) => c.json(originalApi(receiver.latest?.telegram)));
+
+  app.get("/api/raw", (c) => {
+    const latest = receiver.latest;
+    return latest ? c.json(latest.telegram.raw) : c.body(null, 204);
+  });
+
+  app.get("/api/v1/telegram", (c) => {
+    const latest = receiver.latest;
+    return latest ? c.json(fullTelegram(latest)) : c.json(NO_TELEGRAM, 503);
+  });
+
+  app.get("/api/v1/telegram/raw", (c) => {
+    const latest = receiver.latest;
+    if (!latest) return c.json(NO_TELEGRAM, 503);
+    c.header("Content-Type", "text/plain; charset=iso-8859-1");
+    return c.body(latest.bytes.slice().buffer);
+  });
+
+  app.get("/api/v1/status", (c) => {
+    const counters = receiver.counters;
+    const at = now();
+    const { lastTelegramAt, lastRejection, ...rest } = counters;
+    return c.json({
+      version: deps.version,
+      source: receiver.source,
+      state: receiver.state,
+      format: { configured: receiver.format, detected: receiver.latest?.telegram.format ?? null },
+      uptimeSeconds: Math.round((at - deps.startedAt) / 1000),
+      staleAfterSeconds: receiver.staleAfterMs / 1000,
+      lastTelegramAt: lastTelegramAt === undefined ? null : new Date(lastTelegramAt).toISOString(),
+      lastTelegramAgeSeconds: lastTelegramAt === undefined ? null : (at - lastTelegramAt) / 1000,
+      counters: rest,
+      lastRejection: lastRejection
+        ? { at: new Date(lastRejection.at).toISOString(), reason: lastRejection.reason }
+        : null,
+    });
+  });
+
+  app.get("/healthz", (c) => {
+    const latest = receiver.latest;
+    const limit = receiver.staleAfterMs;
+    if (!latest) {
+      return c.json({
+        status: "unhealthy",
+        reason: "no valid telegram received yet",
+        state: receiver.state,
+      }, 503);
+    }
+    const age = now() - latest.receivedAt;
+    if (age > limit) {
+      return c.json({
+        status: "unhealthy",
+        reason: `no valid telegram for ${Math.round(age / 1000)} s (stale after ${limit / 1000} s)`,
+        state: receiver.state,
+      }, 503);
+    }
+    return c.json({ status: "ok", lastTelegramAgeSeconds: age / 1000 });
+  });
+
+  app.get("/metrics", async (c) => {
+    const { body, contentType } = await metrics.render(c.req.header("accept"));
+    c.header("Content-Type", contentType);
+    return c.body(body);
+  });
+
+  app.notFound((c) => c.json({ error: "not found", path: new URL(c.req.url).pathname }, 404));
+  app.onError((error, c) => {
+    log.error("request failed", { path: new URL(c.req.url).pathname, error: error.message });
+    return c.json({ error: "internal error" }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,133 @@
+/**
+ * The `/metrics` registry: the {@linkcode METRICS} table read once per scrape, the original's
+ * per-device M-Bus families as devices appear, and prom-client's process metrics that work under
+ * Deno. Served as Prometheus text, or OpenMetrics when the scraper asks for it.
+ *
+ * @module
+ */
+
+import { collectDefaultMetrics, Registry } from "prom-client";
+import type { MbusDevice, Telegram } from "../dsmr/model.ts";
+import { rawValue } from "../views/original.ts";
+import { type MetricRow, METRICS, type MetricSnapshot, originalMbusRows } from "./table.ts";
+
+/** prom-client's default metrics that are wrong or costly under Deno. */
+const DROPPED_DEFAULTS = [
+  "nodejs_eventloop_lag", // its collector cuts /metrics from ~2,300 to ~200 requests/s
+  "nodejs_gc_duration_seconds", // Deno reports no GC entries: always empty
+  "process_resident_memory_bytes", // read from /proc, which needs --allow-all: we export our own
+  "process_virtual_memory_bytes",
+  "process_heap_bytes",
+  "process_open_fds",
+  "process_max_fds",
+  "nodejs_active_handles", // always 0 under Deno
+  "nodejs_active_requests", // always 0 under Deno
+  "nodejs_active_resources_total", // a gauge named like a counter: promtool rejects it
+];
+
+/** A table row as a metric prom-client's registry can render. */
+class TableMetric {
+  name: string;
+  readonly help: string;
+  readonly type: "gauge" | "counter";
+  readonly aggregator = "sum";
+  readonly #row: MetricRow;
+  readonly #snapshot: () => MetricSnapshot;
+
+  constructor(row: MetricRow, snapshot: () => MetricSnapshot) {
+    this.name = row.name;
+    this.help = row.help;
+    this.type = row.type;
+    this.#row = row;
+    this.#snapshot = snapshot;
+  }
+
+  get() {
+    // `name` may have been shortened by the registry (OpenMetrics counters drop `_total`).
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      values: this.#row.read(this.#snapshot()),
+      aggregator: "sum",
+    };
+  }
+}
+
+/** The original's M-Bus key of a device: its raw hex identifier, or its 1-based position. */
+function originalMbusKey(telegram: Telegram, device: MbusDevice, index: number): string {
+  const raw = rawValue(telegram, `0-${device.channel}:96.1.0`) ??
+    rawValue(telegram, `0-${device.channel}:96.1.1`);
+  return raw && /^[A-Za-z0-9_]+$/.test(raw) ? raw : String(index + 1);
+}
+
+function openMetricsRegistry(): Registry {
+  const registry = new Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  return registry as unknown as Registry;
+}
+
+/** Renders `/metrics` from whatever `snapshot()` returns at scrape time. */
+export class MetricsRegistry {
+  readonly #text = new Registry();
+  readonly #openMetrics = openMetricsRegistry();
+  readonly #snapshot: () => MetricSnapshot;
+  readonly #mbusKeys = new Set<string>();
+  #current: MetricSnapshot | undefined;
+
+  /**
+   * Makes the registry.
+   *
+   * @param snapshot Reads the receiver's state; called once per scrape.
+   */
+  constructor(snapshot: () => MetricSnapshot) {
+    this.#snapshot = snapshot;
+    for (const registry of [this.#text, this.#openMetrics]) {
+      collectDefaultMetrics({ register: registry });
+      for (const metric of registry.getMetricsAsArray()) {
+        if (DROPPED_DEFAULTS.some((prefix) => metric.name.startsWith(prefix))) {
+          registry.removeSingleMetric(metric.name);
+        }
+      }
+    }
+    this.#add(METRICS);
+  }
+
+  #add(rows: readonly MetricRow[]): void {
+    const current = () => this.#current ?? this.#snapshot();
+    for (const registry of [this.#text, this.#openMetrics]) {
+      for (const row of rows) registry.registerMetric(new TableMetric(row, current) as never);
+    }
+  }
+
+  /** Adds the original's families for M-Bus devices not seen before (they are never removed). */
+  #addMbusFamilies(telegram: Telegram | undefined): void {
+    telegram?.mbus.forEach((device, index) => {
+      const key = originalMbusKey(telegram, device, index);
+      if (this.#mbusKeys.has(key)) return;
+      this.#mbusKeys.add(key);
+      this.#add(
+        originalMbusRows(key, (t) => t.mbus.find((d, i) => originalMbusKey(t, d, i) === key)),
+      );
+    });
+  }
+
+  /**
+   * Renders a scrape.
+   *
+   * @param accept The scraper's `Accept` header.
+   * @returns The body and its content type.
+   */
+  async render(accept: string | undefined): Promise<{ body: string; contentType: string }> {
+    const registry = accept?.includes("application/openmetrics-text")
+      ? this.#openMetrics
+      : this.#text;
+    this.#current = this.#snapshot();
+    try {
+      this.#addMbusFamilies(this.#current.telegram);
+      return { body: await registry.metrics(), contentType: registry.contentType };
+    } finally {
+      this.#current = undefined;
+    }
+  }
+}

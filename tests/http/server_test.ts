@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { havePromtool, promtoolCheck } from "../support/service.ts";
+import { startServer } from "../support/server.ts";
+import { runMain } from "../support/run.ts";
+
+Deno.test("the service on the demo meter serves /, /metrics and /healthz, and stops on SIGTERM", async () => {
+  const server = await startServer(["--source", "demo"]);
+  let healthy = false;
+  for (let i = 0; i < 50 && !healthy; i++) {
+    const response = await fetch(`${server.url}/healthz`);
+    healthy = response.status === 200;
+    await response.body?.cancel();
+    if (!healthy) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.ok(healthy, server.log());
+
+  const root = await (await fetch(`${server.url}/`)).json();
+  assert.deepEqual(Object.keys(root), [
+    "timestamp",
+    "rawTimestamp",
+    "electricityUsageLow",
+    "electricityUsageHigh",
+    "electricityReturnedLow",
+    "electricityReturnedHigh",
+    "activeTariff",
+    "powerFailuresShort",
+    "powerFailuresLong",
+    "actualElectricityDelivered",
+    "actualElectricityRetreived",
+    "gasUsage",
+  ]);
+  assert.equal(typeof root.electricityUsageLow, "number");
+
+  const scrape = await fetch(`${server.url}/metrics`);
+  assert.equal(scrape.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  const metrics = await scrape.text();
+  assert.match(metrics, /^p1_telegrams_total\{result="ok"\} [1-9]/m);
+  assert.match(metrics, /^process_resident_memory_bytes [1-9]\d+$/m);
+  if (havePromtool() || Deno.env.get("CI") !== undefined) {
+    const { code, output } = await promtoolCheck(metrics);
+    assert.equal(code, 0, output);
+  }
+
+  const started = Date.now();
+  const status = await server.stop();
+  assert.equal(status.code, 0, server.log());
+  assert.ok(Date.now() - started < 5000, "stops within 5 s");
+  assert.match(server.log(), /SIGTERM: stopping/);
+});
+
+Deno.test("a bad setting stops start-up with exit code 2 and names the setting", async () => {
+  const format = await runMain(["--format", "dsmr99"], {
+    permissions: ["--allow-env", "--allow-read"],
+  });
+  assert.equal(format.code, 2);
+  assert.match(format.stderr, /p1reader: --format "dsmr99": Unknown format "dsmr99"/);
+  const port = await runMain([], {
+    permissions: ["--allow-env", "--allow-read"],
+    env: { P1READER_PORT: "99999" },
+  });
+  assert.equal(port.code, 2);
+  assert.match(port.stderr, /P1READER_PORT="99999": expected a port from 0 to 65535/);
+});
+
+Deno.test("p1reader --help lists the service's options", async () => {
+  const help = await runMain(["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--source PATH\|tcp:\/\/HOST:PORT\|file:PATH\|-\|demo/);
+  assert.match(help.stdout, /env: P1READER_FORMAT, P1ReceiverSettings__Format/);
+});

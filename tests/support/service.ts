@@ -1,0 +1,75 @@
+/**
+ * Builds the HTTP app around a real receiver fed from fixture files, and runs promtool.
+ *
+ * @module
+ */
+
+import { createApp } from "../../lib/http/app.ts";
+import { MetricsRegistry } from "../../lib/metrics/registry.ts";
+import { P1Receiver } from "../../lib/receiver.ts";
+import { FileSource } from "../../lib/source/file.ts";
+import { VERSION } from "../../lib/version.ts";
+import { fixture } from "./paths.ts";
+
+/** A receiver that has read the given fixtures (or nothing yet, with no names). */
+export async function receiverOf(...names: string[]): Promise<P1Receiver> {
+  if (names.length === 0) {
+    return new P1Receiver({ source: new FileSource({ path: fixture(names[0] ?? "none") }) });
+  }
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/capture.txt`;
+  await Deno.writeFile(
+    path,
+    new Uint8Array(names.flatMap((name) => [...Deno.readFileSync(fixture(name))])),
+  );
+  const receiver = new P1Receiver({ source: new FileSource({ path }), format: "auto" });
+  receiver.start();
+  await receiver.finished;
+  await Deno.remove(dir, { recursive: true });
+  return receiver;
+}
+
+/** The app the service would serve for this receiver. */
+export function appFor(receiver: P1Receiver, now?: () => number) {
+  const metrics = new MetricsRegistry(() => ({
+    telegram: receiver.latest?.telegram,
+    receivedAt: receiver.latest?.receivedAt,
+    counters: receiver.counters,
+    state: receiver.state,
+    version: VERSION,
+  }));
+  return createApp({
+    receiver,
+    metrics,
+    version: VERSION,
+    startedAt: Date.now(),
+    ...(now ? { now } : {}),
+  });
+}
+
+/** Whether promtool is installed (CI installs it through .ci/run). */
+export function havePromtool(): boolean {
+  try {
+    new Deno.Command("promtool", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `promtool check metrics` on an exposition; returns its exit code and output. */
+export async function promtoolCheck(exposition: string): Promise<{ code: number; output: string }> {
+  const child = new Deno.Command("promtool", {
+    args: ["check", "metrics"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(exposition));
+  await writer.close();
+  const { code, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return { code, output: decoder.decode(stdout) + decoder.decode(stderr) };
+}
