@@ -51,7 +51,15 @@ export interface Config {
   /** Log line format. */
   logFormat: "text" | "json";
   /** DSMR reader push settings, when both URL and key are set. */
-  dsmrReader: { url: string; apiKey: string; timeoutMs: number } | undefined;
+  dsmrReader:
+    | { url: string; apiKey: string; timeoutMs: number; api: "v1" | "v2"; intervalSeconds: number }
+    | undefined;
+  /** Where the push queue and dead letters are kept. */
+  dataDir: string;
+  /** Most telegrams the push queue keeps. */
+  queueMax: number;
+  /** Most bytes the push queue keeps. */
+  queueMaxBytes: number;
 }
 
 /** One row of {@linkcode OPTIONS}. */
@@ -193,6 +201,49 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: "3",
     value: "SECONDS|hh:mm:ss",
     help: "DSMR reader request timeout",
+  },
+  {
+    name: "dsmr-reader-api",
+    type: "string",
+    env: "P1READER_DSMR_READER_API",
+    default: "v1",
+    value: "v1|v2",
+    help:
+      "v1 posts the raw telegram (DSMR reader parses everything); v2 posts fields, like the original",
+  },
+  {
+    name: "dsmr-reader-interval",
+    type: "string",
+    env: "P1READER_DSMR_READER_INTERVAL",
+    default: "0",
+    value: "SECONDS",
+    help: "push at most one telegram per this many seconds of meter time (0: every telegram)",
+  },
+  {
+    name: "data-dir",
+    type: "string",
+    env: "P1READER_DATA_DIR",
+    original: ["STATE_DIRECTORY"],
+    default: "./data",
+    value: "DIR",
+    help:
+      "where the push queue and dead letters are kept (systemd's StateDirectory sets STATE_DIRECTORY)",
+  },
+  {
+    name: "queue-max",
+    type: "string",
+    env: "P1READER_QUEUE_MAX",
+    default: "200000",
+    value: "N",
+    help: "most telegrams the push queue keeps; beyond that the oldest are dropped",
+  },
+  {
+    name: "queue-max-bytes",
+    type: "string",
+    env: "P1READER_QUEUE_MAX_BYTES",
+    default: "256MiB",
+    value: "BYTES",
+    help: "most bytes the push queue keeps (suffixes KiB, MiB, GiB)",
   },
   {
     name: "log-level",
@@ -439,7 +490,36 @@ export function parseConfig(inputs: ConfigInputs): Config | "help" {
     }
     return text.replace(/\/+$/, "");
   });
-  const apiKey = check("dsmr-reader-key", (text) => text);
+  const apiKey = check("dsmr-reader-key", (text) => {
+    if (text.trim() === "") throw new ConfigError("is empty");
+    return text;
+  });
+  const api = check("dsmr-reader-api", oneOf(["v1", "v2"] as const))!;
+  const interval = check("dsmr-reader-interval", (text) => seconds(text))!;
+  const queueMax = check("queue-max", (text) => {
+    if (!/^\d+$/.test(text) || Number(text) < 1) {
+      throw new ConfigError("expected a whole number of telegrams, at least 1");
+    }
+    return Number(text);
+  })!;
+  const queueMaxBytes = check("queue-max-bytes", (text) => {
+    const match = /^(\d+)\s*(|B|KiB|MiB|GiB)$/i.exec(text);
+    const scale: Record<string, number> = {
+      "": 1,
+      b: 1,
+      kib: 1024,
+      mib: 1024 ** 2,
+      gib: 1024 ** 3,
+    };
+    if (!match || Number(match[1]) < 1) {
+      throw new ConfigError("expected bytes, e.g. 268435456 or 256MiB");
+    }
+    return Number(match[1]) * scale[match[2]!.toLowerCase()]!;
+  })!;
+  const dataDir = check("data-dir", (text) => {
+    if (text.trim() === "") throw new ConfigError("is empty");
+    return text;
+  })!;
   const timeout = check("dsmr-reader-timeout", positive)!;
   if ((url === undefined) !== (apiKey === undefined)) {
     throw new ConfigError(
@@ -462,8 +542,11 @@ export function parseConfig(inputs: ConfigInputs): Config | "help" {
     logLevel: check("log-level", oneOf(LOG_LEVELS))!,
     logFormat: check("log-format", oneOf(["text", "json"] as const))!,
     dsmrReader: url !== undefined && apiKey !== undefined
-      ? { url, apiKey, timeoutMs: timeout * 1000 }
+      ? { url, apiKey, timeoutMs: timeout * 1000, api, intervalSeconds: interval }
       : undefined,
+    dataDir,
+    queueMax,
+    queueMaxBytes,
   };
 }
 

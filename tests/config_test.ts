@@ -58,6 +58,8 @@ Deno.test("parseConfig() reads the original product's environment names unchange
     url: "http://192.168.1.99:7777",
     apiKey: "ABCDEF0123",
     timeoutMs: 5000,
+    api: "v1",
+    intervalSeconds: 0,
   });
 });
 
@@ -108,6 +110,8 @@ Deno.test("parseConfig() reads the original's appsettings.json given with --conf
     url: "http://192.168.1.99:7777",
     apiKey: "KEY",
     timeoutMs: 10_000,
+    api: "v1",
+    intervalSeconds: 0,
   });
 });
 
@@ -178,6 +182,43 @@ Deno.test("parseConfig() stops on bad settings, naming the option and the value"
   fails(["--config", "typo.json"], {}, /Unknown setting "prot" in "typo.json"/, {
     "typo.json": '{"prot": 80}',
   });
+});
+
+Deno.test("parseConfig() reads the push options and the data directory (systemd's STATE_DIRECTORY too)", () => {
+  const c = config(
+    [
+      "--dsmr-reader-url",
+      "https://example.org/dsmr/",
+      "--dsmr-reader-key",
+      "K",
+      "--dsmr-reader-api",
+      "v2",
+      "--dsmr-reader-interval",
+      "5",
+      "--queue-max",
+      "1000",
+      "--queue-max-bytes",
+      "64MiB",
+    ],
+    { STATE_DIRECTORY: "/var/lib/kingtech-p1reader" },
+  );
+  assert.deepEqual(c.dsmrReader, {
+    url: "https://example.org/dsmr",
+    apiKey: "K",
+    timeoutMs: 3000,
+    api: "v2",
+    intervalSeconds: 5,
+  });
+  assert.equal(c.dataDir, "/var/lib/kingtech-p1reader");
+  assert.equal(c.queueMax, 1000);
+  assert.equal(c.queueMaxBytes, 64 * 1024 * 1024);
+  assert.equal(config([]).dataDir, "./data");
+  fails(["--queue-max-bytes", "lots"], {}, /--queue-max-bytes "lots": expected bytes/);
+  fails(["--dsmr-reader-api", "v3"], {}, /--dsmr-reader-api "v3": expected one of v1, v2/);
+  fails([], {
+    DsmrReaderPublisherSettings__Host: "http://x",
+    DsmrReaderPublisherSettings__ApiKey: "",
+  }, /DsmrReaderPublisherSettings__ApiKey=\*\*\*: is empty/);
 });
 
 Deno.test("parseConfig() never shows the API key in an error", () => {

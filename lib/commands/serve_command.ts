@@ -9,6 +9,9 @@ import { type Config, ConfigError, configHelp, parseConfig } from "../config.ts"
 import { createApp } from "../http/app.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { MetricsRegistry } from "../metrics/registry.ts";
+import { DsmrReaderPusher } from "../push/pusher.ts";
+import type { PushItem } from "../push/dsmr_reader.ts";
+import { DurableQueue } from "../push/queue.ts";
 import { P1Receiver } from "../receiver.ts";
 import { createSource } from "../source/create.ts";
 import { VERSION } from "../version.ts";
@@ -65,23 +68,60 @@ export async function runServe(
     ...(config.staleAfterMs === undefined ? {} : { staleAfterMs: config.staleAfterMs }),
     logger,
   });
+  let pusher: DsmrReaderPusher | undefined;
+  if (config.dsmrReader) {
+    let queue: DurableQueue<PushItem>;
+    try {
+      queue = await DurableQueue.open<PushItem>({
+        dir: config.dataDir,
+        name: "dsmr-reader",
+        maxRecords: config.queueMax,
+        maxBytes: config.queueMaxBytes,
+      });
+    } catch (error) {
+      io.stderr(
+        `p1reader: --data-dir "${config.dataDir}": cannot keep the push queue there: ${
+          (error as Error).message
+        }\n`,
+      );
+      return 2;
+    }
+    pusher = new DsmrReaderPusher({
+      ...config.dsmrReader,
+      queue,
+      deadLetterPath: `${config.dataDir}/dsmr-reader.dead-letter.jsonl`,
+      logger,
+    });
+    const push = pusher;
+    receiver.subscribe((received) => void push.offer(received));
+  }
   const metrics = new MetricsRegistry(() => ({
     telegram: receiver.latest?.telegram,
     receivedAt: receiver.latest?.receivedAt,
     counters: receiver.counters,
     state: receiver.state,
     version: VERSION,
+    push: pusher?.stats,
   }));
   const startedAt = Date.now();
-  const app = createApp({ receiver, metrics, version: VERSION, startedAt, logger });
+  const app = createApp({
+    receiver,
+    metrics,
+    version: VERSION,
+    startedAt,
+    logger,
+    ...(pusher ? { push: () => pusher.stats } : {}),
+  });
 
   logger.info(`p1reader ${VERSION} starting`, {
     source: source.description,
     format: config.format,
   });
-  if (config.dsmrReader) {
-    logger.warn("pushing to DSMR reader is not part of this version yet: readings are not pushed", {
+  if (config.dsmrReader && pusher) {
+    logger.info(`pushing to DSMR reader (API ${config.dsmrReader.api})`, {
       url: config.dsmrReader.url,
+      dataDir: config.dataDir,
+      queued: pusher.stats.queueLength,
     });
   }
 
@@ -99,6 +139,7 @@ export async function runServe(
     return 2;
   }
   receiver.start();
+  pusher?.start();
 
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
@@ -106,7 +147,12 @@ export async function runServe(
       logger.info(`${signal}: stopping`);
       // Stop reading, let in-flight requests finish, and give up after 4 s whatever happens.
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, 4000).unref?.());
-      await Promise.race([Promise.all([receiver.stop(), server.shutdown()]), deadline]);
+      const stopped = (async () => {
+        await receiver.stop();
+        // The queue is on disk after every telegram; stopping only closes it.
+        await Promise.all([pusher?.stop(), server.shutdown()]);
+      })();
+      await Promise.race([stopped, deadline]);
     })();
   };
   const onTerm = () => stop("SIGTERM");

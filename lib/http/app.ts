@@ -11,6 +11,7 @@
 
 import { Hono } from "hono";
 import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { PushStats } from "../push/pusher.ts";
 import type { P1Receiver } from "../receiver.ts";
 import { type Logger, SILENT } from "../log.ts";
 import { fullTelegram } from "../views/full.ts";
@@ -29,10 +30,22 @@ export interface AppDependencies {
   version: string;
   /** When the service started (ms since the epoch). */
   startedAt: number;
+  /** The DSMR reader push's stats, when it is on. */
+  push?: () => PushStats;
   /** Where unexpected errors are logged. */
   logger?: Logger;
   /** The clock. @default {Date.now} */
   now?: () => number;
+}
+
+function pushStatus(stats: PushStats | undefined, at: number) {
+  if (!stats) return null;
+  const { oldestQueuedAt, lastSuccessAt, ...rest } = stats;
+  return {
+    ...rest,
+    oldestQueuedAgeSeconds: oldestQueuedAt === undefined ? null : (at - oldestQueuedAt) / 1000,
+    lastSuccessAt: lastSuccessAt === undefined ? null : new Date(lastSuccessAt).toISOString(),
+  };
 }
 
 /** The path routes match: lower case, without a trailing slash (except `/` itself). */
@@ -100,6 +113,7 @@ export function createApp(deps: AppDependencies): Hono {
       lastRejection: lastRejection
         ? { at: new Date(lastRejection.at).toISOString(), reason: lastRejection.reason }
         : null,
+      dsmrReader: pushStatus(deps.push?.(), at),
     });
   });
 

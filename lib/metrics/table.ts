@@ -8,6 +8,7 @@
  */
 
 import type { MbusDevice, PhaseReadings, Quantity, Telegram } from "../dsmr/model.ts";
+import type { PushStats } from "../push/pusher.ts";
 import type { ReceiverCounters, ReceiverState } from "../receiver.ts";
 
 /** What a scrape reads from. */
@@ -22,6 +23,8 @@ export interface MetricSnapshot {
   state: ReceiverState;
   /** The reader's version. */
   version: string;
+  /** The DSMR reader push, when it is on. */
+  push?: PushStats | undefined;
 }
 
 /** One sample: labels and a value. */
@@ -467,6 +470,54 @@ export const METRICS: readonly MetricRow[] = [
     help: "The reader's version and runtime",
     type: "gauge",
     read: (s) => [{ labels: { version: s.version, deno: Deno.version.deno }, value: 1 }],
+  },
+  // ---- the DSMR reader push (only when it is on) ------------------------------------------
+  {
+    name: "p1_dsmr_reader_pushes_total",
+    help: "Requests to DSMR reader, by outcome",
+    type: "counter",
+    read: (s) =>
+      s.push
+        ? [
+          { labels: { result: "delivered" }, value: s.push.pushes.delivered },
+          { labels: { result: "dead_letter" }, value: s.push.pushes.deadLetter },
+          { labels: { result: "paused" }, value: s.push.pushes.paused },
+          { labels: { result: "retry" }, value: s.push.pushes.retry },
+        ]
+        : [],
+  },
+  {
+    name: "p1_dsmr_reader_queued_telegrams",
+    help: "Telegrams waiting to be pushed",
+    type: "gauge",
+    read: (s) => one(s.push?.queueLength),
+  },
+  {
+    name: "p1_dsmr_reader_queued_bytes",
+    help: "Bytes of the telegrams waiting to be pushed",
+    type: "gauge",
+    read: (s) => one(s.push?.queueBytes),
+  },
+  {
+    name: "p1_dsmr_reader_oldest_queued_age_seconds",
+    help: "How long the oldest waiting telegram has waited",
+    type: "gauge",
+    read: (s) =>
+      s.push
+        ? one(s.push.oldestQueuedAt === undefined ? 0 : (Date.now() - s.push.oldestQueuedAt) / 1000)
+        : [],
+  },
+  {
+    name: "p1_dsmr_reader_dropped_total",
+    help: "Telegrams dropped because the push queue was full",
+    type: "counter",
+    read: (s) => one(s.push?.dropped),
+  },
+  {
+    name: "p1_dsmr_reader_last_success_timestamp_seconds",
+    help: "When DSMR reader last accepted a telegram",
+    type: "gauge",
+    read: (s) => one(s.push?.lastSuccessAt === undefined ? undefined : s.push.lastSuccessAt / 1000),
   },
   {
     name: "process_resident_memory_bytes",

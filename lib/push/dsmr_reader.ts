@@ -1,0 +1,131 @@
+/**
+ * DSMR reader's datalogger API: the v1 request (the raw telegram as the form field `telegram`),
+ * the v2 fields, and what each answer means for the push (ECOSYSTEM.md section 1).
+ *
+ * @module
+ */
+
+import type { Telegram } from "../dsmr/model.ts";
+
+/** Which API to push to. */
+export type DsmrReaderApi = "v1" | "v2";
+
+/** What to send for one telegram. */
+export type PushItem =
+  | { api: "v1"; telegram: string }
+  | { api: "v2"; fields: Record<string, string | number> };
+
+/** What an answer means: delivered, give up on this telegram, stop for a while, or try again. */
+export type PushOutcome = "delivered" | "dead-letter" | "paused" | "retry";
+
+const PATHS: Record<DsmrReaderApi, string> = {
+  v1: "/api/v1/datalogger/dsmrreading",
+  v2: "/api/v2/datalogger/dsmrreading",
+};
+
+/**
+ * The endpoint for an API version under a base URL (a path prefix, as behind a reverse proxy,
+ * is kept; DSMR reader refuses a trailing slash).
+ *
+ * @param baseUrl For example `http://192.168.1.99:7777` or `https://example.org/dsmr/`.
+ * @param api The API version.
+ * @returns The endpoint URL.
+ */
+export function endpoint(baseUrl: string, api: DsmrReaderApi): string {
+  return `${baseUrl.replace(/\/+$/, "")}${PATHS[api]}`;
+}
+
+/** A kWh/kW figure as DSMR reader wants it: a decimal string with at most 3 decimals. */
+function decimal(value: number, decimals = 3): string {
+  return String(Number(value.toFixed(decimals)));
+}
+
+/**
+ * The v2 fields of a telegram, as the original product sent them: decimal strings, the meter
+ * time in ISO 8601 with its offset, phases and the first M-Bus device's reading.
+ *
+ * @param t The telegram.
+ * @returns The fields, or `undefined` when a required one is missing.
+ */
+export function v2Fields(t: Telegram): Record<string, string | number> | undefined {
+  const imp = t.energy.import;
+  const exp = t.energy.export;
+  // Single-register meters (Luxembourg, Sweden): the total counts as tariff 1, as DSMR reader does.
+  const delivered1 = imp.t1 ?? imp.total;
+  const returned1 = exp.t1 ?? exp.total;
+  const delivered2 = imp.t2 ?? (imp.total ? { value: 0 } : undefined);
+  const returned2 = exp.t2 ?? (exp.total ? { value: 0 } : undefined);
+  if (
+    !t.timestamp || !delivered1 || !returned1 || !delivered2 || !returned2 || !t.power.import ||
+    !t.power.export
+  ) {
+    return undefined;
+  }
+  const fields: Record<string, string | number> = {
+    timestamp: t.timestamp.iso,
+    electricity_delivered_1: decimal(delivered1.value),
+    electricity_returned_1: decimal(returned1.value),
+    electricity_delivered_2: decimal(delivered2.value),
+    electricity_returned_2: decimal(returned2.value),
+    electricity_currently_delivered: decimal(t.power.import.value),
+    electricity_currently_returned: decimal(t.power.export.value),
+  };
+  for (const phase of ["l1", "l2", "l3"] as const) {
+    const p = t.phases[phase];
+    if (p?.powerImport) fields[`phase_currently_delivered_${phase}`] = decimal(p.powerImport.value);
+    if (p?.powerExport) fields[`phase_currently_returned_${phase}`] = decimal(p.powerExport.value);
+    if (p?.voltage) fields[`phase_voltage_${phase}`] = decimal(p.voltage.value, 1);
+    if (p?.current) fields[`phase_power_current_${phase}`] = Math.round(p.current.value);
+  }
+  const device = t.mbus.find((d) => d.reading);
+  if (device?.reading) {
+    if (device.reading.time) fields.extra_device_timestamp = device.reading.time.iso;
+    fields.extra_device_delivered = decimal(device.reading.value.value);
+  }
+  return fields;
+}
+
+/**
+ * The request for one queued item.
+ *
+ * @param baseUrl DSMR reader's base URL.
+ * @param apiKey The API key.
+ * @param item What to send.
+ * @returns URL and request options (POST, `Authorization: Token <key>`).
+ */
+export function pushRequest(
+  baseUrl: string,
+  apiKey: string,
+  item: PushItem,
+): { url: string; init: RequestInit } {
+  const headers: Record<string, string> = { Authorization: `Token ${apiKey}` };
+  let body: string;
+  if (item.api === "v1") {
+    headers["Content-Type"] = "application/x-www-form-urlencoded";
+    body = new URLSearchParams({ telegram: item.telegram }).toString();
+  } else {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(item.fields);
+  }
+  return {
+    url: endpoint(baseUrl, item.api),
+    init: { method: "POST", headers, body, redirect: "manual" },
+  };
+}
+
+/**
+ * What DSMR reader's answer means. 201 is success; 400, and a 500 "Failed to parse telegram", are
+ * about this telegram and will not change (dead letter); 403 (bad key) and 405 (API disabled)
+ * need the user (pause); anything else may pass later (retry).
+ *
+ * @param status The HTTP status.
+ * @param body The response body.
+ * @returns The outcome.
+ */
+export function classifyResponse(status: number, body: string): PushOutcome {
+  if (status === 201) return "delivered";
+  if (status === 400) return "dead-letter";
+  if (status === 500 && body.includes("Failed to parse telegram")) return "dead-letter";
+  if (status === 403 || status === 405) return "paused";
+  return "retry";
+}
