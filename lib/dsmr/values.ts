@@ -105,7 +105,19 @@ export function readNumber(raw: string): NumberWithUnit | undefined {
   const value = parseDecimal(raw, 0, end);
   if (Number.isNaN(value)) return undefined;
   if (star < 0 || star === raw.length - 1) return { value };
-  return { value, unit: raw.slice(star + 1) };
+  return { value, unit: unitAfter(raw, star + 1) };
+}
+
+/** Units meters write, so that the hot path shares one string per unit instead of slicing. */
+const COMMON_UNITS = ["kWh", "kW", "V", "A", "m3", "s", "GJ", "Wh", "W", "kvarh", "kvar", "kVArh", "kVAr"];
+
+/** The unit at `raw[from..]`, as a shared string when it is a common one. */
+function unitAfter(raw: string, from: number): string {
+  const length = raw.length - from;
+  for (const unit of COMMON_UNITS) {
+    if (unit.length === length && raw.startsWith(unit, from)) return unit;
+  }
+  return raw.slice(from);
 }
 
 /**
@@ -224,13 +236,13 @@ export function readTimestamp(
 export function decodeHexText(raw: string): string | undefined {
   const length = raw.length;
   if (length === 0 || length % 2 !== 0) return undefined;
-  let text = "";
+  const codes: number[] = new Array(length / 2);
   for (let i = 0; i < length; i += 2) {
     const code = (nibble(raw.charCodeAt(i)) << 4) | nibble(raw.charCodeAt(i + 1));
     if (!(code >= 0x20 && code < 0x7f)) return undefined;
-    text += String.fromCharCode(code);
+    codes[i / 2] = code;
   }
-  return text;
+  return String.fromCharCode(...codes);
 }
 
 /** The value of one hex digit, or 0x100 (which fails the printable check) for anything else. */
@@ -268,27 +280,29 @@ export function decodeValue(
       return { kind: "text", value: decodeHexText(raw) ?? raw };
     case "text":
       return { kind: "text", value: raw };
-    case "number": {
-      const number = readNumber(raw);
-      return number ? numberValue(number) : { kind: "text", value: raw };
-    }
+    case "number":
+      return decodeNumber(raw) ?? { kind: "text", value: raw };
     case "auto": {
       if (raw.length === 13) {
         const time = readTimestamp(raw, zone);
         if (time) return timestampValue(time);
       }
-      const number = readNumber(raw);
-      return number ? numberValue(number) : { kind: "text", value: raw };
+      return decodeNumber(raw) ?? { kind: "text", value: raw };
     }
   }
+}
+
+/** A number with optional unit straight into its view object (the hot path: no intermediate). */
+function decodeNumber(raw: string): ObisValue | undefined {
+  const star = raw.indexOf("*");
+  const value = parseDecimal(raw, 0, star < 0 ? raw.length : star);
+  if (Number.isNaN(value)) return undefined;
+  if (star < 0 || star === raw.length - 1) return { kind: "number", value };
+  return { kind: "number", value, unit: unitAfter(raw, star + 1) };
 }
 
 function timestampValue(time: Timestamp): ObisValue {
   return { kind: "timestamp", value: time.iso, epochMs: time.epochMs };
 }
 
-function numberValue(number: NumberWithUnit): ObisValue {
-  return number.unit === undefined
-    ? { kind: "number", value: number.value }
-    : { kind: "number", value: number.value, unit: number.unit };
-}
+
