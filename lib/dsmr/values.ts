@@ -109,7 +109,21 @@ export function readNumber(raw: string): NumberWithUnit | undefined {
 }
 
 /** Units meters write, so that the hot path shares one string per unit instead of slicing. */
-const COMMON_UNITS = ["kWh", "kW", "V", "A", "m3", "s", "GJ", "Wh", "W", "kvarh", "kvar", "kVArh", "kVAr"];
+const COMMON_UNITS = [
+  "kWh",
+  "kW",
+  "V",
+  "A",
+  "m3",
+  "s",
+  "GJ",
+  "Wh",
+  "W",
+  "kvarh",
+  "kvar",
+  "kVArh",
+  "kVAr",
+];
 
 /** The unit at `raw[from..]`, as a shared string when it is a common one. */
 function unitAfter(raw: string, from: number): string {
@@ -304,5 +318,3 @@ function decodeNumber(raw: string): ObisValue | undefined {
 function timestampValue(time: Timestamp): ObisValue {
   return { kind: "timestamp", value: time.iso, epochMs: time.epochMs };
 }
-
-
