@@ -12,6 +12,7 @@ import { FORMAT_NAMES, resolveFormat, type SerialSettings } from "./dsmr/formats
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { parseSourceSpec, type SourceSpec } from "./source/source.ts";
 import { BAUD_CODES } from "./source/termios.ts";
+import { type Cidr, parseCidrList } from "./share/cidr.ts";
 
 /** A setting that is wrong: names the option, where it came from, and the value. */
 export class ConfigError extends Error {
@@ -60,6 +61,8 @@ export interface Config {
   queueMax: number;
   /** Most bytes the push queue keeps. */
   queueMaxBytes: number;
+  /** The share server, when `--share-port` is set. */
+  share: { hostname: string; port: number; allow: Cidr[] | undefined } | undefined;
 }
 
 /** One row of {@linkcode OPTIONS}. */
@@ -244,6 +247,29 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: "256MiB",
     value: "BYTES",
     help: "most bytes the push queue keeps (suffixes KiB, MiB, GiB)",
+  },
+  {
+    name: "share-port",
+    type: "string",
+    env: "P1READER_SHARE_PORT",
+    value: "PORT",
+    help:
+      "serve the meter's raw telegrams over TCP on this port, for other readers (off when unset)",
+  },
+  {
+    name: "share-host",
+    type: "string",
+    env: "P1READER_SHARE_HOST",
+    default: "0.0.0.0",
+    value: "ADDRESS",
+    help: "listen address of the share port",
+  },
+  {
+    name: "share-allow",
+    type: "string",
+    env: "P1READER_SHARE_ALLOW",
+    value: "CIDR,...",
+    help: "only these address ranges may connect to the share port (default: everyone)",
   },
   {
     name: "log-level",
@@ -469,13 +495,16 @@ export function parseConfig(inputs: ConfigInputs): Config | "help" {
   if (parity !== undefined) serial.parity = parity;
   const stopBits = check("stop-bits", (text) => oneOf([1, 2] as const)(text));
   if (stopBits !== undefined) serial.stopBits = stopBits;
-  const port = check("port", (text) => {
+  const portNumber = (text: string) => {
     const value = Number(text);
     if (!/^\d+$/.test(text) || value > 65535) {
       throw new ConfigError("expected a port from 0 to 65535");
     }
     return value;
-  })!;
+  };
+  const port = check("port", portNumber)!;
+  const sharePort = check("share-port", portNumber);
+  const shareAllow = check("share-allow", (text) => parseCidrList(text));
   const staleAfter = check("stale-after", positive);
 
   const url = check("dsmr-reader-url", (text) => {
@@ -547,6 +576,9 @@ export function parseConfig(inputs: ConfigInputs): Config | "help" {
     dataDir,
     queueMax,
     queueMaxBytes,
+    share: sharePort === undefined
+      ? undefined
+      : { hostname: check("share-host", (text) => text)!, port: sharePort, allow: shareAllow },
   };
 }
 

@@ -221,6 +221,20 @@ Deno.test("parseConfig() reads the push options and the data directory (systemd'
   }, /DsmrReaderPublisherSettings__ApiKey=\*\*\*: is empty/);
 });
 
+Deno.test("parseConfig() reads the share port options", () => {
+  assert.equal(config([]).share, undefined);
+  const c = config(["--share-port", "2001", "--share-allow", "192.168.1.0/24,::1"]);
+  assert.equal(c.share?.hostname, "0.0.0.0");
+  assert.equal(c.share?.port, 2001);
+  assert.deepEqual(c.share?.allow?.map((range) => range.text), ["192.168.1.0/24", "::1"]);
+  fails(
+    ["--share-port", "2001", "--share-allow", "192.168.1.0/40"],
+    {},
+    /--share-allow "192.168.1.0\/40": Invalid address range/,
+  );
+  fails([], { P1READER_SHARE_PORT: "-1" }, /P1READER_SHARE_PORT="-1": expected a port/);
+});
+
 Deno.test("parseConfig() never shows the API key in an error", () => {
   fails(
     [],

@@ -14,6 +14,7 @@ import type { PushItem } from "../push/dsmr_reader.ts";
 import { DurableQueue } from "../push/queue.ts";
 import { P1Receiver } from "../receiver.ts";
 import { createSource } from "../source/create.ts";
+import { ShareServer } from "../share/share_server.ts";
 import { VERSION } from "../version.ts";
 import type { CommandIo } from "./parse_command.ts";
 
@@ -95,6 +96,25 @@ export async function runServe(
     const push = pusher;
     receiver.subscribe((received) => void push.offer(received));
   }
+  let share: ShareServer | undefined;
+  if (config.share) {
+    try {
+      share = ShareServer.start({
+        hostname: config.share.hostname,
+        port: config.share.port,
+        ...(config.share.allow ? { allow: config.share.allow } : {}),
+        logger,
+      });
+    } catch (error) {
+      io.stderr(
+        `p1reader: --share-port ${config.share.port}: cannot listen: ${(error as Error).message}\n`,
+      );
+      return 2;
+    }
+    const server = share;
+    receiver.subscribe((received) => server.send(received.bytes));
+    logger.info(`sharing raw telegrams on tcp://${config.share.hostname}:${server.addr.port}`);
+  }
   const metrics = new MetricsRegistry(() => ({
     telegram: receiver.latest?.telegram,
     receivedAt: receiver.latest?.receivedAt,
@@ -102,6 +122,7 @@ export async function runServe(
     state: receiver.state,
     version: VERSION,
     push: pusher?.stats,
+    share: share?.stats,
   }));
   const startedAt = Date.now();
   const app = createApp({
@@ -111,6 +132,7 @@ export async function runServe(
     startedAt,
     logger,
     ...(pusher ? { push: () => pusher.stats } : {}),
+    ...(share ? { share: () => share.stats } : {}),
   });
 
   logger.info(`p1reader ${VERSION} starting`, {
@@ -150,7 +172,7 @@ export async function runServe(
       const stopped = (async () => {
         await receiver.stop();
         // The queue is on disk after every telegram; stopping only closes it.
-        await Promise.all([pusher?.stop(), server.shutdown()]);
+        await Promise.all([pusher?.stop(), share?.close(), server.shutdown()]);
       })();
       await Promise.race([stopped, deadline]);
     })();

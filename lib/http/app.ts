@@ -12,6 +12,7 @@
 import { Hono } from "hono";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import type { PushStats } from "../push/pusher.ts";
+import type { ShareStats } from "../share/share_server.ts";
 import type { P1Receiver } from "../receiver.ts";
 import { type Logger, SILENT } from "../log.ts";
 import { fullTelegram } from "../views/full.ts";
@@ -32,6 +33,8 @@ export interface AppDependencies {
   startedAt: number;
   /** The DSMR reader push's stats, when it is on. */
   push?: () => PushStats;
+  /** The share server's stats, when it is on. */
+  share?: () => ShareStats;
   /** Where unexpected errors are logged. */
   logger?: Logger;
   /** The clock. @default {Date.now} */
@@ -114,6 +117,7 @@ export function createApp(deps: AppDependencies): Hono {
         ? { at: new Date(lastRejection.at).toISOString(), reason: lastRejection.reason }
         : null,
       dsmrReader: pushStatus(deps.push?.(), at),
+      share: deps.share?.() ?? null,
     });
   });
 

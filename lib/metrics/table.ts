@@ -10,6 +10,7 @@
 import type { MbusDevice, PhaseReadings, Quantity, Telegram } from "../dsmr/model.ts";
 import type { PushStats } from "../push/pusher.ts";
 import type { ReceiverCounters, ReceiverState } from "../receiver.ts";
+import type { ShareStats } from "../share/share_server.ts";
 
 /** What a scrape reads from. */
 export interface MetricSnapshot {
@@ -25,6 +26,8 @@ export interface MetricSnapshot {
   version: string;
   /** The DSMR reader push, when it is on. */
   push?: PushStats | undefined;
+  /** The share server, when it is on. */
+  share?: ShareStats | undefined;
 }
 
 /** One sample: labels and a value. */
@@ -518,6 +521,31 @@ export const METRICS: readonly MetricRow[] = [
     help: "When DSMR reader last accepted a telegram",
     type: "gauge",
     read: (s) => one(s.push?.lastSuccessAt === undefined ? undefined : s.push.lastSuccessAt / 1000),
+  },
+  // ---- the share port (only when it is on) ------------------------------------------------
+  {
+    name: "p1_share_clients",
+    help: "Clients connected to the share port",
+    type: "gauge",
+    read: (s) => one(s.share?.clients),
+  },
+  {
+    name: "p1_share_telegrams_forwarded_total",
+    help: "Telegram copies written to share clients",
+    type: "counter",
+    read: (s) => one(s.share?.telegramsForwarded),
+  },
+  {
+    name: "p1_share_clients_dropped_total",
+    help: "Share clients dropped because they did not keep up",
+    type: "counter",
+    read: (s) => one(s.share?.clientsDropped),
+  },
+  {
+    name: "p1_share_connections_refused_total",
+    help: "Share connections refused by --share-allow",
+    type: "counter",
+    read: (s) => one(s.share?.connectionsRefused),
   },
   {
     name: "process_resident_memory_bytes",

@@ -68,3 +68,35 @@ Deno.test("p1reader --help lists the service's options", async () => {
   assert.match(help.stdout, /--source PATH\|tcp:\/\/HOST:PORT\|file:PATH\|-\|demo/);
   assert.match(help.stdout, /env: P1READER_FORMAT, P1ReceiverSettings__Format/);
 });
+
+Deno.test("--share-port serves the meter's telegrams to TCP clients, shown in status and metrics", async () => {
+  const server = await startServer([
+    "--source",
+    "demo",
+    "--share-port",
+    "0",
+    "--share-host",
+    "127.0.0.1",
+  ]);
+  try {
+    const port = Number(
+      /sharing raw telegrams on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(server.log())?.[1],
+    );
+    assert.ok(port > 0, server.log());
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const buffer = new Uint8Array(4096);
+    let received = "";
+    while (!/!\w{4}\r\n/.test(received)) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      received += new TextDecoder("latin1").decode(buffer.subarray(0, n));
+    }
+    assert.match(received, /^\/KTK5\\2P1READER-DEMO\r\n\r\n1-3:0\.2\.8\(50\)\r\n/);
+    const status = await (await fetch(`${server.url}/api/v1/status`)).json();
+    assert.equal(status.share.clients, 1);
+    assert.match(await (await fetch(`${server.url}/metrics`)).text(), /^p1_share_clients 1$/m);
+    conn.close();
+  } finally {
+    assert.equal((await server.stop()).code, 0);
+  }
+});
