@@ -61,6 +61,21 @@ export interface Config {
   queueMax: number;
   /** Most bytes the push queue keeps. */
   queueMaxBytes: number;
+  /** MQTT publishing, when `--mqtt-url` is set. */
+  mqtt:
+    | {
+      url: string;
+      username: string | undefined;
+      password: string | undefined;
+      clientId: string;
+      prefix: string;
+      discoveryPrefix: string;
+      qos: 0 | 1 | 2;
+      retain: boolean;
+      perValueTopics: boolean;
+      intervalSeconds: number;
+    }
+    | undefined;
   /** The share server, when `--share-port` is set. */
   share: { hostname: string; port: number; allow: Cidr[] | undefined } | undefined;
 }
@@ -247,6 +262,80 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: "256MiB",
     value: "BYTES",
     help: "most bytes the push queue keeps (suffixes KiB, MiB, GiB)",
+  },
+  {
+    name: "mqtt-url",
+    type: "string",
+    env: "P1READER_MQTT_URL",
+    value: "URL",
+    help: "publish to this MQTT broker (mqtt://, mqtts://, ws://, wss://); off when unset",
+  },
+  {
+    name: "mqtt-username",
+    type: "string",
+    env: "P1READER_MQTT_USERNAME",
+    value: "NAME",
+    help: "MQTT username",
+  },
+  {
+    name: "mqtt-password",
+    type: "string",
+    env: "P1READER_MQTT_PASSWORD",
+    value: "PASSWORD",
+    help: "MQTT password",
+    secret: true,
+  },
+  {
+    name: "mqtt-client-id",
+    type: "string",
+    env: "P1READER_MQTT_CLIENT_ID",
+    default: "p1reader",
+    value: "ID",
+    help: "MQTT client id",
+  },
+  {
+    name: "mqtt-prefix",
+    type: "string",
+    env: "P1READER_MQTT_PREFIX",
+    default: "p1reader",
+    value: "TOPIC",
+    help: "topic prefix of state and availability",
+  },
+  {
+    name: "mqtt-discovery-prefix",
+    type: "string",
+    env: "P1READER_MQTT_DISCOVERY_PREFIX",
+    default: "homeassistant",
+    value: "TOPIC",
+    help: "Home Assistant's discovery prefix",
+  },
+  {
+    name: "mqtt-qos",
+    type: "string",
+    env: "P1READER_MQTT_QOS",
+    default: "0",
+    value: "0|1|2",
+    help: "QoS of state messages",
+  },
+  {
+    name: "mqtt-retain",
+    type: "boolean",
+    env: "P1READER_MQTT_RETAIN",
+    help: "retain state messages (discovery is always retained)",
+  },
+  {
+    name: "mqtt-per-value",
+    type: "boolean",
+    env: "P1READER_MQTT_PER_VALUE",
+    help: "also publish one topic per value",
+  },
+  {
+    name: "mqtt-interval",
+    type: "string",
+    env: "P1READER_MQTT_INTERVAL",
+    default: "0",
+    value: "SECONDS",
+    help: "publish at most one telegram per this many seconds of meter time (0: every telegram)",
   },
   {
     name: "share-port",
@@ -504,6 +593,18 @@ export function parseConfig(inputs: ConfigInputs): Config | "help" {
   };
   const port = check("port", portNumber)!;
   const sharePort = check("share-port", portNumber);
+  const mqttUrl = check("mqtt-url", (text) => {
+    let parsedUrl: URL;
+    try {
+      parsedUrl = new URL(text);
+    } catch {
+      throw new ConfigError("expected mqtt://, mqtts://, ws:// or wss://HOST[:PORT]");
+    }
+    if (!["mqtt:", "mqtts:", "ws:", "wss:"].includes(parsedUrl.protocol) || !parsedUrl.hostname) {
+      throw new ConfigError("expected mqtt://, mqtts://, ws:// or wss://HOST[:PORT]");
+    }
+    return text;
+  });
   const shareAllow = check("share-allow", (text) => parseCidrList(text));
   const staleAfter = check("stale-after", positive);
 
@@ -576,6 +677,18 @@ export function parseConfig(inputs: ConfigInputs): Config | "help" {
     dataDir,
     queueMax,
     queueMaxBytes,
+    mqtt: mqttUrl === undefined ? undefined : {
+      url: mqttUrl,
+      username: check("mqtt-username", (text) => text),
+      password: check("mqtt-password", (text) => text),
+      clientId: check("mqtt-client-id", (text) => text)!,
+      prefix: check("mqtt-prefix", (text) => text.replace(/\/+$/, ""))!,
+      discoveryPrefix: check("mqtt-discovery-prefix", (text) => text.replace(/\/+$/, ""))!,
+      qos: check("mqtt-qos", (text) => oneOf([0, 1, 2] as const)(text))!,
+      retain: get("mqtt-retain")?.value === true,
+      perValueTopics: get("mqtt-per-value")?.value === true,
+      intervalSeconds: check("mqtt-interval", (text) => seconds(text))!,
+    },
     share: sharePort === undefined
       ? undefined
       : { hostname: check("share-host", (text) => text)!, port: sharePort, allow: shareAllow },

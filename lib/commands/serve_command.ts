@@ -15,6 +15,7 @@ import { DurableQueue } from "../push/queue.ts";
 import { P1Receiver } from "../receiver.ts";
 import { createSource } from "../source/create.ts";
 import { ShareServer } from "../share/share_server.ts";
+import type { MqttPublisher } from "../mqtt/publisher.ts";
 import { VERSION } from "../version.ts";
 import type { CommandIo } from "./parse_command.ts";
 
@@ -115,6 +116,25 @@ export async function runServe(
     receiver.subscribe((received) => server.send(received.bytes));
     logger.info(`sharing raw telegrams on tcp://${config.share.hostname}:${server.addr.port}`);
   }
+  let mqttPublisher: MqttPublisher | undefined;
+  if (config.mqtt) {
+    // Loaded only when used: MQTT.js reads the environment as it loads.
+    const { MqttPublisher, redactUrl } = await import("../mqtt/publisher.ts");
+    const { password, username, ...rest } = config.mqtt;
+    mqttPublisher = new MqttPublisher({
+      ...rest,
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
+      version: VERSION,
+      logger,
+    });
+    const publisher = mqttPublisher;
+    receiver.subscribe((received) => publisher.offer(received));
+    logger.info("publishing to MQTT", {
+      broker: redactUrl(config.mqtt.url),
+      prefix: config.mqtt.prefix,
+    });
+  }
   const metrics = new MetricsRegistry(() => ({
     telegram: receiver.latest?.telegram,
     receivedAt: receiver.latest?.receivedAt,
@@ -123,6 +143,7 @@ export async function runServe(
     version: VERSION,
     push: pusher?.stats,
     share: share?.stats,
+    mqtt: mqttPublisher?.stats,
   }));
   const startedAt = Date.now();
   const app = createApp({
@@ -133,6 +154,7 @@ export async function runServe(
     logger,
     ...(pusher ? { push: () => pusher.stats } : {}),
     ...(share ? { share: () => share.stats } : {}),
+    ...(mqttPublisher ? { mqtt: () => mqttPublisher.stats } : {}),
   });
 
   logger.info(`p1reader ${VERSION} starting`, {
@@ -162,6 +184,7 @@ export async function runServe(
   }
   receiver.start();
   pusher?.start();
+  mqttPublisher?.start();
 
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
@@ -172,7 +195,12 @@ export async function runServe(
       const stopped = (async () => {
         await receiver.stop();
         // The queue is on disk after every telegram; stopping only closes it.
-        await Promise.all([pusher?.stop(), share?.close(), server.shutdown()]);
+        await Promise.all([
+          pusher?.stop(),
+          share?.close(),
+          mqttPublisher?.stop(),
+          server.shutdown(),
+        ]);
       })();
       await Promise.race([stopped, deadline]);
     })();

@@ -13,6 +13,7 @@ import { Hono } from "hono";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import type { PushStats } from "../push/pusher.ts";
 import type { ShareStats } from "../share/share_server.ts";
+import type { MqttStats } from "../mqtt/publisher.ts";
 import type { P1Receiver } from "../receiver.ts";
 import { type Logger, SILENT } from "../log.ts";
 import { fullTelegram } from "../views/full.ts";
@@ -33,6 +34,8 @@ export interface AppDependencies {
   startedAt: number;
   /** The DSMR reader push's stats, when it is on. */
   push?: () => PushStats;
+  /** MQTT publishing's stats, when it is on. */
+  mqtt?: () => MqttStats;
   /** The share server's stats, when it is on. */
   share?: () => ShareStats;
   /** Where unexpected errors are logged. */
@@ -118,6 +121,7 @@ export function createApp(deps: AppDependencies): Hono {
         : null,
       dsmrReader: pushStatus(deps.push?.(), at),
       share: deps.share?.() ?? null,
+      mqtt: deps.mqtt?.() ?? null,
     });
   });
 

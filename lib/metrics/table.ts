@@ -11,6 +11,7 @@ import type { MbusDevice, PhaseReadings, Quantity, Telegram } from "../dsmr/mode
 import type { PushStats } from "../push/pusher.ts";
 import type { ReceiverCounters, ReceiverState } from "../receiver.ts";
 import type { ShareStats } from "../share/share_server.ts";
+import type { MqttStats } from "../mqtt/publisher.ts";
 
 /** What a scrape reads from. */
 export interface MetricSnapshot {
@@ -28,6 +29,8 @@ export interface MetricSnapshot {
   push?: PushStats | undefined;
   /** The share server, when it is on. */
   share?: ShareStats | undefined;
+  /** MQTT publishing, when it is on. */
+  mqtt?: MqttStats | undefined;
 }
 
 /** One sample: labels and a value. */
@@ -521,6 +524,25 @@ export const METRICS: readonly MetricRow[] = [
     help: "When DSMR reader last accepted a telegram",
     type: "gauge",
     read: (s) => one(s.push?.lastSuccessAt === undefined ? undefined : s.push.lastSuccessAt / 1000),
+  },
+  // ---- MQTT (only when it is on) -----------------------------------------------------------
+  {
+    name: "p1_mqtt_connected",
+    help: "1 while connected to the MQTT broker",
+    type: "gauge",
+    read: (s) => one(s.mqtt ? (s.mqtt.connected ? 1 : 0) : undefined),
+  },
+  {
+    name: "p1_mqtt_published_total",
+    help: "Telegrams published to MQTT",
+    type: "counter",
+    read: (s) => one(s.mqtt?.published),
+  },
+  {
+    name: "p1_mqtt_connects_total",
+    help: "Connections made to the MQTT broker",
+    type: "counter",
+    read: (s) => one(s.mqtt?.connects),
   },
   // ---- the share port (only when it is on) ------------------------------------------------
   {
