@@ -13,6 +13,7 @@ import { DsmrReaderPusher } from "../push/pusher.ts";
 import type { PushItem } from "../push/dsmr_reader.ts";
 import { DurableQueue } from "../push/queue.ts";
 import { P1Receiver } from "../receiver.ts";
+import { History, pointOf } from "../history.ts";
 import { createSource } from "../source/create.ts";
 import { ShareServer } from "../share/share_server.ts";
 import type { MqttPublisher } from "../mqtt/publisher.ts";
@@ -36,7 +37,7 @@ function listenUrls(hostname: string, port: number): string {
     ? `[${hostname}]`
     : hostname;
   const base = `http://${host}:${port}`;
-  return `${base}/ (JSON), ${base}/api/v1/telegram, ${base}/api/v1/status, ${base}/metrics, ${base}/healthz`;
+  return `${base}/ui (dashboard), ${base}/ (JSON), ${base}/api/v1/telegram, ${base}/api/v1/status, ${base}/metrics, ${base}/healthz`;
 }
 
 /** Starts the service; resolves with the exit status once it has stopped. */
@@ -70,6 +71,9 @@ export async function runServe(
     ...(config.staleAfterMs === undefined ? {} : { staleAfterMs: config.staleAfterMs }),
     logger,
   });
+  const history = new History();
+  receiver.subscribe((received) => history.add(pointOf(received.telegram, received.receivedAt)));
+  const closing = new AbortController();
   let pusher: DsmrReaderPusher | undefined;
   if (config.dsmrReader) {
     let queue: DurableQueue<PushItem>;
@@ -152,6 +156,8 @@ export async function runServe(
     version: VERSION,
     startedAt,
     logger,
+    history,
+    closing: closing.signal,
     ...(pusher ? { push: () => pusher.stats } : {}),
     ...(share ? { share: () => share.stats } : {}),
     ...(mqttPublisher ? { mqtt: () => mqttPublisher.stats } : {}),
@@ -190,6 +196,7 @@ export async function runServe(
   const stop = (signal: string) => {
     stopping ??= (async () => {
       logger.info(`${signal}: stopping`);
+      closing.abort(); // ends the event streams, which would otherwise keep the server open
       // Stop reading, let in-flight requests finish, and give up after 4 s whatever happens.
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, 4000).unref?.());
       const stopped = (async () => {

@@ -17,6 +17,8 @@ import type { MqttStats } from "../mqtt/publisher.ts";
 import type { P1Receiver } from "../receiver.ts";
 import { type Logger, SILENT } from "../log.ts";
 import { fullTelegram } from "../views/full.ts";
+import type { History } from "../history.ts";
+import { DASHBOARD_HTML } from "../ui/page.ts";
 import { originalApi, originalFlat } from "../views/original.ts";
 
 /** What the routes read. */
@@ -24,8 +26,19 @@ export interface AppDependencies {
   /** The receiver (only its read-only state is used). */
   receiver: Pick<
     P1Receiver,
-    "latest" | "state" | "counters" | "source" | "format" | "staleAfterMs"
+    | "latest"
+    | "state"
+    | "counters"
+    | "source"
+    | "format"
+    | "staleAfterMs"
+    | "subscribe"
+    | "onStateChange"
   >;
+  /** The in-memory history for the dashboard. */
+  history?: History;
+  /** Aborted when the service stops: event streams end. */
+  closing?: AbortSignal;
   /** The `/metrics` registry. */
   metrics: MetricsRegistry;
   /** The reader's version. */
@@ -54,6 +67,78 @@ function pushStatus(stats: PushStats | undefined, at: number) {
   };
 }
 
+/** The status event of the stream: what the dashboard shows about the source. */
+function streamStatus(deps: AppDependencies) {
+  const { receiver } = deps;
+  const counters = receiver.counters;
+  return {
+    state: receiver.state,
+    source: receiver.source,
+    staleAfterSeconds: receiver.staleAfterMs / 1000,
+    lastTelegramAt: counters.lastTelegramAt === undefined
+      ? null
+      : new Date(counters.lastTelegramAt).toISOString(),
+    lastError: counters.lastError ?? null,
+  };
+}
+
+/** Most events waiting for one stream client; beyond that its events are dropped, not queued. */
+const STREAM_QUEUE = 32;
+
+/**
+ * Server-sent events: the status at once and on every change, the latest telegram at once and
+ * each new one, and a heartbeat every 15 s so that proxies keep the connection.
+ */
+function eventStream(deps: AppDependencies, now: () => number): Response {
+  const encoder = new TextEncoder();
+  let cleanup = () => {};
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const send = (text: string) => {
+        // A client that does not keep up loses events; the reader never waits for it.
+        if ((controller.desiredSize ?? 0) > 0) controller.enqueue(encoder.encode(text));
+      };
+      const event = (name: string, data: unknown) =>
+        send(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+      event("status", streamStatus(deps));
+      if (deps.receiver.latest) event("telegram", fullTelegram(deps.receiver.latest));
+      const unsubscribe = deps.receiver.subscribe((received) =>
+        event("telegram", fullTelegram(received))
+      );
+      const unwatch = deps.receiver.onStateChange(() => event("status", streamStatus(deps)));
+      const heartbeat = setInterval(
+        () => send(`: heartbeat ${new Date(now()).toISOString()}\n\n`),
+        15_000,
+      );
+      const close = () => {
+        cleanup();
+        try {
+          controller.close();
+        } catch {
+          // Already closed by the client.
+        }
+      };
+      deps.closing?.addEventListener("abort", close, { once: true });
+      cleanup = () => {
+        unsubscribe();
+        unwatch();
+        clearInterval(heartbeat);
+        deps.closing?.removeEventListener("abort", close);
+      };
+    },
+    cancel() {
+      cleanup();
+    },
+  }, new CountQueuingStrategy({ highWaterMark: STREAM_QUEUE }));
+  return new Response(body, {
+    headers: {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      "x-accel-buffering": "no",
+    },
+  });
+}
+
 /** The path routes match: lower case, without a trailing slash (except `/` itself). */
 function matchPath(request: Request): string {
   const path = new URL(request.url).pathname.toLowerCase();
@@ -79,6 +164,8 @@ export function createApp(deps: AppDependencies): Hono {
   const app = new Hono({ getPath: matchPath });
 
   app.get("/", (c) => {
+    // Browsers go to the dashboard; API clients keep getting the original's JSON.
+    if (c.req.header("accept")?.includes("text/html")) return c.redirect("/ui", 302);
     const latest = receiver.latest;
     return latest ? c.json(originalFlat(latest.telegram)) : c.body(null, 204);
   });
@@ -124,6 +211,25 @@ export function createApp(deps: AppDependencies): Hono {
       mqtt: deps.mqtt?.() ?? null,
     });
   });
+
+  app.get("/ui", (c) => c.html(DASHBOARD_HTML));
+
+  app.get("/api/v1/history", (c) => {
+    const text = c.req.query("minutes") ?? "60";
+    const minutes = Number(text);
+    if (!/^\d+$/.test(text) || minutes < 1 || minutes > 2880) {
+      return c.json({
+        error: "bad request",
+        reason: `minutes must be a whole number from 1 to 2880, not "${text}"`,
+      }, 400);
+    }
+    if (!deps.history) {
+      return c.json({ error: "no history", reason: "this service keeps no history" }, 404);
+    }
+    return c.json(deps.history.query(minutes));
+  });
+
+  app.get("/api/v1/stream", () => eventStream(deps, now));
 
   app.get("/healthz", (c) => {
     const latest = receiver.latest;

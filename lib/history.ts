@@ -1,0 +1,232 @@
+/**
+ * A short history in memory for the dashboard: one point per telegram for the last hour and one
+ * per minute (power averaged, registers at the minute's end) for the last 48 hours, bounded in
+ * count whatever the uptime or the meter's rate. "Today" is counted from the last reading of the
+ * previous meter-local day, so a 23- or 25-hour day around a DST change is still one day.
+ *
+ * @module
+ */
+
+import type { Telegram } from "./dsmr/model.ts";
+
+/** One point of the history. */
+export interface HistoryPoint {
+  /** The meter's time (ms since the epoch), or the receive time when the telegram has none. */
+  time: number;
+  /** The meter-local date, `YYYY-MM-DD`. */
+  day: string;
+  /** Power imported and exported (W); averages for minute points. */
+  importW?: number;
+  exportW?: number;
+  /** Per-phase net power, import minus export (W), for L1, L2, L3. */
+  phasesW?: (number | null)[];
+  /** Energy registers summed over tariffs (kWh). */
+  importKwh?: number;
+  exportKwh?: number;
+  /** The gas register (m3). */
+  gasM3?: number;
+}
+
+/** Options for {@linkcode History}. */
+export interface HistoryOptions {
+  /** How long points per telegram are kept. @default {3600000} */
+  recentMs?: number;
+  /** Most points per telegram kept. @default {7200} */
+  recentMax?: number;
+  /** How long minute points are kept. @default {172800000} */
+  minutesMs?: number;
+}
+
+/** What a history query returns. */
+export interface HistoryAnswer {
+  /** `telegram` (one point each) or `minute` (averages). */
+  resolution: "telegram" | "minute";
+  /** The points, oldest first. */
+  points: HistoryPoint[];
+  /** Energy since the start of the meter-local day, when the history reaches back to it. */
+  today:
+    | { day: string; importKwh: number | null; exportKwh: number | null; gasM3: number | null }
+    | null;
+}
+
+function sum(values: ({ value: number } | undefined)[]): number | undefined {
+  const present = values.filter((v): v is { value: number } => v !== undefined);
+  return present.length === 0
+    ? undefined
+    : Math.round(present.reduce((a, v) => a + v.value, 0) * 1000) / 1000;
+}
+
+/**
+ * The history point of a telegram.
+ *
+ * @param t The telegram.
+ * @param receivedAt When it arrived.
+ * @returns The point.
+ */
+export function pointOf(t: Telegram, receivedAt: number): HistoryPoint {
+  const time = t.timestamp?.epochMs ?? receivedAt;
+  const day = t.timestamp?.iso.slice(0, 10) ?? new Date(receivedAt).toISOString().slice(0, 10);
+  const point: HistoryPoint = { time, day };
+  const watts = (
+    q: { value: number } | undefined,
+  ) => (q === undefined ? undefined : Math.round(q.value * 1000));
+  const imp = watts(t.power.import);
+  const exp = watts(t.power.export);
+  if (imp !== undefined) point.importW = imp;
+  if (exp !== undefined) point.exportW = exp;
+  const phases = (["l1", "l2", "l3"] as const).map((p) => {
+    const r = t.phases[p];
+    if (!r?.powerImport && !r?.powerExport) return null;
+    return (watts(r.powerImport) ?? 0) - (watts(r.powerExport) ?? 0);
+  });
+  if (phases.some((p) => p !== null)) point.phasesW = phases;
+  const e = t.energy;
+  const importKwh = sum([e.import.t1, e.import.t2, e.import.t3, e.import.t4]) ??
+    e.import.total?.value;
+  const exportKwh = sum([e.export.t1, e.export.t2, e.export.t3, e.export.t4]) ??
+    e.export.total?.value;
+  if (importKwh !== undefined) point.importKwh = importKwh;
+  if (exportKwh !== undefined) point.exportKwh = exportKwh;
+  const gas = t.mbus.find((d) => d.kind === "gas" && d.reading)?.reading?.value.value;
+  if (gas !== undefined) point.gasM3 = gas;
+  return point;
+}
+
+interface Minute {
+  start: number;
+  count: number;
+  importSum: number;
+  exportSum: number;
+  phaseSums: number[];
+  phaseCounts: number[];
+  last: HistoryPoint;
+}
+
+/** The ring buffers; see the module documentation. */
+export class History {
+  readonly #recentMs: number;
+  readonly #recentMax: number;
+  readonly #minutesMs: number;
+  readonly #minutesMax: number;
+  #recent: HistoryPoint[] = [];
+  #minutes: HistoryPoint[] = [];
+  #open: Minute | undefined;
+
+  /** Makes an empty history. */
+  constructor(options: HistoryOptions = {}) {
+    this.#recentMs = options.recentMs ?? 3_600_000;
+    this.#recentMax = options.recentMax ?? 7200;
+    this.#minutesMs = options.minutesMs ?? 48 * 3_600_000;
+    this.#minutesMax = Math.ceil(this.#minutesMs / 60_000) + 1;
+  }
+
+  /** Points kept per telegram and per minute (for bounds checks). */
+  get sizes(): { recent: number; minutes: number } {
+    return { recent: this.#recent.length, minutes: this.#minutes.length };
+  }
+
+  /**
+   * Adds a point (older than the newest one: ignored, so a clock jump cannot reorder it).
+   *
+   * @param point The point.
+   */
+  add(point: HistoryPoint): void {
+    const newest = this.#recent.at(-1);
+    if (newest && point.time < newest.time) return;
+    this.#recent.push(point);
+    const cutoff = point.time - this.#recentMs;
+    let drop = 0;
+    while (
+      drop < this.#recent.length &&
+      (this.#recent[drop]!.time < cutoff || this.#recent.length - drop > this.#recentMax)
+    ) drop++;
+    if (drop > 0) this.#recent.splice(0, drop);
+
+    const start = Math.floor(point.time / 60_000) * 60_000;
+    if (this.#open && this.#open.start !== start) this.#close();
+    this.#open ??= {
+      start,
+      count: 0,
+      importSum: 0,
+      exportSum: 0,
+      phaseSums: [0, 0, 0],
+      phaseCounts: [0, 0, 0],
+      last: point,
+    };
+    const m = this.#open;
+    m.count++;
+    m.importSum += point.importW ?? 0;
+    m.exportSum += point.exportW ?? 0;
+    point.phasesW?.forEach((w, i) => {
+      if (w !== null) {
+        m.phaseSums[i]! += w;
+        m.phaseCounts[i]!++;
+      }
+    });
+    m.last = point;
+  }
+
+  /** Closes the open minute into a minute point. */
+  #close(): void {
+    const m = this.#open!;
+    this.#open = undefined;
+    const { last } = m;
+    const point: HistoryPoint = { time: m.start, day: last.day };
+    if (last.importW !== undefined) point.importW = Math.round(m.importSum / m.count);
+    if (last.exportW !== undefined) point.exportW = Math.round(m.exportSum / m.count);
+    if (last.phasesW) {
+      point.phasesW = m.phaseSums.map((
+        s,
+        i,
+      ) => (m.phaseCounts[i] ? Math.round(s / m.phaseCounts[i]!) : null));
+    }
+    if (last.importKwh !== undefined) point.importKwh = last.importKwh;
+    if (last.exportKwh !== undefined) point.exportKwh = last.exportKwh;
+    if (last.gasM3 !== undefined) point.gasM3 = last.gasM3;
+    this.#minutes.push(point);
+    const cutoff = m.start - this.#minutesMs;
+    let drop = 0;
+    while (
+      drop < this.#minutes.length &&
+      (this.#minutes[drop]!.time < cutoff || this.#minutes.length - drop > this.#minutesMax)
+    ) drop++;
+    if (drop > 0) this.#minutes.splice(0, drop);
+  }
+
+  /**
+   * The points of the last `minutes` minutes: per telegram up to an hour, per minute beyond.
+   *
+   * @param minutes How far back.
+   * @returns The points and today's energy.
+   */
+  query(minutes: number): HistoryAnswer {
+    const newest = this.#recent.at(-1);
+    const today = this.#today();
+    if (!newest) return { resolution: "telegram", points: [], today };
+    const from = newest.time - minutes * 60_000;
+    if (minutes * 60_000 <= this.#recentMs) {
+      return { resolution: "telegram", points: this.#recent.filter((p) => p.time >= from), today };
+    }
+    return { resolution: "minute", points: this.#minutes.filter((p) => p.time >= from), today };
+  }
+
+  /** Energy since the last reading of the previous meter-local day (or the day's first). */
+  #today(): HistoryAnswer["today"] {
+    const newest = this.#recent.at(-1);
+    if (!newest) return null;
+    const all = [...this.#minutes, ...this.#recent];
+    const firstToday = all.findIndex((p) => p.day === newest.day);
+    const base = all[firstToday - 1] ?? all[firstToday]!;
+    const diff = (key: "importKwh" | "exportKwh" | "gasM3") => {
+      const a = base[key];
+      const b = newest[key];
+      return a === undefined || b === undefined ? null : Math.round((b - a) * 1000) / 1000;
+    };
+    return {
+      day: newest.day,
+      importKwh: diff("importKwh"),
+      exportKwh: diff("exportKwh"),
+      gasM3: diff("gasM3"),
+    };
+  }
+}

@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { createApp } from "../../lib/http/app.ts";
+import { History, pointOf } from "../../lib/history.ts";
+import { MetricsRegistry } from "../../lib/metrics/registry.ts";
+import { P1Receiver } from "../../lib/receiver.ts";
+import { FileSource } from "../../lib/source/file.ts";
+import { appFor, receiverOf } from "../support/service.ts";
+import { fixture } from "../support/paths.ts";
+
+Deno.test("GET / sends browsers to the dashboard and keeps giving API clients JSON", async () => {
+  const app = appFor(await receiverOf("nl-dsmr50-3phase-4mbus.txt"));
+  const browser = await app.request("/", {
+    headers: { accept: "text/html,application/xhtml+xml,*/*;q=0.8" },
+  });
+  assert.equal(browser.status, 302);
+  assert.equal(browser.headers.get("location"), "/ui");
+  const curl = await app.request("/", { headers: { accept: "*/*" } });
+  assert.equal(curl.status, 200);
+  assert.equal((await curl.json()).electricityUsageLow, 12345.678);
+});
+
+Deno.test("GET /ui is one self-contained page: nothing from another host", async () => {
+  const response = await appFor(await receiverOf()).request("/ui");
+  assert.match(response.headers.get("content-type")!, /^text\/html/);
+  const html = await response.text();
+  assert.match(html, /<title>P1 meter<\/title>/);
+  assert.ok(!/(src|href)="(https?:)?\/\//.test(html), "no CDN or external asset");
+  assert.match(html, /new EventSource\("api\/v1\/stream"\)/);
+});
+
+Deno.test("GET /api/v1/history checks minutes and answers per telegram or per minute", async () => {
+  const receiver = await receiverOf("nl-dsmr50-3phase-4mbus.txt");
+  const history = new History();
+  history.add(pointOf(receiver.latest!.telegram, receiver.latest!.receivedAt));
+  const metrics = new MetricsRegistry(() => ({
+    telegram: undefined,
+    receivedAt: undefined,
+    counters: receiver.counters,
+    state: receiver.state,
+    version: "t",
+  }));
+  const app = createApp({ receiver, metrics, version: "t", startedAt: 0, history });
+  assert.equal((await app.request("/api/v1/history?minutes=0")).status, 400);
+  const bad = await app.request("/api/v1/history?minutes=lots");
+  assert.equal(bad.status, 400);
+  assert.match(
+    (await bad.json()).reason,
+    /minutes must be a whole number from 1 to 2880, not "lots"/,
+  );
+  const hour = await (await app.request("/api/v1/history?minutes=60")).json();
+  assert.equal(hour.resolution, "telegram");
+  assert.equal(hour.points[0].importW, 1193);
+  assert.equal(
+    (await (await app.request("/api/v1/history?minutes=2880")).json()).resolution,
+    "minute",
+  );
+});
+
+/** Reads server-sent events until none arrives for `idleMs`. */
+async function readEvents(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  idleMs: number,
+): Promise<{ event: string; data: string }[]> {
+  const decoder = new TextDecoder();
+  let text = "";
+  while (true) {
+    const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), idleMs));
+    const chunk = await Promise.race([reader.read(), timeout]);
+    if (chunk === null || chunk.done) break;
+    text += decoder.decode(chunk.value);
+  }
+  return text.split("\n\n").filter((block) => block.startsWith("event:")).map((block) => ({
+    event: /^event: (.*)$/m.exec(block)![1]!,
+    data: /^data: (.*)$/m.exec(block)![1]!,
+  }));
+}
+
+Deno.test("GET /api/v1/stream sends status and telegrams; a client that does not read only loses events", async () => {
+  const receiver = new P1Receiver({
+    source: new FileSource({
+      path: fixture("nl-dsmr50-3phase-4mbus.txt"),
+      intervalSeconds: 0.001,
+      loop: true,
+    }),
+  });
+  const metrics = new MetricsRegistry(() => ({
+    telegram: undefined,
+    receivedAt: undefined,
+    counters: receiver.counters,
+    state: receiver.state,
+    version: "t",
+  }));
+  const closing = new AbortController();
+  const app = createApp({ receiver, metrics, version: "t", startedAt: 0, closing: closing.signal });
+  const response = await app.request("/api/v1/stream");
+  assert.equal(response.headers.get("content-type"), "text/event-stream");
+  const reader = response.body!.getReader();
+  receiver.start();
+  // This client reads nothing while the meter floods it with telegrams.
+  while (receiver.counters.telegramsOk < 300) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await receiver.stop(); // then read what was kept for it
+  const events = await readEvents(reader, 200);
+  assert.equal(events[0]!.event, "status");
+  const telegrams = events.filter((e) => e.event === "telegram");
+  assert.ok(
+    telegrams.length >= 1 && telegrams.length <= 40,
+    `${telegrams.length} events were kept for it`,
+  );
+  assert.equal(JSON.parse(telegrams[0]!.data).phases.l2.voltage.value, 229.8);
+  assert.ok(receiver.counters.telegramsOk >= 300, "the reader went on");
+  closing.abort();
+  await reader.cancel();
+});
