@@ -7,6 +7,7 @@
 
 import { PARSE_USAGE, runParse } from "./lib/commands/parse_command.ts";
 import { runServe, serveUsage } from "./lib/commands/serve_command.ts";
+import { runHealthcheck } from "./lib/commands/healthcheck_command.ts";
 import { VERSION } from "./lib/version.ts";
 
 const encoder = new TextEncoder();
@@ -25,6 +26,7 @@ const USAGE = `p1reader ${VERSION}: reads the P1 port of Dutch, Belgian and Luxe
 Usage:
   p1reader [serve] [options]                    read the meter and serve the API (the default)
   p1reader parse [--format F] [--json] FILE|-   decode a capture of telegrams
+  p1reader healthcheck                          exit 0 when the running service is healthy, else 1
   p1reader --version                            print the version
   p1reader --help                               show this help
 
@@ -51,6 +53,8 @@ export async function main(args: string[]): Promise<number> {
       return await runServe(rest, io, Deno.env.toObject());
     case "parse":
       return await runParse(rest, io);
+    case "healthcheck":
+      return await runHealthcheck(rest, io, Deno.env.toObject());
     case "--version":
     case "-V":
       io.stdout(`${VERSION}\n`);

@@ -100,3 +100,23 @@ Deno.test("--share-port serves the meter's telegrams to TCP clients, shown in st
     assert.equal((await server.stop()).code, 0);
   }
 });
+
+Deno.test("p1reader healthcheck exits 0 while the service is healthy and 1 once it is gone", async () => {
+  const server = await startServer(["--source", "demo"]);
+  const port = new URL(server.url).port;
+  const permissions = ["--allow-net", "--allow-env", "--allow-read"];
+  try {
+    let healthy = 1;
+    for (let i = 0; i < 50 && healthy !== 0; i++) {
+      healthy =
+        (await runMain(["healthcheck"], { permissions, env: { P1READER_PORT: port } })).code;
+      if (healthy !== 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(healthy, 0);
+  } finally {
+    await server.stop();
+  }
+  const gone = await runMain(["healthcheck", "--port", port], { permissions });
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /unhealthy: cannot reach http:\/\/127\.0\.0\.1:\d+\/healthz/);
+});
