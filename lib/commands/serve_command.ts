@@ -9,6 +9,7 @@ import { type Config, ConfigError, configHelp, parseConfig } from "../config.ts"
 import { createApp } from "../http/app.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { MetricsRegistry } from "../metrics/registry.ts";
+import { receiverSnapshot } from "../metrics/table.ts";
 import { DsmrReaderPusher } from "../push/pusher.ts";
 import type { PushItem } from "../push/dsmr_reader.ts";
 import { DurableQueue } from "../push/queue.ts";
@@ -140,11 +141,7 @@ export async function runServe(
     });
   }
   const metrics = new MetricsRegistry(() => ({
-    telegram: receiver.latest?.telegram,
-    receivedAt: receiver.latest?.receivedAt,
-    counters: receiver.counters,
-    state: receiver.state,
-    version: VERSION,
+    ...receiverSnapshot(receiver, VERSION),
     push: pusher?.stats,
     share: share?.stats,
     mqtt: mqttPublisher?.stats,

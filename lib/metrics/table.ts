@@ -33,6 +33,31 @@ export interface MetricSnapshot {
   mqtt?: MqttStats | undefined;
 }
 
+/**
+ * The snapshot of a receiver that every scrape starts from (outputs add their own stats).
+ *
+ * @param receiver The receiver.
+ * @param version The reader's version.
+ * @returns The snapshot.
+ */
+export function receiverSnapshot(
+  receiver: {
+    latest: { telegram: Telegram; receivedAt: number } | undefined;
+    counters: ReceiverCounters;
+    state: ReceiverState;
+  },
+  version: string,
+): MetricSnapshot {
+  const latest = receiver.latest;
+  return {
+    telegram: latest?.telegram,
+    receivedAt: latest?.receivedAt,
+    counters: receiver.counters,
+    state: receiver.state,
+    version,
+  };
+}
+
 /** One sample: labels and a value. */
 export interface Sample {
   /** Label names and values. */

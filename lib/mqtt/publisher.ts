@@ -11,6 +11,7 @@ import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Telegram } from "../dsmr/model.ts";
 import { type Logger, SILENT } from "../log.ts";
 import type { ReceivedTelegram } from "../receiver.ts";
+import { MeterTimeThinner } from "../thin.ts";
 import { fullTelegram } from "../views/full.ts";
 import {
   discoveryMessages,
@@ -81,7 +82,7 @@ export class MqttPublisher {
   readonly #log: Logger;
   #client: MqttClient | undefined;
   #latest: Telegram | undefined;
-  #lastMeterTime: number | undefined;
+  readonly #thinner: MeterTimeThinner;
   #discovered = new Set<string>();
   #published = 0;
   #connects = 0;
@@ -98,6 +99,7 @@ export class MqttPublisher {
     };
     this.#log = options.logger ?? SILENT;
     this.#delay = options.backoff?.initialMs ?? 1000;
+    this.#thinner = new MeterTimeThinner(options.intervalSeconds ?? 0);
   }
 
   /** A snapshot of what it has done. */
@@ -169,14 +171,8 @@ export class MqttPublisher {
 
   /** Takes a new telegram (thinned by meter time); publishes it now when connected. */
   offer(received: ReceivedTelegram): void {
+    if (!this.#thinner.accept(received)) return;
     const t = received.telegram;
-    const meterTime = t.timestamp?.epochMs ?? received.receivedAt;
-    const interval = (this.#options.intervalSeconds ?? 0) * 1000;
-    if (
-      interval > 0 && this.#lastMeterTime !== undefined &&
-      meterTime - this.#lastMeterTime < interval
-    ) return;
-    this.#lastMeterTime = meterTime;
     this.#latest = t;
     if (this.#client?.connected) this.#publishTelegram(t);
   }

@@ -9,6 +9,7 @@
 import { type Logger, SILENT } from "../log.ts";
 import type { ReceivedTelegram } from "../receiver.ts";
 import { sleep } from "../source/source.ts";
+import { MeterTimeThinner } from "../thin.ts";
 import {
   classifyResponse,
   type DsmrReaderApi,
@@ -69,7 +70,7 @@ export class DsmrReaderPusher {
   readonly #stopping = new AbortController();
   readonly #counts = { delivered: 0, deadLetter: 0, paused: 0, retry: 0 };
   #lastSuccessAt: number | undefined;
-  #lastMeterTime: number | undefined;
+  readonly #thinner: MeterTimeThinner;
   #state: PushStats["state"] = "idle";
   #wake: (() => void) | undefined;
   #queuedSincePeek = false;
@@ -83,6 +84,7 @@ export class DsmrReaderPusher {
     this.#queue = options.queue;
     this.#log = options.logger ?? SILENT;
     this.#api = options.api ?? "v1";
+    this.#thinner = new MeterTimeThinner(options.intervalSeconds ?? 0);
   }
 
   /** A snapshot of what the pusher has done. */
@@ -105,14 +107,7 @@ export class DsmrReaderPusher {
    */
   offer(received: ReceivedTelegram): Promise<void> {
     const t = received.telegram;
-    const meterTime = t.timestamp?.epochMs ?? received.receivedAt;
-    const interval = (this.#options.intervalSeconds ?? 0) * 1000;
-    if (
-      interval > 0 && this.#lastMeterTime !== undefined &&
-      meterTime - this.#lastMeterTime < interval
-    ) {
-      return this.#enqueueing.then(() => {});
-    }
+    if (!this.#thinner.accept(received)) return this.#enqueueing.then(() => {});
     let item: PushItem;
     if (this.#api === "v1") {
       item = { api: "v1", telegram: t.raw };
@@ -124,7 +119,6 @@ export class DsmrReaderPusher {
       }
       item = { api: "v2", fields };
     }
-    this.#lastMeterTime = meterTime;
     const done = this.#enqueueing.then(async () => {
       const dropped = await this.#queue.push(item);
       if (dropped > 0) {

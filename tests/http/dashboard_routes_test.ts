@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createApp } from "../../lib/http/app.ts";
 import { History, pointOf } from "../../lib/history.ts";
 import { MetricsRegistry } from "../../lib/metrics/registry.ts";
+import { receiverSnapshot } from "../../lib/metrics/table.ts";
 import { P1Receiver } from "../../lib/receiver.ts";
 import { FileSource } from "../../lib/source/file.ts";
 import { appFor, receiverOf } from "../support/service.ts";
@@ -32,13 +33,7 @@ Deno.test("GET /api/v1/history checks minutes and answers per telegram or per mi
   const receiver = await receiverOf("nl-dsmr50-3phase-4mbus.txt");
   const history = new History();
   history.add(pointOf(receiver.latest!.telegram, receiver.latest!.receivedAt));
-  const metrics = new MetricsRegistry(() => ({
-    telegram: undefined,
-    receivedAt: undefined,
-    counters: receiver.counters,
-    state: receiver.state,
-    version: "t",
-  }));
+  const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, "t"));
   const app = createApp({ receiver, metrics, version: "t", startedAt: 0, history });
   assert.equal((await app.request("/api/v1/history?minutes=0")).status, 400);
   const bad = await app.request("/api/v1/history?minutes=lots");
@@ -83,13 +78,7 @@ Deno.test("GET /api/v1/stream sends status and telegrams; a client that does not
       loop: true,
     }),
   });
-  const metrics = new MetricsRegistry(() => ({
-    telegram: undefined,
-    receivedAt: undefined,
-    counters: receiver.counters,
-    state: receiver.state,
-    version: "t",
-  }));
+  const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, "t"));
   const closing = new AbortController();
   const app = createApp({ receiver, metrics, version: "t", startedAt: 0, closing: closing.signal });
   const response = await app.request("/api/v1/stream");

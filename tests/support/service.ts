@@ -6,6 +6,7 @@
 
 import { createApp } from "../../lib/http/app.ts";
 import { MetricsRegistry } from "../../lib/metrics/registry.ts";
+import { receiverSnapshot } from "../../lib/metrics/table.ts";
 import { P1Receiver } from "../../lib/receiver.ts";
 import { FileSource } from "../../lib/source/file.ts";
 import { VERSION } from "../../lib/version.ts";
@@ -31,13 +32,7 @@ export async function receiverOf(...names: string[]): Promise<P1Receiver> {
 
 /** The app the service would serve for this receiver. */
 export function appFor(receiver: P1Receiver, now?: () => number) {
-  const metrics = new MetricsRegistry(() => ({
-    telegram: receiver.latest?.telegram,
-    receivedAt: receiver.latest?.receivedAt,
-    counters: receiver.counters,
-    state: receiver.state,
-    version: VERSION,
-  }));
+  const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, VERSION));
   return createApp({
     receiver,
     metrics,

@@ -1,0 +1,34 @@
+/**
+ * Thinning a telegram stream by meter time (not wall time), for outputs that want at most one
+ * telegram per interval: a replayed capture thins the same way as a live meter.
+ *
+ * @module
+ */
+
+import type { ReceivedTelegram } from "./receiver.ts";
+
+/** Lets through at most one telegram per `intervalSeconds` of meter time. */
+export class MeterTimeThinner {
+  readonly #intervalMs: number;
+  #last: number | undefined;
+
+  /** @param intervalSeconds 0 lets every telegram through. */
+  constructor(intervalSeconds: number) {
+    this.#intervalMs = intervalSeconds * 1000;
+  }
+
+  /**
+   * Whether this telegram is let through (and counts as the latest one let through).
+   *
+   * @param received The telegram; its meter time, or its receive time when it has none.
+   * @returns `true` to use it.
+   */
+  accept(received: ReceivedTelegram): boolean {
+    const time = received.telegram.timestamp?.epochMs ?? received.receivedAt;
+    if (this.#intervalMs > 0 && this.#last !== undefined && time - this.#last < this.#intervalMs) {
+      return false;
+    }
+    this.#last = time;
+    return true;
+  }
+}
