@@ -145,7 +145,11 @@ export async function runServe(
     push: pusher?.stats,
     share: share?.stats,
     mqtt: mqttPublisher?.stats,
-  }));
+  }), [
+    ...(pusher ? ["push" as const] : []),
+    ...(share ? ["share" as const] : []),
+    ...(mqttPublisher ? ["mqtt" as const] : []),
+  ]);
   const startedAt = Date.now();
   const app = createApp({
     receiver,

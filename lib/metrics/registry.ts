@@ -9,7 +9,13 @@
 import { collectDefaultMetrics, Registry } from "prom-client";
 import type { MbusDevice, Telegram } from "../dsmr/model.ts";
 import { rawValue } from "../views/original.ts";
-import { type MetricRow, METRICS, type MetricSnapshot, originalMbusRows } from "./table.ts";
+import {
+  type Feature,
+  type MetricRow,
+  METRICS,
+  type MetricSnapshot,
+  originalMbusRows,
+} from "./table.ts";
 
 /** prom-client's default metrics that are wrong or costly under Deno. */
 const DROPPED_DEFAULTS = [
@@ -79,8 +85,9 @@ export class MetricsRegistry {
    * Makes the registry.
    *
    * @param snapshot Reads the receiver's state; called once per scrape.
+   * @param features The optional outputs that are on (their metrics appear only then).
    */
-  constructor(snapshot: () => MetricSnapshot) {
+  constructor(snapshot: () => MetricSnapshot, features: readonly Feature[] = []) {
     this.#snapshot = snapshot;
     for (const registry of [this.#text, this.#openMetrics]) {
       collectDefaultMetrics({ register: registry });
@@ -90,7 +97,7 @@ export class MetricsRegistry {
         }
       }
     }
-    this.#add(METRICS);
+    this.#add(METRICS.filter((row) => row.feature === undefined || features.includes(row.feature)));
   }
 
   #add(rows: readonly MetricRow[]): void {

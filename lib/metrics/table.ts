@@ -76,7 +76,12 @@ export interface MetricRow {
   type: "gauge" | "counter";
   /** Reads the samples; an absent value gives no sample (never a made-up 0). */
   read(snapshot: MetricSnapshot): Sample[];
+  /** The output the row belongs to; such rows are registered only when that output is on. */
+  feature?: Feature;
 }
+
+/** Optional outputs whose metrics appear only when they are on. */
+export type Feature = "push" | "share" | "mqtt";
 
 const PHASES = ["l1", "l2", "l3"] as const;
 const TARIFFS = ["t1", "t2", "t3", "t4"] as const;
@@ -505,6 +510,7 @@ export const METRICS: readonly MetricRow[] = [
   // ---- the DSMR reader push (only when it is on) ------------------------------------------
   {
     name: "p1_dsmr_reader_pushes_total",
+    feature: "push",
     help: "Requests to DSMR reader, by outcome",
     type: "counter",
     read: (s) =>
@@ -519,18 +525,21 @@ export const METRICS: readonly MetricRow[] = [
   },
   {
     name: "p1_dsmr_reader_queued_telegrams",
+    feature: "push",
     help: "Telegrams waiting to be pushed",
     type: "gauge",
     read: (s) => one(s.push?.queueLength),
   },
   {
     name: "p1_dsmr_reader_queued_bytes",
+    feature: "push",
     help: "Bytes of the telegrams waiting to be pushed",
     type: "gauge",
     read: (s) => one(s.push?.queueBytes),
   },
   {
     name: "p1_dsmr_reader_oldest_queued_age_seconds",
+    feature: "push",
     help: "How long the oldest waiting telegram has waited",
     type: "gauge",
     read: (s) =>
@@ -540,12 +549,14 @@ export const METRICS: readonly MetricRow[] = [
   },
   {
     name: "p1_dsmr_reader_dropped_total",
+    feature: "push",
     help: "Telegrams dropped because the push queue was full",
     type: "counter",
     read: (s) => one(s.push?.dropped),
   },
   {
     name: "p1_dsmr_reader_last_success_timestamp_seconds",
+    feature: "push",
     help: "When DSMR reader last accepted a telegram",
     type: "gauge",
     read: (s) => one(s.push?.lastSuccessAt === undefined ? undefined : s.push.lastSuccessAt / 1000),
@@ -553,18 +564,21 @@ export const METRICS: readonly MetricRow[] = [
   // ---- MQTT (only when it is on) -----------------------------------------------------------
   {
     name: "p1_mqtt_connected",
+    feature: "mqtt",
     help: "1 while connected to the MQTT broker",
     type: "gauge",
     read: (s) => one(s.mqtt ? (s.mqtt.connected ? 1 : 0) : undefined),
   },
   {
     name: "p1_mqtt_published_total",
+    feature: "mqtt",
     help: "Telegrams published to MQTT",
     type: "counter",
     read: (s) => one(s.mqtt?.published),
   },
   {
     name: "p1_mqtt_connects_total",
+    feature: "mqtt",
     help: "Connections made to the MQTT broker",
     type: "counter",
     read: (s) => one(s.mqtt?.connects),
@@ -572,24 +586,28 @@ export const METRICS: readonly MetricRow[] = [
   // ---- the share port (only when it is on) ------------------------------------------------
   {
     name: "p1_share_clients",
+    feature: "share",
     help: "Clients connected to the share port",
     type: "gauge",
     read: (s) => one(s.share?.clients),
   },
   {
     name: "p1_share_telegrams_forwarded_total",
+    feature: "share",
     help: "Telegram copies written to share clients",
     type: "counter",
     read: (s) => one(s.share?.telegramsForwarded),
   },
   {
     name: "p1_share_clients_dropped_total",
+    feature: "share",
     help: "Share clients dropped because they did not keep up",
     type: "counter",
     read: (s) => one(s.share?.clientsDropped),
   },
   {
     name: "p1_share_connections_refused_total",
+    feature: "share",
     help: "Share connections refused by --share-allow",
     type: "counter",
     read: (s) => one(s.share?.connectionsRefused),

@@ -217,3 +217,9 @@ Deno.test({
     assert.equal(code, 0, output);
   },
 });
+
+Deno.test("GET /metrics carries no family of an output that is off", async () => {
+  const text =
+    await (await appFor(await receiverOf("nl-dsmr50-3phase-4mbus.txt")).request("/metrics")).text();
+  assert.ok(!/p1_dsmr_reader_|p1_share_|p1_mqtt_/.test(text));
+});
