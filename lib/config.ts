@@ -479,6 +479,18 @@ function seconds(text: string): number {
   return value;
 }
 
+/** `text` when it is a URL with one of `protocols` and a host; else a ConfigError saying `expected`. */
+function urlWith(text: string, protocols: string[], expected: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(expected);
+  }
+  if (!protocols.includes(url.protocol) || !url.hostname) throw new ConfigError(expected);
+  return text;
+}
+
 /** Where the process gets its settings; `main.ts` passes the real ones. */
 export interface ConfigInputs {
   /** Command-line arguments after the command. */
@@ -593,33 +605,23 @@ export function parseConfig(inputs: ConfigInputs): Config | "help" {
   };
   const port = check("port", portNumber)!;
   const sharePort = check("share-port", portNumber);
-  const mqttUrl = check("mqtt-url", (text) => {
-    let parsedUrl: URL;
-    try {
-      parsedUrl = new URL(text);
-    } catch {
-      throw new ConfigError("expected mqtt://, mqtts://, ws:// or wss://HOST[:PORT]");
-    }
-    if (!["mqtt:", "mqtts:", "ws:", "wss:"].includes(parsedUrl.protocol) || !parsedUrl.hostname) {
-      throw new ConfigError("expected mqtt://, mqtts://, ws:// or wss://HOST[:PORT]");
-    }
-    return text;
-  });
+  const mqttUrl = check(
+    "mqtt-url",
+    (text) =>
+      urlWith(
+        text,
+        ["mqtt:", "mqtts:", "ws:", "wss:"],
+        "expected mqtt://, mqtts://, ws:// or wss://HOST[:PORT]",
+      ),
+  );
   const shareAllow = check("share-allow", (text) => parseCidrList(text));
   const staleAfter = check("stale-after", positive);
 
-  const url = check("dsmr-reader-url", (text) => {
-    let parsedUrl: URL;
-    try {
-      parsedUrl = new URL(text);
-    } catch {
-      throw new ConfigError("expected an http:// or https:// URL");
-    }
-    if (!["http:", "https:"].includes(parsedUrl.protocol)) {
-      throw new ConfigError("expected an http:// or https:// URL");
-    }
-    return text.replace(/\/+$/, "");
-  });
+  const url = check(
+    "dsmr-reader-url",
+    (text) =>
+      urlWith(text, ["http:", "https:"], "expected an http:// or https:// URL").replace(/\/+$/, ""),
+  );
   const apiKey = check("dsmr-reader-key", (text) => {
     if (text.trim() === "") throw new ConfigError("is empty");
     return text;

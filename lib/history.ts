@@ -92,6 +92,15 @@ export function pointOf(t: Telegram, receivedAt: number): HistoryPoint {
   return point;
 }
 
+/** Drops the oldest points: those before `cutoff`, and any beyond `max`. */
+function trim(points: HistoryPoint[], cutoff: number, max: number): void {
+  let drop = 0;
+  while (drop < points.length && (points[drop]!.time < cutoff || points.length - drop > max)) {
+    drop++;
+  }
+  if (drop > 0) points.splice(0, drop);
+}
+
 interface Minute {
   start: number;
   count: number;
@@ -134,13 +143,7 @@ export class History {
     const newest = this.#recent.at(-1);
     if (newest && point.time < newest.time) return;
     this.#recent.push(point);
-    const cutoff = point.time - this.#recentMs;
-    let drop = 0;
-    while (
-      drop < this.#recent.length &&
-      (this.#recent[drop]!.time < cutoff || this.#recent.length - drop > this.#recentMax)
-    ) drop++;
-    if (drop > 0) this.#recent.splice(0, drop);
+    trim(this.#recent, point.time - this.#recentMs, this.#recentMax);
 
     const start = Math.floor(point.time / 60_000) * 60_000;
     if (this.#open && this.#open.start !== start) this.#close();
@@ -184,13 +187,7 @@ export class History {
     if (last.exportKwh !== undefined) point.exportKwh = last.exportKwh;
     if (last.gasM3 !== undefined) point.gasM3 = last.gasM3;
     this.#minutes.push(point);
-    const cutoff = m.start - this.#minutesMs;
-    let drop = 0;
-    while (
-      drop < this.#minutes.length &&
-      (this.#minutes[drop]!.time < cutoff || this.#minutes.length - drop > this.#minutesMax)
-    ) drop++;
-    if (drop > 0) this.#minutes.splice(0, drop);
+    trim(this.#minutes, m.start - this.#minutesMs, this.#minutesMax);
   }
 
   /**
