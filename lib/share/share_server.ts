@@ -10,6 +10,7 @@
  * @module
  */
 
+import { concatBytes } from "../bytes.ts";
 import { type Logger, SILENT } from "../log.ts";
 import { type Cidr, isAllowed } from "./cidr.ts";
 
@@ -42,16 +43,6 @@ export interface ShareStats {
   connectionsRefused: number;
   /** Connections accepted since start. */
   connectionsAccepted: number;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 class Client {
@@ -191,7 +182,7 @@ export class ShareServer {
         // Everything waiting goes out in one write; it stays counted as pending until written.
         const batch = client.pending;
         client.pending = [];
-        const bytes = batch.length === 1 ? batch[0]! : concat(batch);
+        const bytes = batch.length === 1 ? batch[0]! : concatBytes(batch);
         let written = 0;
         while (written < bytes.length) written += await client.conn.write(bytes.subarray(written));
         if (client.closed) return;

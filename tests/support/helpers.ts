@@ -4,6 +4,7 @@
  * @module
  */
 
+import { concatBytes } from "../../lib/bytes.ts";
 import { createLogger, type Logger } from "../../lib/log.ts";
 
 /** Waits until `condition()` is true, polling every 10 ms; fails after `timeoutMs`. */
@@ -27,13 +28,7 @@ export function memoryLogger(): { logger: Logger; lines: string[] } {
 
 /** Concatenates byte arrays. */
 export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** A copy of a telegram with one digit of a value changed, so that its CRC no longer matches. */
