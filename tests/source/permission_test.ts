@@ -24,7 +24,7 @@ Deno.test({
     const script = `${dir}/open.ts`;
     await Deno.writeTextFile(
       script,
-      `import { SerialSource } from "file://${ROOT}lib/source/serial.ts";
+      `import { SerialSource } from "./lib/source/serial.ts";
 try {
   await new SerialSource({ path: ${
         JSON.stringify(pty.path)
@@ -36,6 +36,12 @@ try {
 `,
     );
     await Deno.chmod(script, 0o644);
+    // A copy of lib/ that nobody may read (the checkout itself may sit in a private directory).
+    const copied = await new Deno.Command("cp", { args: ["-r", `${ROOT}lib`, `${dir}/lib`] })
+      .output();
+    assert.ok(copied.success);
+    const opened = await new Deno.Command("chmod", { args: ["-R", "a+rX", `${dir}/lib`] }).output();
+    assert.ok(opened.success);
     const { stdout, stderr } = await new Deno.Command("setpriv", {
       args: [
         "--reuid=65534",
