@@ -53,14 +53,28 @@ export function randomChunks(bytes: Uint8Array, max: number, seed = 3): Uint8Arr
 }
 
 /**
- * How many file descriptors this process has open, counted by a child `ls /proc/PID/fd`
- * (reading `/proc/self` directly needs `--allow-all`). The pipe to the child is open during
- * every count, so counts compare with each other.
+ * This process's open file descriptors, number to what each points at (`socket:[4711]`, a
+ * path, ...), listed by a child `find` (reading `/proc/self` directly needs `--allow-all`).
  */
-export async function openDescriptors(): Promise<number> {
-  const { stdout } = await new Deno.Command("ls", {
-    args: [`/proc/${Deno.pid}/fd`],
+export async function openDescriptors(): Promise<Map<string, string>> {
+  const { stdout } = await new Deno.Command("find", {
+    args: [`/proc/${Deno.pid}/fd`, "-mindepth", "1", "-printf", "%f %l\\n"],
     stdout: "piped",
+    stderr: "null",
   }).output();
-  return new TextDecoder().decode(stdout).trim().split("\n").length;
+  const descriptors = new Map<string, string>();
+  for (const line of new TextDecoder().decode(stdout).split("\n")) {
+    const space = line.indexOf(" ");
+    if (space > 0) descriptors.set(line.slice(0, space), line.slice(space + 1));
+  }
+  return descriptors;
+}
+
+/**
+ * The sockets open in `after` that were not open in `before`: what a connection leak leaves.
+ * Sockets are told apart by inode, so a reused descriptor number still counts as new.
+ */
+export function socketsOpened(before: Map<string, string>, after: Map<string, string>): string[] {
+  const known = new Set(before.values());
+  return [...after.values()].filter((target) => target.startsWith("socket:") && !known.has(target));
 }
