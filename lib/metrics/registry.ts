@@ -19,6 +19,13 @@ import version from "prom-client/lib/metrics/version.js";
 import type { MbusDevice, Telegram } from "../dsmr/model.ts";
 import { rawValue } from "../views/original.ts";
 import {
+  type ExposedSample,
+  exposition,
+  type ExpositionFormat,
+  type FamilyDescription,
+  FamilyWriter,
+} from "./exposition.ts";
+import {
   type Feature,
   type MetricRow,
   METRICS,
@@ -48,35 +55,6 @@ const DEFAULT_COLLECTORS: ReadonlyArray<(registry: Registry) => void> = [
 /** A gauge named like a counter, which promtool rejects; its labelled sibling stays. */
 const DROPPED_DEFAULT = "nodejs_active_resources_total";
 
-/** A table row as a metric prom-client's registry can render. */
-class TableMetric {
-  name: string;
-  readonly help: string;
-  readonly type: "gauge" | "counter";
-  readonly aggregator = "sum";
-  readonly #row: MetricRow;
-  readonly #snapshot: () => MetricSnapshot;
-
-  constructor(row: MetricRow, snapshot: () => MetricSnapshot) {
-    this.name = row.name;
-    this.help = row.help;
-    this.type = row.type;
-    this.#row = row;
-    this.#snapshot = snapshot;
-  }
-
-  get() {
-    // `name` may have been shortened by the registry (OpenMetrics counters drop `_total`).
-    return {
-      name: this.name,
-      help: this.help,
-      type: this.type,
-      values: this.#row.read(this.#snapshot()),
-      aggregator: "sum",
-    };
-  }
-}
-
 /** The original's M-Bus key of a device: its raw hex identifier, or its 1-based position. */
 function originalMbusKey(telegram: Telegram, device: MbusDevice, index: number): string {
   const raw = rawValue(telegram, `0-${device.channel}:96.1.0`) ??
@@ -84,19 +62,35 @@ function originalMbusKey(telegram: Telegram, device: MbusDevice, index: number):
   return raw && /^[A-Za-z0-9_]+$/.test(raw) ? raw : String(index + 1);
 }
 
-function openMetricsRegistry(): Registry {
-  const registry = new Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>();
-  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-  return registry as unknown as Registry;
+/** A family in both formats. */
+function writers(family: FamilyDescription): Record<ExpositionFormat, FamilyWriter> {
+  return {
+    text: new FamilyWriter(family, "text"),
+    openmetrics: new FamilyWriter(family, "openmetrics"),
+  };
 }
 
-/** Renders `/metrics` from whatever `snapshot()` returns at scrape time. */
+/** A family of prom-client's runtime collectors: its writers and the metric to read. */
+interface RuntimeFamily {
+  writers: Record<ExpositionFormat, FamilyWriter>;
+  metric: { get(): Promise<{ values: ExposedSample[] }> };
+}
+
+/** A family of the table: its writers and the row to read. */
+interface TableFamily {
+  writers: Record<ExpositionFormat, FamilyWriter>;
+  row: MetricRow;
+}
+
+/**
+ * Renders `/metrics` from whatever `snapshot()` returns at scrape time. prom-client collects the
+ * runtime's own metrics; one writer formats them and the table's rows.
+ */
 export class MetricsRegistry {
-  readonly #text = new Registry();
-  readonly #openMetrics = openMetricsRegistry();
+  readonly #runtime: RuntimeFamily[];
+  readonly #table: TableFamily[] = [];
   readonly #snapshot: () => MetricSnapshot;
   readonly #mbusKeys = new Set<string>();
-  #current: MetricSnapshot | undefined;
 
   /**
    * Makes the registry.
@@ -106,18 +100,18 @@ export class MetricsRegistry {
    */
   constructor(snapshot: () => MetricSnapshot, features: readonly Feature[] = []) {
     this.#snapshot = snapshot;
-    for (const registry of [this.#text, this.#openMetrics]) {
-      for (const collect of DEFAULT_COLLECTORS) collect(registry);
-      registry.removeSingleMetric(DROPPED_DEFAULT);
-    }
+    const registry = new Registry();
+    for (const collect of DEFAULT_COLLECTORS) collect(registry);
+    registry.removeSingleMetric(DROPPED_DEFAULT);
+    this.#runtime = registry.getMetricsAsArray().map((metric) => ({
+      writers: writers(metric as unknown as FamilyDescription),
+      metric: metric as unknown as RuntimeFamily["metric"],
+    }));
     this.#add(METRICS.filter((row) => row.feature === undefined || features.includes(row.feature)));
   }
 
   #add(rows: readonly MetricRow[]): void {
-    const current = () => this.#current ?? this.#snapshot();
-    for (const registry of [this.#text, this.#openMetrics]) {
-      for (const row of rows) registry.registerMetric(new TableMetric(row, current) as never);
-    }
+    for (const row of rows) this.#table.push({ writers: writers(row), row });
   }
 
   /** Adds the original's families for M-Bus devices not seen before (they are never removed). */
@@ -133,21 +127,28 @@ export class MetricsRegistry {
   }
 
   /**
-   * Renders a scrape.
+   * Renders a scrape: the runtime's families first, then the table's.
    *
    * @param accept The scraper's `Accept` header.
    * @returns The body and its content type.
    */
   async render(accept: string | undefined): Promise<{ body: string; contentType: string }> {
-    const registry = accept?.includes("application/openmetrics-text")
-      ? this.#openMetrics
-      : this.#text;
-    this.#current = this.#snapshot();
-    try {
-      this.#addMbusFamilies(this.#current.telegram);
-      return { body: await registry.metrics(), contentType: registry.contentType };
-    } finally {
-      this.#current = undefined;
-    }
+    const format: ExpositionFormat = accept?.includes("application/openmetrics-text")
+      ? "openmetrics"
+      : "text";
+    const snapshot = this.#snapshot();
+    this.#addMbusFamilies(snapshot.telegram);
+    const runtime = await Promise.all(
+      this.#runtime.map(async ({ writers, metric }) =>
+        writers[format].write((await metric.get()).values)
+      ),
+    );
+    const table = this.#table.map(({ writers, row }) => writers[format].write(row.read(snapshot)));
+    return {
+      body: exposition([...runtime, ...table], format),
+      contentType: format === "text"
+        ? Registry.PROMETHEUS_CONTENT_TYPE
+        : Registry.OPENMETRICS_CONTENT_TYPE,
+    };
   }
 }

@@ -1,0 +1,42 @@
+/**
+ * One `/metrics` scrape rendered from a DSMR 5 telegram with four M-Bus devices, in both
+ * exposition formats. Run with `deno task bench`; `deno task bench:http` measures the route.
+ */
+import { parseTelegram } from "../lib/dsmr/parse.ts";
+import { MetricsRegistry } from "../lib/metrics/registry.ts";
+
+const telegram = parseTelegram(
+  Deno.readTextFileSync(new URL("../fixtures/nl-dsmr50-3phase-4mbus.txt", import.meta.url)),
+  { format: "dsmr50" },
+);
+const registry = new MetricsRegistry(() => ({
+  telegram,
+  receivedAt: Date.now(),
+  counters: {
+    bytesRead: 1_000_000,
+    telegramsOk: 1000,
+    crcErrors: 2,
+    parseErrors: 0,
+    discardedBytes: 17,
+    oversized: 0,
+    incomplete: 1,
+    reconnects: 3,
+    lastTelegramAt: Date.now(),
+  },
+  state: "connected",
+  version: "bench",
+}));
+
+Deno.bench({
+  name: "render /metrics, Prometheus text",
+  async fn() {
+    await registry.render(undefined);
+  },
+});
+
+Deno.bench({
+  name: "render /metrics, OpenMetrics",
+  async fn() {
+    await registry.render("application/openmetrics-text; version=1.0.0");
+  },
+});
