@@ -16,7 +16,10 @@ const LF = 0x0a;
 
 /** One framed telegram, byte for byte as the meter sent it. */
 export interface RawTelegram {
-  /** The bytes from `/` through the line end after the CRC (CR LF or LF, when the meter sent one). */
+  /**
+   * The bytes from `/` through the line end after the CRC (CR LF or LF, when the meter sent one).
+   * A view into a block shared with the telegrams framed around it: copy it before writing to it.
+   */
   readonly bytes: Uint8Array;
   /** Index of the `!` in {@linkcode RawTelegram.bytes}: the CRC covers `bytes[0..bangIndex]`. */
   readonly bangIndex: number;
@@ -47,6 +50,12 @@ export interface FramerOptions {
 
 /** The default telegram size limit: 16 KiB, several times the largest real telegram. */
 export const DEFAULT_MAX_TELEGRAM_BYTES = 16 * 1024;
+
+/**
+ * Framed telegrams are copied into shared blocks of this size: making one small `Uint8Array` per
+ * telegram costs about a microsecond, a view into a block a tenth of that.
+ */
+const BLOCK_BYTES = 32 * 1024;
 
 const enum State {
   /** Looking for `/`. */
@@ -88,6 +97,8 @@ export class FrameScanner {
   #state = State.Seek;
   #bangIndex = -1;
   #crcDigits = 0;
+  #block = new Uint8Array(0);
+  #blockUsed = 0;
 
   /** Makes a scanner; see {@linkcode FramerOptions}. */
   constructor(options: FramerOptions = {}) {
@@ -124,11 +135,14 @@ export class FrameScanner {
           break;
         }
         case State.Body: {
-          // Native scans for the next "!" and "/" (a "/" before the "!" restarts the telegram).
-          const bang = chunk.indexOf(BANG, i);
-          const slash = chunk.indexOf(SLASH, i);
-          let j = bang < 0 ? n : bang;
-          if (slash >= 0 && slash < j) j = slash;
+          // The next "!" or "/" (a "/" before the "!" restarts the telegram). One loop looking
+          // for both is faster than two `indexOf` calls, which V8 runs a byte at a time anyway.
+          let j = i;
+          while (j < n) {
+            const byte = chunk[j]!;
+            if (byte === BANG || byte === SLASH) break;
+            j++;
+          }
           if (!this.#append(chunk, i, j)) {
             i = j;
             break;
@@ -210,7 +224,12 @@ export class FrameScanner {
       grown.set(this.#buffer.subarray(0, this.#length));
       this.#buffer = grown;
     }
-    this.#buffer.set(chunk.subarray(from, to), this.#length);
+    if (to - from > 16) {
+      this.#buffer.set(chunk.subarray(from, to), this.#length);
+    } else {
+      // A few bytes (the CRC line, a lone "/"): copied without making a subarray.
+      for (let k = from, at = this.#length; k < to; k++, at++) this.#buffer[at] = chunk[k]!;
+    }
     this.#length = needed;
     return true;
   }
@@ -222,7 +241,14 @@ export class FrameScanner {
   }
 
   #emit(): RawTelegram {
-    const bytes = this.#buffer.slice(0, this.#length);
+    const length = this.#length;
+    if (this.#blockUsed + length > this.#block.length) {
+      this.#block = new Uint8Array(Math.max(BLOCK_BYTES, length));
+      this.#blockUsed = 0;
+    }
+    const bytes = this.#block.subarray(this.#blockUsed, this.#blockUsed + length);
+    bytes.set(this.#buffer.subarray(0, length));
+    this.#blockUsed += length;
     let crcText = "";
     for (let k = this.#bangIndex + 1; k < this.#bangIndex + 1 + this.#crcDigits; k++) {
       crcText += String.fromCharCode(bytes[k]!);

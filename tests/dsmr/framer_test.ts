@@ -155,3 +155,21 @@ Deno.test("TelegramFramer frames a stream in random chunks", async () => {
 Deno.test("FrameScanner refuses a size limit too small for any telegram", () => {
   assert.throws(() => new FrameScanner({ maxBytes: 3 }), RangeError);
 });
+
+Deno.test("FrameScanner's telegrams keep their bytes while thousands more are framed", () => {
+  const scanner = new FrameScanner();
+  const kept: RawTelegram[] = [];
+  for (let i = 0; i < 2000; i++) kept.push(...scanner.push(i % 2 ? TELEGRAM : BELGIAN));
+  assert.equal(kept.length, 2000);
+  kept.forEach((telegram, i) => {
+    assert.deepEqual(telegram.bytes, i % 2 ? TELEGRAM : BELGIAN, `telegram ${i}`);
+  });
+});
+
+Deno.test("FrameScanner frames a telegram larger than its shared blocks", () => {
+  const body = "1-0:99.1.0(" + "A".repeat(60_000) + ")\r\n";
+  const big = encode(`/XXX5\r\n\r\n${body}!\r\n`);
+  const scanner = new FrameScanner({ maxBytes: 100_000 });
+  const [telegram] = frameAll(scanner, [TELEGRAM.subarray(0, 100), big, TELEGRAM]);
+  assert.deepEqual(telegram?.bytes, big);
+});
