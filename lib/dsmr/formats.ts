@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type FieldGroup, FIELDS, type FieldSpec } from "./fields.ts";
+import { catalogueKey, type FieldGroup, FIELDS, type FieldSpec } from "./fields.ts";
 import type { LexedTelegram } from "./lexer.ts";
 import { CENTRAL_EUROPEAN_TIME, type TimeZoneRule } from "./values.ts";
 
@@ -196,4 +196,70 @@ export function fieldsOf(spec: FormatSpec): Map<string, FieldSpec> {
     FIELD_MAPS.set(spec, map);
   }
   return map;
+}
+
+/** A data line's catalogue row, and its M-Bus channel (0 for none). */
+export interface CatalogueEntry {
+  /** The row. */
+  row: FieldSpec;
+  /** The M-Bus channel, 1-4, or 0. */
+  channel: number;
+}
+
+/** Most references a catalogue remembers: a meter sends the same few dozen in every telegram. */
+const MAX_REMEMBERED_REFERENCES = 1024;
+
+/** A format's catalogue rows, looked up by a data line's reference as written. */
+export class FormatCatalogue {
+  readonly #fields: Map<string, FieldSpec>;
+  readonly #seen = new Map<string, CatalogueEntry | null>();
+  /** The reference and entry at each line position of the last telegram looked up. */
+  readonly #lastReferences: string[] = [];
+  readonly #lastEntries: (CatalogueEntry | null)[] = [];
+
+  /** Makes the catalogue of a format (see {@linkcode catalogueOf}, which keeps one per format). */
+  constructor(spec: FormatSpec) {
+    this.#fields = fieldsOf(spec);
+  }
+
+  /**
+   * The row a reference reads as. A meter writes the same lines in the same order in every
+   * telegram, so the reference at the same position last time is compared first (cheaper than
+   * hashing it); then references seen before; then the catalogue itself.
+   *
+   * @param reference The reference as written, e.g. `0-1:24.2.1` or `1-0:1.8.0*255`.
+   * @param position The line's position among the telegram's data lines.
+   * @returns The row and channel, or `undefined` for a reference the format does not know.
+   */
+  lookup(reference: string, position: number): CatalogueEntry | undefined {
+    if (this.#lastReferences[position] === reference) {
+      return this.#lastEntries[position] ?? undefined;
+    }
+    let entry = this.#seen.get(reference);
+    if (entry === undefined) {
+      const { key, channel } = catalogueKey(reference);
+      const row = this.#fields.get(key);
+      entry = row ? { row, channel } : null;
+      if (this.#seen.size < MAX_REMEMBERED_REFERENCES) this.#seen.set(reference, entry);
+    }
+    if (position < MAX_REMEMBERED_REFERENCES) {
+      this.#lastReferences[position] = reference;
+      this.#lastEntries[position] = entry;
+    }
+    return entry ?? undefined;
+  }
+}
+
+const CATALOGUES = new Map<FormatSpec, FormatCatalogue>();
+
+/**
+ * The catalogue of a format, made once per format.
+ *
+ * @param spec The format.
+ * @returns Its catalogue.
+ */
+export function catalogueOf(spec: FormatSpec): FormatCatalogue {
+  let catalogue = CATALOGUES.get(spec);
+  if (!catalogue) CATALOGUES.set(spec, catalogue = new FormatCatalogue(spec));
+  return catalogue;
 }

@@ -71,9 +71,10 @@ export function lexTelegram(text: string): LexedTelegram {
         if (open < 0 || open >= stop) {
           lines.push({ reference: text.slice(start, stop).trim(), groups: [] });
         } else {
-          const groups: string[] = [];
-          readGroups(text, open, stop, groups);
-          lines.push({ reference: text.slice(start, open).trim(), groups });
+          lines.push({
+            reference: trimmed(text, start, open),
+            groups: readGroups(text, open, stop),
+          });
         }
       }
     }
@@ -82,15 +83,29 @@ export function lexTelegram(text: string): LexedTelegram {
   return result;
 }
 
-function readGroups(text: string, from: number, stop: number, into: string[]): void {
+/** `text[from..to)` without surrounding white space (sliced once when there is none). */
+function trimmed(text: string, from: number, to: number): string {
+  const slice = text.slice(from, to);
+  return text.charCodeAt(from) > 0x20 && text.charCodeAt(to - 1) > 0x20 ? slice : slice.trim();
+}
+
+/**
+ * The `(...)` groups from `from` up to `stop`, appended to `into` when given. An unclosed group
+ * runs to `stop`. A line's first group makes its array (one allocation instead of an empty array
+ * that grows).
+ */
+function readGroups(text: string, from: number, stop: number, into?: string[]): string[] {
+  let groups = into;
   let at = from;
   while (at < stop && text.charCodeAt(at) === 0x28) {
-    const close = text.indexOf(")", at + 1);
-    if (close < 0 || close > stop) {
-      into.push(text.slice(at + 1, stop));
-      return;
-    }
-    into.push(text.slice(at + 1, close));
+    let close = text.indexOf(")", at + 1);
+    const unclosed = close < 0 || close > stop;
+    if (unclosed) close = stop;
+    const group = text.slice(at + 1, close);
+    if (groups === undefined) groups = [group];
+    else groups.push(group);
+    if (unclosed) break;
     at = close + 1;
   }
+  return groups ?? [];
 }

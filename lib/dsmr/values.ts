@@ -170,8 +170,11 @@ function two(text: string, at: number): number {
   return digit(text, at) * 10 + digit(text, at + 1);
 }
 
+/** `TWO_DIGITS[n]`: 0-99 as two digits, so that a timestamp's ISO text needs no number formatting. */
+const TWO_DIGITS = Array.from({ length: 100 }, (_, n) => (n < 10 ? `0${n}` : `${n}`));
+
 function pad(n: number): string {
-  return n < 10 ? `0${n}` : `${n}`;
+  return TWO_DIGITS[n] ?? String(n);
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];

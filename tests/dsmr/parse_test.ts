@@ -247,3 +247,36 @@ Deno.test("parseTelegram() refuses text that is not a telegram", () => {
   assert.throws(() => parseTelegram("1-0:1.8.1(1*kWh)\r\n!0000"), TelegramSyntaxError);
   assert.throws(() => parseTelegram("/XXX5\r\n\r\n!"), /no data line/);
 });
+
+Deno.test("parseTelegram() reads bytes outside ASCII as Latin-1, one character per byte", () => {
+  const message = (...middle: number[]) => {
+    const bytes = new Uint8Array([
+      ...new TextEncoder().encode("/XXX5\r\n\r\n0-0:96.13.1(caf"),
+      ...middle,
+      ...new TextEncoder().encode(")\r\n!\r\n"),
+    ]);
+    const [raw] = new FrameScanner().push(bytes);
+    const telegram = parseTelegram(raw!, { format: "dsmr30" });
+    assert.equal(telegram.raw.length, bytes.length);
+    return telegram.obis[0]!.raw[0];
+  };
+  assert.equal(message(0xe9), "caf\u00e9", "a Latin-1 byte, which is not UTF-8");
+  assert.equal(message(0xc3, 0xa9), "caf\u00c3\u00a9", "the UTF-8 bytes of an e acute");
+});
+
+Deno.test("parseTelegram() reads lines by reference when a meter changes their order", () => {
+  const first = "/XXX5\r\n\r\n1-0:1.8.1(000001.000*kWh)\r\n1-0:32.7.0(230.0*V)\r\n!";
+  const swapped = "/XXX5\r\n\r\n1-0:32.7.0(231.0*V)\r\n1-0:1.8.1(000002.000*kWh)\r\n!";
+  const renamed = "/XXX5\r\n\r\n0-2:24.1.0(003)\r\n1-0:1.8.2(000003.000*kWh)\r\n!";
+  for (let round = 0; round < 3; round++) {
+    const a = parseTelegram(first, { format: "dsmr30" });
+    assert.deepEqual(a.energy.import.t1, kwh(1));
+    assert.deepEqual(a.phases.l1?.voltage, { value: 230, unit: "V" });
+    const b = parseTelegram(swapped, { format: "dsmr30" });
+    assert.deepEqual(b.energy.import.t1, kwh(2));
+    assert.deepEqual(b.phases.l1?.voltage, { value: 231, unit: "V" });
+    const c = parseTelegram(renamed, { format: "dsmr30" });
+    assert.deepEqual(c.energy.import, { t2: kwh(3) });
+    assert.deepEqual(c.mbus.map((d) => [d.channel, d.deviceType]), [[2, 3]]);
+  }
+});
