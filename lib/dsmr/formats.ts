@@ -140,14 +140,18 @@ export const FORMAT_NAMES: readonly string[] = [
 export function resolveFormat(name: string): FormatSpec | undefined {
   const lower = name.toLowerCase();
   if (lower === AUTO_FORMAT) return undefined;
-  const alias = Object.keys(FORMAT_ALIASES).find((a) => a.toLowerCase() === lower);
-  const id = alias ? FORMAT_ALIASES[alias]! : lower;
-  const found = FORMATS[id];
+  const found = FORMATS_BY_LOWER_CASE_NAME.get(lower);
   if (!found) {
     throw new RangeError(`Unknown format "${name}": expected one of ${FORMAT_NAMES.join(", ")}`);
   }
   return found;
 }
+
+/** Every format by its id and aliases, in lower case. */
+const FORMATS_BY_LOWER_CASE_NAME = new Map<string, FormatSpec>([
+  ...Object.entries(FORMATS),
+  ...Object.entries(FORMAT_ALIASES).map(([alias, id]) => [alias, FORMATS[id]!] as const),
+].map(([name, spec]) => [name.toLowerCase(), spec]));
 
 /**
  * Recognises the format of a lexed telegram from its header and the lines it carries.

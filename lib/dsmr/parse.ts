@@ -7,7 +7,7 @@
 
 import { crc16, formatCrc } from "./crc16.ts";
 import { ChecksumError, TelegramSyntaxError } from "./errors.ts";
-import type { FieldContext } from "./fields.ts";
+import type { FieldContext, FieldSpec } from "./fields.ts";
 import {
   AUTO_FORMAT,
   catalogueOf,
@@ -25,7 +25,7 @@ import type {
   ObisValue,
   Telegram,
 } from "./model.ts";
-import { decodeValue } from "./values.ts";
+import { decodeValue, type TimeZoneRule, type ValueShape } from "./values.ts";
 
 const LATIN1 = new TextDecoder("latin1");
 const UTF8 = new TextDecoder();
@@ -150,17 +150,8 @@ export function parseTelegram(input: RawTelegram | string, options: ParseOptions
     const line = lexed.lines[position]!;
     const known = catalogue.lookup(line.reference, position);
     const row = known?.row;
-    const values: ObisValue[] = [];
+    const values = decodeLine(line.groups, row, spec.zone);
     if (row) {
-      const shapes = row.shapes;
-      const repeat = row.repeat ?? 0;
-      const fixed = shapes.length - repeat;
-      for (let i = 0; i < line.groups.length; i++) {
-        const shape = i < fixed || repeat === 0
-          ? shapes[Math.min(i, shapes.length - 1)]!
-          : shapes[fixed + ((i - fixed) % repeat)]!;
-        values.push(decodeValue(line.groups[i]!, shape, spec.zone));
-      }
       context.raw = line.groups;
       let device: MbusDevice | undefined;
       const channel = known!.channel;
@@ -171,10 +162,6 @@ export function parseTelegram(input: RawTelegram | string, options: ParseOptions
       context.device = device;
       const problem = row.apply(values, context);
       if (problem) telegram.problems.push({ reference: line.reference, reason: problem });
-    } else {
-      for (let i = 0; i < line.groups.length; i++) {
-        values.push(decodeValue(line.groups[i]!, "auto", spec.zone));
-      }
     }
     // One object shape for every line (`field` undefined when unknown) keeps this loop monomorphic.
     const entry: ObisLine = {
@@ -196,6 +183,27 @@ export function parseTelegram(input: RawTelegram | string, options: ParseOptions
     telegram.mbus.push(device);
   }
   return telegram;
+}
+
+/** The shape of a row's value `index`: the shapes in order, the last `repeat` of them repeating. */
+function shapeAt(row: FieldSpec, index: number): ValueShape {
+  const shapes = row.shapes;
+  const repeat = row.repeat ?? 0;
+  const fixed = shapes.length - repeat;
+  return index < fixed || repeat === 0
+    ? shapes[Math.min(index, shapes.length - 1)]!
+    : shapes[fixed + ((index - fixed) % repeat)]!;
+}
+
+/** A line's values, read as its row says (`auto` for a line the format does not know). */
+function decodeLine(groups: string[], row: FieldSpec | undefined, zone: TimeZoneRule): ObisValue[] {
+  // Most lines hold one value: an array of exactly one, not an empty array grown by a push.
+  if (groups.length === 1) return [decodeValue(groups[0]!, row ? shapeAt(row, 0) : "auto", zone)];
+  const values: ObisValue[] = [];
+  for (let i = 0; i < groups.length; i++) {
+    values.push(decodeValue(groups[i]!, row ? shapeAt(row, i) : "auto", zone));
+  }
+  return values;
 }
 
 const KIND_BY_TYPE: Record<number, MbusKind> = {

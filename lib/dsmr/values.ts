@@ -62,20 +62,25 @@ function parseDecimal(text: string, from: number, to: number): number {
   const first = text.charCodeAt(i);
   const negative = first === 0x2d;
   if (negative || first === 0x2b) i++;
+  const integerStart = i;
   let mantissa = 0;
-  let digits = 0;
-  let decimals = -1;
   for (; i < to; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0x30 && c <= 0x39) {
-      mantissa = mantissa * 10 + (c - 0x30);
-      digits++;
-      if (decimals >= 0) decimals++;
-    } else if (c === 0x2e && decimals < 0) {
-      decimals = 0;
-    } else {
-      return NaN;
+    const digit = text.charCodeAt(i) - 0x30;
+    if (digit >>> 0 > 9) break;
+    mantissa = mantissa * 10 + digit;
+  }
+  let digits = i - integerStart;
+  let decimals = 0;
+  if (i < to) {
+    if (text.charCodeAt(i) !== 0x2e /* . */) return NaN;
+    const fractionStart = ++i;
+    for (; i < to; i++) {
+      const digit = text.charCodeAt(i) - 0x30;
+      if (digit >>> 0 > 9) return NaN;
+      mantissa = mantissa * 10 + digit;
     }
+    decimals = i - fractionStart;
+    digits += decimals;
   }
   if (digits === 0) return NaN;
   if (mantissa > Number.MAX_SAFE_INTEGER || decimals >= POWERS_OF_TEN.length) {
