@@ -44,27 +44,33 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * ```
  */
 export function crc16(bytes: Uint8Array, start = 0, end: number = bytes.length): number {
+  if (!LITTLE_ENDIAN || end - start < 16) return crcOfBytes(0, bytes, start, end);
+  // Up to three bytes one at a time, until the rest starts on a word boundary.
+  const aligned = start + ((4 - ((bytes.byteOffset + start) & 3)) & 3);
+  let crc = crcOfBytes(0, bytes, start, aligned);
+  // Then eight bytes per step, read as two little-endian words: the 16-bit CRC folds into the
+  // first two bytes, and each byte goes through the table of its distance from the end.
   const t = TABLES;
-  let crc = 0;
-  let i = start;
-  if (LITTLE_ENDIAN && end - start >= 16) {
-    // Up to three bytes one at a time, until the rest starts on a word boundary.
-    for (; ((bytes.byteOffset + i) & 3) !== 0; i++) {
-      crc = (crc >>> 8) ^ t[(crc ^ bytes[i]!) & 0xff]!;
-    }
-    // Then eight bytes per step, read as two little-endian words: the 16-bit CRC folds into the
-    // first two bytes, and each byte goes through the table of its distance from the end.
-    const words = new Uint32Array(bytes.buffer, bytes.byteOffset + i, ((end - i) >>> 3) << 1);
-    for (let w = 0; w < words.length; w += 2) {
-      const a = words[w]! ^ crc;
-      const b = words[w + 1]!;
-      crc = t[0x700 | (a & 0xff)]! ^ t[0x600 | ((a >>> 8) & 0xff)]! ^
-        t[0x500 | ((a >>> 16) & 0xff)]! ^ t[0x400 | (a >>> 24)]! ^ t[0x300 | (b & 0xff)]! ^
-        t[0x200 | ((b >>> 8) & 0xff)]! ^ t[0x100 | ((b >>> 16) & 0xff)]! ^ t[b >>> 24]!;
-    }
-    i += words.length << 2;
+  const words = new Uint32Array(
+    bytes.buffer,
+    bytes.byteOffset + aligned,
+    ((end - aligned) >>> 3) << 1,
+  );
+  for (let w = 0; w < words.length; w += 2) {
+    const a = words[w]! ^ crc;
+    const b = words[w + 1]!;
+    crc = t[0x700 | (a & 0xff)]! ^ t[0x600 | ((a >>> 8) & 0xff)]! ^
+      t[0x500 | ((a >>> 16) & 0xff)]! ^ t[0x400 | (a >>> 24)]! ^ t[0x300 | (b & 0xff)]! ^
+      t[0x200 | ((b >>> 8) & 0xff)]! ^ t[0x100 | ((b >>> 16) & 0xff)]! ^ t[b >>> 24]!;
   }
-  for (; i < end; i++) crc = (crc >>> 8) ^ t[(crc ^ bytes[i]!) & 0xff]!;
+  // And the last bytes one at a time.
+  return crcOfBytes(crc, bytes, aligned + (words.length << 2), end);
+}
+
+/** Continues `crc` over `bytes[from..to)` a byte at a time. */
+function crcOfBytes(crc: number, bytes: Uint8Array, from: number, to: number): number {
+  const t = TABLES;
+  for (let i = from; i < to; i++) crc = (crc >>> 8) ^ t[(crc ^ bytes[i]!) & 0xff]!;
   return crc;
 }
 

@@ -69,7 +69,7 @@ export function lexTelegram(text: string): LexedTelegram {
       } else {
         const open = text.indexOf("(", start);
         if (open < 0 || open >= stop) {
-          lines.push({ reference: text.slice(start, stop).trim(), groups: [] });
+          lines.push({ reference: trimmed(text, start, stop), groups: [] });
         } else {
           lines.push({
             reference: trimmed(text, start, open),
