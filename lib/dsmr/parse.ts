@@ -185,8 +185,12 @@ export function parseTelegram(input: RawTelegram | string, options: ParseOptions
   return telegram;
 }
 
-/** The shape of a row's value `index`: the shapes in order, the last `repeat` of them repeating. */
-function shapeAt(row: FieldSpec, index: number): ValueShape {
+/**
+ * The shape of a line's value `index`: its row's shapes in order, the last `repeat` of them
+ * repeating; `auto` for a line the format does not know.
+ */
+function shapeAt(row: FieldSpec | undefined, index: number): ValueShape {
+  if (!row) return "auto";
   const shapes = row.shapes;
   const repeat = row.repeat ?? 0;
   const fixed = shapes.length - repeat;
@@ -198,10 +202,10 @@ function shapeAt(row: FieldSpec, index: number): ValueShape {
 /** A line's values, read as its row says (`auto` for a line the format does not know). */
 function decodeLine(groups: string[], row: FieldSpec | undefined, zone: TimeZoneRule): ObisValue[] {
   // Most lines hold one value: an array of exactly one, not an empty array grown by a push.
-  if (groups.length === 1) return [decodeValue(groups[0]!, row ? shapeAt(row, 0) : "auto", zone)];
+  if (groups.length === 1) return [decodeValue(groups[0]!, shapeAt(row, 0), zone)];
   const values: ObisValue[] = [];
   for (let i = 0; i < groups.length; i++) {
-    values.push(decodeValue(groups[i]!, row ? shapeAt(row, i) : "auto", zone));
+    values.push(decodeValue(groups[i]!, shapeAt(row, i), zone));
   }
   return values;
 }
