@@ -1,6 +1,7 @@
 /**
  * Writes metric families in the Prometheus text format or OpenMetrics, byte for byte as
- * prom-client's registry renders them, with each family's HELP and TYPE lines prepared once
+ * prom-client's registry renders them (except NaN, which prom-client misspells `Nan`), with each
+ * family's HELP and TYPE lines prepared once
  * instead of on every scrape. prom-client's renderer spent most of a scrape on that, and on a
  * cache entry per sample that kept the garbage collector busy.
  *
