@@ -52,8 +52,9 @@ export interface FramerOptions {
 export const DEFAULT_MAX_TELEGRAM_BYTES = 16 * 1024;
 
 /**
- * Framed telegrams are copied into shared blocks of this size: making one small `Uint8Array` per
- * telegram costs about a microsecond, a view into a block a tenth of that.
+ * Telegrams are framed in place in shared blocks of this size, one after the other, and handed out
+ * as views: making one small `Uint8Array` per telegram costs about a microsecond, a view into a
+ * block a tenth of that, and no second copy is needed.
  */
 const BLOCK_BYTES = 32 * 1024;
 
@@ -66,6 +67,46 @@ const enum State {
   Crc,
   /** CRC complete or CR seen: waiting for the LF that ends the telegram. */
   Tail,
+}
+
+/** `0x01` in each byte of a word. */
+const ONES = 0x01010101;
+/** The top bit of each byte of a word. */
+const HIGH_BITS = 0x80808080;
+const BANGS = BANG * ONES;
+const SLASHES = SLASH * ONES;
+
+/**
+ * The index of the first `!` or `/` in `bytes` from `from`, or `bytes.length`. Most of a telegram
+ * is neither, so the aligned middle is read four bytes at a time: `(x - ONES) & ~x & HIGH_BITS` is
+ * non-zero when a byte of `x` is zero, here when a byte of the word equals `!` or `/`. That word
+ * and the unaligned ends are looked at a byte at a time (byte order does not matter). About twice
+ * as fast as a byte loop.
+ */
+function indexOfBangOrSlash(bytes: Uint8Array, from: number): number {
+  const n = bytes.length;
+  let i = from;
+  const offset = bytes.byteOffset;
+  while (i < n && ((offset + i) & 3) !== 0) {
+    const byte = bytes[i]!;
+    if (byte === BANG || byte === SLASH) return i;
+    i++;
+  }
+  if (n - i >= 16) {
+    const words = new Uint32Array(bytes.buffer, offset + i, (n - i) >>> 2);
+    let w = 0;
+    for (; w < words.length; w++) {
+      const bangs = words[w]! ^ BANGS;
+      const slashes = words[w]! ^ SLASHES;
+      if ((((bangs - ONES) & ~bangs) | ((slashes - ONES) & ~slashes)) & HIGH_BITS) break;
+    }
+    i += w << 2;
+  }
+  for (; i < n; i++) {
+    const byte = bytes[i]!;
+    if (byte === BANG || byte === SLASH) return i;
+  }
+  return n;
 }
 
 function isHexDigit(byte: number): boolean {
@@ -92,7 +133,6 @@ export class FrameScanner {
   /** Counters since the scanner was made. */
   readonly stats: FramerStats = { telegrams: 0, discardedBytes: 0, incomplete: 0, oversized: 0 };
   readonly #maxBytes: number;
-  #buffer: Uint8Array;
   #length = 0;
   #state = State.Seek;
   #bangIndex = -1;
@@ -106,7 +146,6 @@ export class FrameScanner {
     if (!(this.#maxBytes >= 16)) {
       throw new RangeError(`Cannot frame telegrams of at most ${this.#maxBytes} bytes`);
     }
-    this.#buffer = new Uint8Array(Math.min(2048, this.#maxBytes));
   }
 
   /**
@@ -135,14 +174,8 @@ export class FrameScanner {
           break;
         }
         case State.Body: {
-          // The next "!" or "/" (a "/" before the "!" restarts the telegram). One loop looking
-          // for both is faster than two `indexOf` calls, which V8 runs a byte at a time anyway.
-          let j = i;
-          while (j < n) {
-            const byte = chunk[j]!;
-            if (byte === BANG || byte === SLASH) break;
-            j++;
-          }
+          // The next "!" or "/" (a "/" before the "!" restarts the telegram).
+          const j = indexOfBangOrSlash(chunk, i);
           if (!this.#append(chunk, i, j)) {
             i = j;
             break;
@@ -208,8 +241,10 @@ export class FrameScanner {
     this.#state = State.Seek;
   }
 
+  /** Adds bytes to the telegram being framed, which is built in place in the current block. */
   #append(chunk: Uint8Array, from: number, to: number): boolean {
-    const needed = this.#length + (to - from);
+    const length = this.#length;
+    const needed = length + (to - from);
     if (needed > this.#maxBytes) {
       this.stats.oversized++;
       this.stats.discardedBytes += needed;
@@ -217,18 +252,22 @@ export class FrameScanner {
       this.#state = State.Seek;
       return false;
     }
-    if (needed > this.#buffer.length) {
-      const grown = new Uint8Array(
-        Math.min(this.#maxBytes, Math.max(needed, this.#buffer.length * 2)),
-      );
-      grown.set(this.#buffer.subarray(0, this.#length));
-      this.#buffer = grown;
+    let block = this.#block;
+    let at = this.#blockUsed + length;
+    if (this.#blockUsed + needed > block.length) {
+      // The block is full: the telegram so far moves to a new one, and the old block lives on
+      // as long as telegrams framed in it do.
+      const fresh = new Uint8Array(Math.max(BLOCK_BYTES, needed));
+      fresh.set(block.subarray(this.#blockUsed, at));
+      this.#block = block = fresh;
+      this.#blockUsed = 0;
+      at = length;
     }
     if (to - from > 16) {
-      this.#buffer.set(chunk.subarray(from, to), this.#length);
+      block.set(chunk.subarray(from, to), at);
     } else {
       // A few bytes (the CRC line, a lone "/"): copied without making a subarray.
-      for (let k = from, at = this.#length; k < to; k++, at++) this.#buffer[at] = chunk[k]!;
+      for (let k = from; k < to; k++, at++) block[at] = chunk[k]!;
     }
     this.#length = needed;
     return true;
@@ -242,13 +281,9 @@ export class FrameScanner {
 
   #emit(): RawTelegram {
     const length = this.#length;
-    if (this.#blockUsed + length > this.#block.length) {
-      this.#block = new Uint8Array(Math.max(BLOCK_BYTES, length));
-      this.#blockUsed = 0;
-    }
-    const bytes = this.#block.subarray(this.#blockUsed, this.#blockUsed + length);
-    bytes.set(this.#buffer.subarray(0, length));
-    this.#blockUsed += length;
+    const start = this.#blockUsed;
+    const bytes = this.#block.subarray(start, start + length);
+    this.#blockUsed = start + length;
     let crcText = "";
     for (let k = this.#bangIndex + 1; k < this.#bangIndex + 1 + this.#crcDigits; k++) {
       crcText += String.fromCharCode(bytes[k]!);

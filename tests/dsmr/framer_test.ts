@@ -173,3 +173,26 @@ Deno.test("FrameScanner frames a telegram larger than its shared blocks", () => 
   const [telegram] = frameAll(scanner, [TELEGRAM.subarray(0, 100), big, TELEGRAM]);
   assert.deepEqual(telegram?.bytes, big);
 });
+
+Deno.test("FrameScanner finds ! and / at every position and alignment of a chunk", () => {
+  // Bodies are searched four bytes at a time: these bytes differ from "!" (0x21) and "/" (0x2f)
+  // in one bit or by one, which is where a word-wise test would go wrong.
+  const near = [0x00, 0x01, 0x20, 0x22, 0x2e, 0x30, 0x7f, 0x80, 0xa1, 0xaf, 0xff, 0x61, 0x6f];
+  const filler = (n: number, seed: number) =>
+    new Uint8Array(n).map((_, i) => near[(i * 7 + seed) % near.length]!);
+  for (let length = 0; length < 70; length++) {
+    const telegram = concat(encode("/"), filler(length, length), encode("!0A1B\r\n"));
+    for (let offset = 0; offset < 4; offset++) {
+      // The same bytes at each alignment of the underlying buffer.
+      const stream = concat(new Uint8Array(offset), filler(40, 3), telegram).subarray(offset);
+      const scanner = new FrameScanner();
+      const out = frameAll(scanner, [stream]);
+      assert.equal(out.length, 1, `length ${length}, offset ${offset}`);
+      assert.deepEqual(out[0]!.bytes, telegram, `length ${length}, offset ${offset}`);
+      assert.equal(out[0]!.bangIndex, length + 1);
+    }
+    // A "/" in the body starts the telegram over from there.
+    const restart = concat(telegram.subarray(0, 1 + (length >> 1)), telegram);
+    assert.deepEqual(frameAll(new FrameScanner(), [restart])[0]?.bytes, telegram);
+  }
+});
