@@ -15,6 +15,9 @@
 
 import type { ObisValue, Quantity, Timestamp } from "./model.ts";
 
+type NumberValue = Extract<ObisValue, { kind: "number" }>;
+type TimestampValue = Extract<ObisValue, { kind: "timestamp" }>;
+
 /** UTC offsets (minutes) a meter's `S` and `W` flags stand for. */
 export interface TimeZoneRule {
   /** Offset when the flag is `S` (summer time). */
@@ -54,40 +57,46 @@ const POWERS_OF_TEN = [
 ];
 
 /**
- * Parses `[+-]digits[.digits]` in `text[from..to)`, or returns NaN. A mantissa below 2^53 divided
- * by an exact power of ten is correctly rounded, so the result equals `Number(text)` exactly.
+ * Reads `[+-]digits[.digits][*unit]` in `text[from..to)` in one pass, straight into its view
+ * object, or returns `undefined`. A mantissa below 2^53 divided by an exact power of ten is
+ * correctly rounded, so the value equals `Number()` of the digits exactly.
  */
-function parseDecimal(text: string, from: number, to: number): number {
+function numberAt(text: string, from: number, to: number): NumberValue | undefined {
   let i = from;
   const first = text.charCodeAt(i);
   const negative = first === 0x2d;
   if (negative || first === 0x2b) i++;
   const integerStart = i;
   let mantissa = 0;
+  let digit = 0;
   for (; i < to; i++) {
-    const digit = text.charCodeAt(i) - 0x30;
+    digit = text.charCodeAt(i) - 0x30;
     if (digit >>> 0 > 9) break;
     mantissa = mantissa * 10 + digit;
   }
   let digits = i - integerStart;
   let decimals = 0;
-  if (i < to) {
-    if (text.charCodeAt(i) !== 0x2e /* . */) return NaN;
+  if (i < to && digit === 0x2e - 0x30 /* . */) {
     const fractionStart = ++i;
     for (; i < to; i++) {
-      const digit = text.charCodeAt(i) - 0x30;
-      if (digit >>> 0 > 9) return NaN;
+      digit = text.charCodeAt(i) - 0x30;
+      if (digit >>> 0 > 9) break;
       mantissa = mantissa * 10 + digit;
     }
     decimals = i - fractionStart;
     digits += decimals;
   }
-  if (digits === 0) return NaN;
+  const end = i;
+  if (digits === 0 || (end < to && text.charCodeAt(end) !== 0x2a /* * */)) return undefined;
+  let value: number;
   if (mantissa > Number.MAX_SAFE_INTEGER || decimals >= POWERS_OF_TEN.length) {
-    return Number(text.slice(from, to));
+    value = Number(text.slice(from, end));
+  } else {
+    value = decimals > 0 ? mantissa / POWERS_OF_TEN[decimals]! : mantissa;
+    if (negative) value = -value;
   }
-  const value = decimals > 0 ? mantissa / POWERS_OF_TEN[decimals]! : mantissa;
-  return negative ? -value : value;
+  if (end >= to - 1) return { kind: "number", value };
+  return { kind: "number", value, unit: unitAt(text, end + 1, to) };
 }
 
 /**
@@ -105,12 +114,9 @@ function parseDecimal(text: string, from: number, to: number): number {
  * ```
  */
 export function readNumber(raw: string): NumberWithUnit | undefined {
-  const star = raw.indexOf("*");
-  const end = star < 0 ? raw.length : star;
-  const value = parseDecimal(raw, 0, end);
-  if (Number.isNaN(value)) return undefined;
-  if (star < 0 || star === raw.length - 1) return { value };
-  return { value, unit: unitAfter(raw, star + 1) };
+  const read = numberAt(raw, 0, raw.length);
+  if (read === undefined) return undefined;
+  return read.unit === undefined ? { value: read.value } : { value: read.value, unit: read.unit };
 }
 
 /** Units meters write, so that the hot path shares one string per unit instead of slicing. */
@@ -130,13 +136,13 @@ const COMMON_UNITS = [
   "kVAr",
 ];
 
-/** The unit at `raw[from..]`, as a shared string when it is a common one. */
-function unitAfter(raw: string, from: number): string {
-  const length = raw.length - from;
+/** The unit in `text[from..to)`, as a shared string when it is a common one. */
+function unitAt(text: string, from: number, to: number): string {
+  const length = to - from;
   for (const unit of COMMON_UNITS) {
-    if (unit.length === length && raw.startsWith(unit, from)) return unit;
+    if (unit.length === length && text.startsWith(unit, from)) return unit;
   }
-  return raw.slice(from);
+  return text.slice(from, to);
 }
 
 /**
@@ -175,11 +181,29 @@ function two(text: string, at: number): number {
   return digit(text, at) * 10 + digit(text, at + 1);
 }
 
-/** `TWO_DIGITS[n]`: 0-99 as two digits, so that a timestamp's ISO text needs no number formatting. */
-const TWO_DIGITS = Array.from({ length: 100 }, (_, n) => (n < 10 ? `0${n}` : `${n}`));
+/** Days from 1970-01-01 to a date of the proleptic Gregorian calendar (no `Date` object needed). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) +
+    dayOfYear;
+  return era * 146097 + dayOfEra - 719468;
+}
 
-function pad(n: number): string {
-  return TWO_DIGITS[n] ?? String(n);
+const OFFSET_TEXTS = new Map<number, string>();
+
+/** An offset in minutes as ISO 8601 writes it (`+01:00`), made once per offset. */
+function offsetText(minutes: number): string {
+  let text = OFFSET_TEXTS.get(minutes);
+  if (text === undefined) {
+    const abs = Math.abs(minutes);
+    const hours = String(Math.floor(abs / 60)).padStart(2, "0");
+    text = `${minutes < 0 ? "-" : "+"}${hours}:${String(abs % 60).padStart(2, "0")}`;
+    if (OFFSET_TEXTS.size < 64) OFFSET_TEXTS.set(minutes, text);
+  }
+  return text;
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -218,35 +242,67 @@ export function readTimestamp(
   raw: string,
   zone: TimeZoneRule = CENTRAL_EUROPEAN_TIME,
 ): Timestamp | undefined {
-  const length = raw.length;
+  const time = timestampAt(raw, 0, raw.length, zone);
+  return time && { iso: time.value, epochMs: time.epochMs, raw };
+}
+
+/** The view object of the timestamp in `text[from..to)` (see {@linkcode readTimestamp}). */
+function timestampAt(
+  text: string,
+  from: number,
+  to: number,
+  zone: TimeZoneRule,
+): TimestampValue | undefined {
+  const length = to - from;
   if (length !== 12 && length !== 13) return undefined;
-  const yy = two(raw, 0);
-  const month = two(raw, 2);
-  const day = two(raw, 4);
-  const hour = two(raw, 6);
-  const minute = two(raw, 8);
-  const second = two(raw, 10);
+  const yy = two(text, from);
+  const month = two(text, from + 2);
+  const day = two(text, from + 4);
+  const hour = two(text, from + 6);
+  const minute = two(text, from + 8);
+  const second = two(text, from + 10);
   if (!(month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59)) {
     return undefined;
   }
   const year = yy < 70 ? 2000 + yy : 1900 + yy;
   const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   if (day > DAYS_IN_MONTH[month - 1]! + (leap ? 1 : 0)) return undefined;
-  const local = Date.UTC(year, month - 1, day, hour, minute, second);
+  const local = daysFromCivil(year, month, day) * 86_400_000 +
+    ((hour * 60 + minute) * 60 + second) * 1000;
   let offset: number;
   if (length === 13) {
-    const flag = raw.charCodeAt(12);
+    const flag = text.charCodeAt(from + 12);
     if (flag === 0x53 /* S */) offset = zone.summer;
     else if (flag === 0x57 /* W */) offset = zone.winter;
     else return undefined;
   } else {
     offset = isEuSummerTime(local - zone.winter * 60_000) ? zone.summer : zone.winter;
   }
-  const sign = offset < 0 ? "-" : "+";
-  const abs = Math.abs(offset);
-  const iso = `${year}-${pad(month)}-${pad(day)}T${pad(hour)}:${pad(minute)}:${pad(second)}` +
-    `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
-  return { iso, epochMs: local - offset * 60_000, raw };
+  // The ISO text in one string made from character codes: the digits are copied as the meter
+  // wrote them (checked above), which is several times cheaper than joining formatted numbers.
+  const c = (at: number) => text.charCodeAt(from + at);
+  const date = String.fromCharCode(
+    yy < 70 ? 0x32 : 0x31,
+    yy < 70 ? 0x30 : 0x39,
+    c(0),
+    c(1),
+    0x2d,
+    c(2),
+    c(3),
+    0x2d,
+    c(4),
+    c(5),
+    0x54,
+    c(6),
+    c(7),
+    0x3a,
+    c(8),
+    c(9),
+    0x3a,
+    c(10),
+    c(11),
+  );
+  return { kind: "timestamp", value: date + offsetText(offset), epochMs: local - offset * 60_000 };
 }
 
 /**
@@ -292,37 +348,41 @@ export function decodeValue(
   shape: ValueShape,
   zone: TimeZoneRule = CENTRAL_EUROPEAN_TIME,
 ): ObisValue {
-  if (raw === "") return { kind: "empty" };
+  return decodeValueAt(raw, 0, raw.length, raw, shape, zone);
+}
+
+/**
+ * {@linkcode decodeValue} for a value inside a larger text, such as a whole telegram: reading
+ * numbers and timestamps there is cheaper than reading them in a slice of it.
+ *
+ * @param text The text holding the value.
+ * @param from Where the value starts in `text` (after its `(`).
+ * @param to Where it ends (at its `)`).
+ * @param raw The value itself, `text.slice(from, to)`, for the views that keep it.
+ * @param shape The expected shape; see {@linkcode decodeValue}.
+ * @param zone The offsets the S/W flags stand for.
+ * @returns The decoded value.
+ */
+export function decodeValueAt(
+  text: string,
+  from: number,
+  to: number,
+  raw: string,
+  shape: ValueShape,
+  zone: TimeZoneRule,
+): ObisValue {
+  if (from === to) return { kind: "empty" };
   switch (shape) {
-    case "timestamp": {
-      const time = readTimestamp(raw, zone);
-      return time ? timestampValue(time) : { kind: "text", value: raw };
-    }
+    case "timestamp":
+      return timestampAt(text, from, to, zone) ?? { kind: "text", value: raw };
     case "hex":
       return { kind: "text", value: decodeHexText(raw) ?? raw };
     case "text":
       return { kind: "text", value: raw };
     case "number":
-      return decodeNumber(raw) ?? { kind: "text", value: raw };
-    case "auto": {
-      if (raw.length === 13) {
-        const time = readTimestamp(raw, zone);
-        if (time) return timestampValue(time);
-      }
-      return decodeNumber(raw) ?? { kind: "text", value: raw };
-    }
+      return numberAt(text, from, to) ?? { kind: "text", value: raw };
+    case "auto":
+      return (to - from === 13 ? timestampAt(text, from, to, zone) : undefined) ??
+        numberAt(text, from, to) ?? { kind: "text", value: raw };
   }
-}
-
-/** A number with optional unit straight into its view object (the hot path: no intermediate). */
-function decodeNumber(raw: string): ObisValue | undefined {
-  const star = raw.indexOf("*");
-  const value = parseDecimal(raw, 0, star < 0 ? raw.length : star);
-  if (Number.isNaN(value)) return undefined;
-  if (star < 0 || star === raw.length - 1) return { kind: "number", value };
-  return { kind: "number", value, unit: unitAfter(raw, star + 1) };
-}
-
-function timestampValue(time: Timestamp): ObisValue {
-  return { kind: "timestamp", value: time.iso, epochMs: time.epochMs };
 }

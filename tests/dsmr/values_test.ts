@@ -112,3 +112,28 @@ Deno.test("decodeValue() reads each shape and falls back to text", () => {
   });
   assert.equal(decodeValue("230205165005W", "auto").kind, "timestamp");
 });
+
+Deno.test("readTimestamp() agrees with Date on every day of 1970-2069, at any zone offset", () => {
+  const zones = [
+    { summer: 120, winter: 60 },
+    { summer: 60, winter: 0 },
+    { summer: -240, winter: -300 },
+    { summer: 345, winter: 330 },
+  ];
+  const two = (n: number) => String(n).padStart(2, "0");
+  for (let day = Date.UTC(1970, 0, 1); day < Date.UTC(2070, 0, 1); day += 86_400_000) {
+    const date = new Date(day + 13 * 3600_000 + 7 * 60_000 + 9_000);
+    const local = `${two(date.getUTCFullYear() % 100)}${two(date.getUTCMonth() + 1)}` +
+      `${two(date.getUTCDate())}130709`;
+    const zone = zones[(day / 86_400_000) % zones.length]!;
+    const time = readTimestamp(`${local}S`, zone);
+    const expectedMs = date.getTime() - zone.summer * 60_000;
+    assert.equal(time?.epochMs, expectedMs, local);
+    const sign = zone.summer < 0 ? "-" : "+";
+    const abs = Math.abs(zone.summer);
+    assert.equal(
+      time?.iso,
+      `${date.toISOString().slice(0, 19)}${sign}${two(Math.floor(abs / 60))}:${two(abs % 60)}`,
+    );
+  }
+});
