@@ -48,64 +48,117 @@ export interface LexedTelegram {
 export function lexTelegram(text: string): LexedTelegram {
   const result: LexedTelegram = { lines: [] };
   const lines = result.lines;
-  const length = text.length;
-  let start = 0;
-  while (start < length) {
-    let end = text.indexOf("\n", start);
-    if (end < 0) end = length;
-    let stop = end;
-    if (stop > start && text.charCodeAt(stop - 1) === 13) stop--;
-    const first = text.charCodeAt(start);
-    if (stop > start) {
-      if (first === 0x2f /* / */) {
-        if (result.header === undefined && lines.length === 0) {
-          result.header = text.slice(start + 1, stop);
-        }
-      } else if (first === 0x21 /* ! */) {
-        break;
-      } else if (first === 0x28 /* ( */) {
-        const previous = lines[lines.length - 1];
-        if (previous) readGroups(text, start, stop, previous.groups);
-      } else {
-        const open = text.indexOf("(", start);
-        if (open < 0 || open >= stop) {
-          lines.push({ reference: trimmed(text, start, stop), groups: [] });
-        } else {
-          lines.push({
-            reference: trimmed(text, start, open),
-            groups: readGroups(text, open, stop),
-          });
-        }
-      }
+  const cursor = new LineCursor(text);
+  while (cursor.nextLine()) {
+    if (cursor.kind === LineKind.Header) {
+      if (result.header === undefined && lines.length === 0) result.header = cursor.header();
+    } else if (cursor.kind === LineKind.Data) {
+      lines.push({ reference: cursor.reference(), groups: readGroups(cursor, []) });
+    } else {
+      const previous = lines[lines.length - 1];
+      if (previous) readGroups(cursor, previous.groups);
     }
-    start = end + 1;
   }
   return result;
 }
 
-/** `text[from..to)` without surrounding white space (sliced once when there is none). */
-function trimmed(text: string, from: number, to: number): string {
-  const slice = text.slice(from, to);
-  return text.charCodeAt(from) > 0x20 && text.charCodeAt(to - 1) > 0x20 ? slice : slice.trim();
+/** Appends the current line's groups to `groups`. */
+function readGroups(cursor: LineCursor, groups: string[]): string[] {
+  const { text, stop } = cursor;
+  for (let at = cursor.open; at < stop && text.charCodeAt(at) === 0x28;) {
+    const close = groupEnd(text, at, stop);
+    groups.push(text.slice(at + 1, close));
+    at = close + 1;
+  }
+  return groups;
 }
 
 /**
- * The `(...)` groups from `from` up to `stop`, appended to `into` when given. An unclosed group
- * runs to `stop`. A line's first group makes its array (one allocation instead of an empty array
- * that grows).
+ * Where the group opened at `open` ends: its `)`, or `stop` (the line end) when it is not closed.
+ * A line's groups are read from its first `(` while the next character is another `(`.
  */
-function readGroups(text: string, from: number, stop: number, into?: string[]): string[] {
-  let groups = into;
-  let at = from;
-  while (at < stop && text.charCodeAt(at) === 0x28) {
-    let close = text.indexOf(")", at + 1);
-    const unclosed = close < 0 || close > stop;
-    if (unclosed) close = stop;
-    const group = text.slice(at + 1, close);
-    if (groups === undefined) groups = [group];
-    else groups.push(group);
-    if (unclosed) break;
-    at = close + 1;
+export function groupEnd(text: string, open: number, stop: number): number {
+  const close = text.indexOf(")", open + 1);
+  return close < 0 || close > stop ? stop : close;
+}
+
+/** What a {@linkcode LineCursor} stands on. */
+export const enum LineKind {
+  /** The `/` identification line. */
+  Header,
+  /** An `OBIS(v)(v)...` line. */
+  Data,
+  /** A line that starts with `(`: more groups of the line before (DSMR 2.2's gas value). */
+  Continuation,
+}
+
+/**
+ * Walks a telegram's text a line at a time without making anything but the strings asked for, so
+ * that the lexer and the parser read telegrams the same way. Line ends may be CR LF or LF; empty
+ * lines are skipped; the `!` line ends the walk. A line's groups (see {@linkcode groupEnd}) start
+ * at `open`; characters after its last group are ignored.
+ */
+export class LineCursor {
+  /** The text walked. */
+  readonly text: string;
+  /** What the current line is. */
+  kind: LineKind = LineKind.Header;
+  /** Where the current line starts. */
+  start = 0;
+  /** Where its content stops, before the line end. */
+  stop = 0;
+  /**
+   * Where the line's groups start: a data line's first `(` (or `stop` when it has none), where
+   * its reference stops; a continuation line's start.
+   */
+  open = 0;
+  #next = 0;
+
+  /** Starts before the first line of `text`. */
+  constructor(text: string) {
+    this.text = text;
   }
-  return groups ?? [];
+
+  /** Moves to the next non-empty line; `false` at the `!` line or the end of the text. */
+  nextLine(): boolean {
+    const text = this.text;
+    const length = text.length;
+    while (this.#next < length) {
+      const start = this.#next;
+      let end = text.indexOf("\n", start);
+      if (end < 0) end = length;
+      this.#next = end + 1;
+      const stop = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+      if (stop === start) continue;
+      const first = text.charCodeAt(start);
+      if (first === 0x21 /* ! */) break;
+      this.start = start;
+      this.stop = stop;
+      if (first === 0x2f /* / */) {
+        this.kind = LineKind.Header;
+      } else if (first === 0x28 /* ( */) {
+        this.kind = LineKind.Continuation;
+        this.open = start;
+      } else {
+        this.kind = LineKind.Data;
+        const open = text.indexOf("(", start);
+        this.open = open < 0 || open > stop ? stop : open;
+      }
+      return true;
+    }
+    this.#next = length;
+    return false;
+  }
+
+  /** The identification line without its `/`. */
+  header(): string {
+    return this.text.slice(this.start + 1, this.stop);
+  }
+
+  /** A data line's reference without surrounding white space. */
+  reference(): string {
+    const { text, start, open } = this;
+    const slice = text.slice(start, open);
+    return text.charCodeAt(start) > 0x20 && text.charCodeAt(open - 1) > 0x20 ? slice : slice.trim();
+  }
 }

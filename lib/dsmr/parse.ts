@@ -10,13 +10,14 @@ import { ChecksumError, TelegramSyntaxError } from "./errors.ts";
 import type { FieldContext, FieldSpec } from "./fields.ts";
 import {
   AUTO_FORMAT,
+  type CatalogueEntry,
   catalogueOf,
   detectFormat,
   type FormatSpec,
   resolveFormat,
 } from "./formats.ts";
 import type { RawTelegram } from "./framer.ts";
-import { lexTelegram } from "./lexer.ts";
+import { groupEnd, lexTelegram, LineCursor, LineKind } from "./lexer.ts";
 import type {
   ChecksumResult,
   MbusDevice,
@@ -25,7 +26,7 @@ import type {
   ObisValue,
   Telegram,
 } from "./model.ts";
-import { decodeValue, type TimeZoneRule, type ValueShape } from "./values.ts";
+import { decodeValueAt, type TimeZoneRule, type ValueShape } from "./values.ts";
 
 const LATIN1 = new TextDecoder("latin1");
 const UTF8 = new TextDecoder();
@@ -117,13 +118,9 @@ export function parseTelegram(input: RawTelegram | string, options: ParseOptions
     throw new TelegramSyntaxError('Cannot parse telegram: it does not run from "/" to "!"');
   }
   const text = telegramText(raw.bytes);
-  const lexed = lexTelegram(text);
-  if (lexed.lines.length === 0) {
-    throw new TelegramSyntaxError("Cannot parse telegram: it has no data line");
-  }
   const requested = options.format ?? AUTO_FORMAT;
   const spec = typeof requested === "string"
-    ? resolveFormat(requested) ?? detectFormat(lexed, raw.crcText !== "")
+    ? resolveFormat(requested) ?? detectFormat(lexTelegram(text), raw.crcText !== "")
     : requested;
   const checksum = verifyChecksum(raw, spec);
 
@@ -139,42 +136,113 @@ export function parseTelegram(input: RawTelegram | string, options: ParseOptions
     checksum,
     raw: text,
   };
-  if (lexed.header !== undefined) {
-    telegram.header = lexed.header;
-    if (lexed.header.length >= 3) telegram.manufacturer = lexed.header.slice(0, 3);
+  const entries = readLines(text, telegram, spec);
+  if (telegram.obis.length === 0) {
+    throw new TelegramSyntaxError("Cannot parse telegram: it has no data line");
   }
+  if (telegram.header !== undefined && telegram.header.length >= 3) {
+    telegram.manufacturer = telegram.header.slice(0, 3);
+  }
+  applyFields(telegram, entries);
+  return telegram;
+}
+
+/**
+ * Reads the header and every data line into `telegram.obis`, decoding each value as its line's
+ * catalogue row says while the line is lexed.
+ *
+ * @returns Each line's catalogue entry, in `obis` order (`undefined` for an unknown line).
+ */
+function readLines(
+  text: string,
+  telegram: Telegram,
+  spec: FormatSpec,
+): (CatalogueEntry | undefined)[] {
   const catalogue = catalogueOf(spec);
-  const devices = new Map<number, MbusDevice>();
-  const context: FieldContext = { telegram, raw: [], device: undefined };
-  for (let position = 0; position < lexed.lines.length; position++) {
-    const line = lexed.lines[position]!;
-    const known = catalogue.lookup(line.reference, position);
-    const row = known?.row;
-    const values = decodeLine(line.groups, row, spec.zone);
-    if (row) {
-      context.raw = line.groups;
-      let device: MbusDevice | undefined;
-      const channel = known!.channel;
-      if (channel > 0) {
-        device = devices.get(channel);
-        if (!device) devices.set(channel, device = { channel, kind: "unknown" });
-      }
-      context.device = device;
-      const problem = row.apply(values, context);
-      if (problem) telegram.problems.push({ reference: line.reference, reason: problem });
+  const zone = spec.zone;
+  const obis = telegram.obis;
+  const entries: (CatalogueEntry | undefined)[] = [];
+  const cursor = new LineCursor(text);
+  while (cursor.nextLine()) {
+    if (cursor.kind === LineKind.Data) {
+      const reference = cursor.reference();
+      const entry = catalogue.lookup(reference, obis.length);
+      // One object shape for every line (`field` undefined when unknown) keeps this monomorphic.
+      const line: ObisLine = {
+        reference,
+        raw: NO_GROUPS,
+        values: NO_VALUES,
+        field: entry?.row.field,
+      };
+      readValues(cursor, line, entry?.row, zone);
+      obis.push(line);
+      entries.push(entry);
+    } else if (cursor.kind === LineKind.Continuation) {
+      const previous = obis[obis.length - 1];
+      if (previous) readValues(cursor, previous, entries[entries.length - 1]?.row, zone);
+    } else if (telegram.header === undefined && obis.length === 0) {
+      telegram.header = cursor.header();
     }
-    // One object shape for every line (`field` undefined when unknown) keeps this loop monomorphic.
-    const entry: ObisLine = {
-      reference: line.reference,
-      raw: line.groups,
-      values,
-      field: row?.field,
-    };
-    telegram.obis.push(entry);
   }
-  for (const device of [...devices.values()].sort((a, b) => a.channel - b.channel)) {
+  return entries;
+}
+
+/** Placeholders until a line's first value: most lines have one, in an array made for it. */
+const NO_GROUPS: string[] = [];
+const NO_VALUES: ObisValue[] = [];
+
+/** Appends the cursor's groups to a line: each raw string, and its value read at its shape. */
+function readValues(
+  cursor: LineCursor,
+  line: ObisLine,
+  row: FieldSpec | undefined,
+  zone: TimeZoneRule,
+): void {
+  const { text, stop } = cursor;
+  for (let at = cursor.open; at < stop && text.charCodeAt(at) === 0x28;) {
+    const close = groupEnd(text, at, stop);
+    const group = text.slice(at + 1, close);
+    const index = line.raw === NO_GROUPS ? 0 : line.raw.length;
+    const value = decodeValueAt(text, at + 1, close, group, shapeAt(row, index), zone);
+    if (index === 0) {
+      line.raw = [group];
+      line.values = [value];
+    } else {
+      line.raw.push(group);
+      line.values.push(value);
+    }
+    at = close + 1;
+  }
+  if (line.raw === NO_GROUPS) {
+    line.raw = [];
+    line.values = [];
+  }
+}
+
+/** Stores the values of every known line in the telegram's named fields and M-Bus devices. */
+function applyFields(telegram: Telegram, entries: (CatalogueEntry | undefined)[]): void {
+  const devices: (MbusDevice | undefined)[] = [];
+  const context: FieldContext = { telegram, raw: [], device: undefined };
+  for (let position = 0; position < entries.length; position++) {
+    const entry = entries[position];
+    if (entry === undefined) continue;
+    const line = telegram.obis[position]!;
+    let device: MbusDevice | undefined;
+    const channel = entry.channel;
+    if (channel > 0) {
+      device = devices[channel];
+      if (!device) devices[channel] = device = { channel, kind: "unknown" };
+    }
+    context.raw = line.raw;
+    context.device = device;
+    const problem = entry.row.apply(line.values, context);
+    if (problem) telegram.problems.push({ reference: line.reference, reason: problem });
+  }
+  // Channels are 1-9: the array holds the devices in channel order.
+  for (const device of devices) {
     if (
-      device.deviceType === undefined && device.id === undefined && device.reading === undefined
+      device === undefined ||
+      (device.deviceType === undefined && device.id === undefined && device.reading === undefined)
     ) continue;
     device.kind = mbusKind(device);
     if (device.reading?.value.unit === "") {
@@ -182,7 +250,6 @@ export function parseTelegram(input: RawTelegram | string, options: ParseOptions
     }
     telegram.mbus.push(device);
   }
-  return telegram;
 }
 
 /**
@@ -197,17 +264,6 @@ function shapeAt(row: FieldSpec | undefined, index: number): ValueShape {
   return index < fixed || repeat === 0
     ? shapes[Math.min(index, shapes.length - 1)]!
     : shapes[fixed + ((index - fixed) % repeat)]!;
-}
-
-/** A line's values, read as its row says (`auto` for a line the format does not know). */
-function decodeLine(groups: string[], row: FieldSpec | undefined, zone: TimeZoneRule): ObisValue[] {
-  // Most lines hold one value: an array of exactly one, not an empty array grown by a push.
-  if (groups.length === 1) return [decodeValue(groups[0]!, shapeAt(row, 0), zone)];
-  const values: ObisValue[] = [];
-  for (let i = 0; i < groups.length; i++) {
-    values.push(decodeValue(groups[i]!, shapeAt(row, i), zone));
-  }
-  return values;
 }
 
 const KIND_BY_TYPE: Record<number, MbusKind> = {

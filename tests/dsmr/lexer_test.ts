@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { lexTelegram } from "../../lib/dsmr/lexer.ts";
+
+Deno.test("lexTelegram() reads CR LF and bare LF lines alike, skipping empty ones", () => {
+  const crlf = lexTelegram("/ISK5\r\n\r\n1-0:1.8.1(1.5*kWh)\r\n0-0:96.14.0(0002)\r\n!1234\r\n");
+  const lf = lexTelegram("/ISK5\n\n1-0:1.8.1(1.5*kWh)\n\n0-0:96.14.0(0002)\n!1234\n");
+  const expected = {
+    header: "ISK5",
+    lines: [
+      { reference: "1-0:1.8.1", groups: ["1.5*kWh"] },
+      { reference: "0-0:96.14.0", groups: ["0002"] },
+    ],
+  };
+  assert.deepEqual(crlf, expected);
+  assert.deepEqual(lf, expected);
+});
+
+Deno.test("lexTelegram() keeps every group, empty ones included, and ignores text after them", () => {
+  const { lines } = lexTelegram(
+    "/X\r\n1-0:99.97.0(1)(0-0:96.7.19)(230101010101W)(0000000240*s) trailing\r\n" +
+      "0-0:96.13.0()\r\n!",
+  );
+  assert.deepEqual(lines, [
+    {
+      reference: "1-0:99.97.0",
+      groups: ["1", "0-0:96.7.19", "230101010101W", "0000000240*s"],
+    },
+    { reference: "0-0:96.13.0", groups: [""] },
+  ]);
+});
+
+Deno.test("lexTelegram() joins a line that starts with ( to the line before (DSMR 2.2 gas)", () => {
+  const { lines } = lexTelegram(
+    "/KMP5\r\n0-1:24.3.0(121030140000)(00)(60)(1)(0-1:24.2.1)(m3)\r\n(00123.456)\r\n!\r\n",
+  );
+  assert.deepEqual(lines, [{
+    reference: "0-1:24.3.0",
+    groups: ["121030140000", "00", "60", "1", "0-1:24.2.1", "m3", "00123.456"],
+  }]);
+});
+
+Deno.test("lexTelegram() runs an unclosed group to its line end, and never past it", () => {
+  const { lines } = lexTelegram("/X\r\n1-0:1.8.1(12.5*kWh\r\n1-0:1.8.2(3.0*kWh)\r\n!");
+  assert.deepEqual(lines, [
+    { reference: "1-0:1.8.1", groups: ["12.5*kWh"] },
+    { reference: "1-0:1.8.2", groups: ["3.0*kWh"] },
+  ]);
+});
+
+Deno.test("lexTelegram() keeps a line without parentheses, and trims references", () => {
+  const { lines } = lexTelegram("/X\r\n  1-0:1.8.1 (1)\r\nno values\r\n!");
+  assert.deepEqual(lines, [
+    { reference: "1-0:1.8.1", groups: ["1"] },
+    { reference: "no values", groups: [] },
+  ]);
+});
+
+Deno.test("lexTelegram() stops at the ! line and reads only the first header", () => {
+  const { header, lines } = lexTelegram(
+    "/ONE\r\n1-0:1.8.1(1)\r\n/TWO\r\n!ABCD\r\n1-0:1.8.2(2)\r\n",
+  );
+  assert.equal(header, "ONE");
+  assert.deepEqual(lines, [{ reference: "1-0:1.8.1", groups: ["1"] }]);
+});
+
+Deno.test("lexTelegram() reads a text without identification line", () => {
+  assert.deepEqual(lexTelegram("1-0:1.7.0(00.404*kW)"), {
+    lines: [{ reference: "1-0:1.7.0", groups: ["00.404*kW"] }],
+  });
+});
