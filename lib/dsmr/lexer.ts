@@ -65,20 +65,19 @@ export function lexTelegram(text: string): LexedTelegram {
 /** Appends the current line's groups to `groups`. */
 function readGroups(cursor: LineCursor, groups: string[]): string[] {
   const { text, stop } = cursor;
-  for (let at = cursor.open; at < stop && text.charCodeAt(at) === 0x28;) {
-    const close = groupEnd(text, at, stop);
-    groups.push(text.slice(at + 1, close));
-    at = close + 1;
+  for (let at = cursor.open, end; (end = groupEnd(text, at, stop)) >= 0; at = end + 1) {
+    groups.push(text.slice(at + 1, end));
   }
   return groups;
 }
 
 /**
- * Where the group opened at `open` ends: its `)`, or `stop` (the line end) when it is not closed.
- * A line's groups are read from its first `(` while the next character is another `(`.
+ * Where the group that starts at `at` ends: its `)`, or `stop` (the line end) when it is not
+ * closed; -1 when no group starts there. A line's groups follow each other from its first `(`.
  */
-export function groupEnd(text: string, open: number, stop: number): number {
-  const close = text.indexOf(")", open + 1);
+export function groupEnd(text: string, at: number, stop: number): number {
+  if (at >= stop || text.charCodeAt(at) !== 0x28 /* ( */) return -1;
+  const close = text.indexOf(")", at + 1);
   return close < 0 || close > stop ? stop : close;
 }
 

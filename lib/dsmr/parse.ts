@@ -199,11 +199,10 @@ function readValues(
   zone: TimeZoneRule,
 ): void {
   const { text, stop } = cursor;
-  for (let at = cursor.open; at < stop && text.charCodeAt(at) === 0x28;) {
-    const close = groupEnd(text, at, stop);
-    const group = text.slice(at + 1, close);
+  for (let at = cursor.open, end; (end = groupEnd(text, at, stop)) >= 0; at = end + 1) {
+    const group = text.slice(at + 1, end);
     const index = line.raw === NO_GROUPS ? 0 : line.raw.length;
-    const value = decodeValueAt(text, at + 1, close, group, shapeAt(row, index), zone);
+    const value = decodeValueAt(text, at + 1, end, group, shapeAt(row, index), zone);
     if (index === 0) {
       line.raw = [group];
       line.values = [value];
@@ -211,7 +210,6 @@ function readValues(
       line.raw.push(group);
       line.values.push(value);
     }
-    at = close + 1;
   }
   if (line.raw === NO_GROUPS) {
     line.raw = [];
