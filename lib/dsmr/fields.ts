@@ -168,7 +168,7 @@ function textRow(
 }
 
 // Setters store by a fixed property name: a store by computed key (`t.energy[direction][register]`)
-// is megamorphic in V8 and cost about 3% of parsing a telegram. Each setter made below has its
+// is megamorphic in V8 and cost 2-3% of parsing a telegram. Each setter made below has its
 // own name in its code, and reaches the object it stores into through one of a few accessors.
 
 type Of<T> = (telegram: Telegram) => T;
