@@ -256,8 +256,9 @@ export class FrameScanner {
     let at = this.#blockUsed + length;
     if (this.#blockUsed + needed > block.length) {
       // The block is full: the telegram so far moves to a new one, and the old block lives on
-      // as long as telegrams framed in it do.
-      const fresh = new Uint8Array(Math.max(BLOCK_BYTES, needed));
+      // as long as telegrams framed in it do. A telegram larger than a block gets room to double,
+      // so that one arriving in small chunks is not copied again on every chunk.
+      const fresh = new Uint8Array(Math.max(BLOCK_BYTES, Math.min(this.#maxBytes, needed * 2)));
       fresh.set(block.subarray(this.#blockUsed, at));
       this.#block = block = fresh;
       this.#blockUsed = 0;
