@@ -96,8 +96,9 @@ function indexOfBangOrSlash(bytes: Uint8Array, from: number): number {
     const words = new Uint32Array(bytes.buffer, offset + i, (n - i) >>> 2);
     let w = 0;
     for (; w < words.length; w++) {
-      const bangs = words[w]! ^ BANGS;
-      const slashes = words[w]! ^ SLASHES;
+      const word = words[w]!;
+      const bangs = word ^ BANGS;
+      const slashes = word ^ SLASHES;
       if ((((bangs - ONES) & ~bangs) | ((slashes - ONES) & ~slashes)) & HIGH_BITS) break;
     }
     i += w << 2;
