@@ -4,7 +4,7 @@
  *
  * The `dsmr-parser` npm package (CRC and parse of the same telegram as text) is the baseline of
  * the "one telegram" group, so that Deno prints how many times faster ours is in the same run: the
- * speed of a virtual machine can swing by 40% within minutes, the ratio barely moves.
+ * speed of a virtual machine can swing by 40% within minutes, and the ratio moves much less.
  */
 import dsmrParser from "dsmr-parser";
 import { FrameScanner } from "../lib/dsmr/framer.ts";
