@@ -184,21 +184,16 @@ export function detectFormat(lexed: LexedTelegram, hasCrc: boolean): FormatSpec 
   return FORMATS.dsmr50!;
 }
 
-const FIELD_MAPS = new Map<FormatSpec, Map<string, FieldSpec>>();
-
 /**
- * The catalogue rows of a format, by catalogue key (see `catalogueKey`).
+ * The catalogue rows of a format, by catalogue key (see `catalogueKey`). Parsing reads them through
+ * {@linkcode catalogueOf}, which builds this map once per format.
  *
  * @param spec The format.
- * @returns A map built once per format.
+ * @returns A new map.
  */
 export function fieldsOf(spec: FormatSpec): Map<string, FieldSpec> {
-  let map = FIELD_MAPS.get(spec);
-  if (!map) {
-    map = new Map();
-    for (const row of FIELDS) if (spec.groups.includes(row.group)) map.set(row.obis, row);
-    FIELD_MAPS.set(spec, map);
-  }
+  const map = new Map<string, FieldSpec>();
+  for (const row of FIELDS) if (spec.groups.includes(row.group)) map.set(row.obis, row);
   return map;
 }
 
