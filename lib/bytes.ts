@@ -19,3 +19,19 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * A text's characters as bytes, one per character, as a telegram's text holds them. A character
+ * above U+00FF, which no telegram holds, becomes 0xFF.
+ *
+ * @param text The text.
+ * @returns A new array of `text.length` bytes.
+ */
+export function latin1Bytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    bytes[i] = code > 0xff ? 0xff : code;
+  }
+  return bytes;
+}

@@ -6,9 +6,10 @@
  * @module
  */
 
+import { latin1Bytes } from "../bytes.ts";
 import { catalogueKey, type FieldGroup, FIELDS, type FieldSpec } from "./fields.ts";
 import type { LexedTelegram } from "./lexer.ts";
-import { CENTRAL_EUROPEAN_TIME, type TimeZoneRule } from "./values.ts";
+import { CENTRAL_EUROPEAN_TIME, type TimeZoneRule, type ValueShape } from "./values.ts";
 
 /** Serial line settings of a P1 port. */
 export interface SerialSettings {
@@ -197,12 +198,24 @@ export function fieldsOf(spec: FormatSpec): Map<string, FieldSpec> {
   return map;
 }
 
-/** A data line's catalogue row, and its M-Bus channel (0 for none). */
+/**
+ * A data line's catalogue row and M-Bus channel (0 for none), with the row's parts that parsing
+ * reads on every line copied out: entries are all made in one place and share one object shape,
+ * where the rows come in several.
+ */
 export interface CatalogueEntry {
   /** The row. */
   row: FieldSpec;
   /** The M-Bus channel, 1-4, or 0. */
   channel: number;
+  /** The row's field. */
+  field: string;
+  /** The row's value shapes. */
+  shapes: readonly ValueShape[];
+  /** How many of the row's trailing shapes repeat, 0 for none. */
+  repeat: number;
+  /** The row's `apply`. */
+  apply: FieldSpec["apply"];
 }
 
 /** Most references a catalogue remembers: a meter sends the same few dozen in every telegram. */
@@ -212,8 +225,9 @@ const MAX_REMEMBERED_REFERENCES = 1024;
 export class FormatCatalogue {
   readonly #fields: Map<string, FieldSpec>;
   readonly #seen = new Map<string, CatalogueEntry | null>();
-  /** The reference and entry at each line position of the last telegram looked up. */
+  /** The reference, its bytes and its entry at each line position of the last telegram read. */
   readonly #lastReferences: string[] = [];
+  readonly #lastBytes: Uint8Array[] = [];
   readonly #lastEntries: (CatalogueEntry | null)[] = [];
 
   /** Makes the catalogue of a format (see {@linkcode catalogueOf}, which keeps one per format). */
@@ -222,27 +236,62 @@ export class FormatCatalogue {
   }
 
   /**
-   * The row a reference reads as. A meter writes the same lines in the same order in every
-   * telegram, so the reference at the same position last time is compared first (cheaper than
-   * hashing it); then references seen before; then the catalogue itself.
+   * Whether the data line at `start` in `bytes` has the reference last looked up at the same
+   * position, directly followed by its first `(`. A meter writes the same lines in the same order
+   * in every telegram, so this is usually so, and cheaper than making and hashing the reference.
+   *
+   * @param position The line's position among the telegram's data lines.
+   * @param bytes The telegram.
+   * @param start Where the line starts.
+   * @returns Where the line's first `(` is, or -1.
+   */
+  matchAt(position: number, bytes: Uint8Array, start: number): number {
+    const expected = this.#lastBytes[position];
+    if (expected === undefined) return -1;
+    const open = start + expected.length;
+    if (bytes[open] !== 0x28 /* ( */) return -1;
+    for (let k = 0; k < expected.length; k++) if (expected[k] !== bytes[start + k]) return -1;
+    return open;
+  }
+
+  /** The reference last looked up at a position (see {@linkcode FormatCatalogue.matchAt}). */
+  referenceAt(position: number): string | undefined {
+    return this.#lastReferences[position];
+  }
+
+  /** The entry of the reference last looked up at a position. */
+  entryAt(position: number): CatalogueEntry | undefined {
+    return this.#lastEntries[position] ?? undefined;
+  }
+
+  /**
+   * The row a reference reads as: from references seen before, else from the catalogue itself.
+   * It is remembered as the reference at its position (see {@linkcode FormatCatalogue.matchAt}).
    *
    * @param reference The reference as written, e.g. `0-1:24.2.1` or `1-0:1.8.0*255`.
    * @param position The line's position among the telegram's data lines.
    * @returns The row and channel, or `undefined` for a reference the format does not know.
    */
   lookup(reference: string, position: number): CatalogueEntry | undefined {
-    if (this.#lastReferences[position] === reference) {
-      return this.#lastEntries[position] ?? undefined;
-    }
     let entry = this.#seen.get(reference);
     if (entry === undefined) {
       const { key, channel } = catalogueKey(reference);
       const row = this.#fields.get(key);
-      entry = row ? { row, channel } : null;
+      entry = row
+        ? {
+          row,
+          channel,
+          field: row.field,
+          shapes: row.shapes,
+          repeat: row.repeat ?? 0,
+          apply: row.apply,
+        }
+        : null;
       if (this.#seen.size < MAX_REMEMBERED_REFERENCES) this.#seen.set(reference, entry);
     }
-    if (position < MAX_REMEMBERED_REFERENCES) {
+    if (position < MAX_REMEMBERED_REFERENCES && this.#lastReferences[position] !== reference) {
       this.#lastReferences[position] = reference;
+      this.#lastBytes[position] = latin1Bytes(reference);
       this.#lastEntries[position] = entry;
     }
     return entry ?? undefined;

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { latin1Bytes } from "../bytes.ts";
+
 /** One data line: the OBIS reference as written and the strings inside its parentheses. */
 export interface DataLine {
   /** The reference, e.g. `1-0:1.8.1`. */
@@ -34,6 +36,7 @@ export interface LexedTelegram {
  * the first group are ignored; a line without parentheses keeps an empty group list.
  *
  * @param text The telegram from `/` (or its first data line) through the CRC line.
+ * @param bytes The same telegram as bytes, one per character, when the caller has them.
  * @returns The header and data lines.
  *
  * @example
@@ -45,15 +48,16 @@ export interface LexedTelegram {
  * assert.deepEqual(lines, [{ reference: "0-1:24.2.1", groups: ["230205164505W", "06919.956*m3"] }]);
  * ```
  */
-export function lexTelegram(text: string): LexedTelegram {
+export function lexTelegram(text: string, bytes: Uint8Array = latin1Bytes(text)): LexedTelegram {
   const result: LexedTelegram = { lines: [] };
   const lines = result.lines;
-  const cursor = new LineCursor(text);
+  const cursor = new LineCursor(text, bytes);
   while (cursor.nextLine()) {
     if (cursor.kind === LineKind.Header) {
       if (result.header === undefined && lines.length === 0) result.header = cursor.header();
     } else if (cursor.kind === LineKind.Data) {
-      lines.push({ reference: cursor.reference(), groups: readGroups(cursor, []) });
+      const reference = cursor.reference(cursor.findOpen());
+      lines.push({ reference, groups: readGroups(cursor, []) });
     } else {
       const previous = lines[lines.length - 1];
       if (previous) readGroups(cursor, previous.groups);
@@ -64,21 +68,8 @@ export function lexTelegram(text: string): LexedTelegram {
 
 /** Appends the current line's groups to `groups`. */
 function readGroups(cursor: LineCursor, groups: string[]): string[] {
-  const { text, stop } = cursor;
-  for (let at = cursor.open, end; (end = groupEnd(text, at, stop)) >= 0; at = end + 1) {
-    groups.push(text.slice(at + 1, end));
-  }
+  while (cursor.nextGroup()) groups.push(cursor.text.slice(cursor.groupStart, cursor.groupEnd));
   return groups;
-}
-
-/**
- * Where the group that starts at `at` ends: its `)`, or `stop` (the line end) when it is not
- * closed; -1 when no group starts there. A line's groups follow each other from its first `(`.
- */
-export function groupEnd(text: string, at: number, stop: number): number {
-  if (at >= stop || text.charCodeAt(at) !== 0x28 /* ( */) return -1;
-  const close = text.indexOf(")", at + 1);
-  return close < 0 || close > stop ? stop : close;
 }
 
 /** What a {@linkcode LineCursor} stands on. */
@@ -91,73 +82,148 @@ export const enum LineKind {
   Continuation,
 }
 
+const LF = 0x0a;
+const CR = 0x0d;
+const BANG = 0x21;
+const SLASH = 0x2f;
+const OPEN = 0x28;
+const CLOSE = 0x29;
+
 /**
- * Walks a telegram's text a line at a time without making anything but the strings asked for, so
- * that the lexer and the parser read telegrams the same way. Line ends may be CR LF or LF; empty
- * lines are skipped; the `!` line ends the walk. A line's groups (see {@linkcode groupEnd}) start
- * at `open`; characters after its last group are ignored.
+ * Walks a telegram a line at a time, reading its bytes once and making no string but those asked
+ * for, so that the lexer and the parser read telegrams the same way:
+ *
+ * - Lines end with CR LF or LF; empty lines are skipped; the `!` line ends the walk.
+ * - A data line's reference runs to its first `(` ({@linkcode LineCursor.findOpen}), trimmed.
+ * - Its groups follow each other from there ({@linkcode LineCursor.nextGroup}): each runs to its
+ *   `)`, or to the line end when it is not closed; anything after the last group is ignored.
+ *
+ * The text and the bytes hold the same characters, one per byte: the cursor reads the bytes and
+ * slices the text.
  */
 export class LineCursor {
   /** The text walked. */
   readonly text: string;
+  /** The same text as bytes. */
+  readonly bytes: Uint8Array;
   /** What the current line is. */
   kind: LineKind = LineKind.Header;
   /** Where the current line starts. */
   start = 0;
-  /** Where its content stops, before the line end. */
-  stop = 0;
-  /**
-   * Where the line's groups start: a data line's first `(` (or `stop` when it has none), where
-   * its reference stops; a continuation line's start.
-   */
-  open = 0;
-  #next = 0;
+  /** Where the group last read by {@linkcode LineCursor.nextGroup} starts, after its `(`. */
+  groupStart = 0;
+  /** Where it ends, at its `)` or the line end. */
+  groupEnd = 0;
+  /** Where the cursor is on the current line; -1 before the first line. */
+  #at = -1;
 
-  /** Starts before the first line of `text`. */
-  constructor(text: string) {
+  /** Starts before the first line. */
+  constructor(text: string, bytes: Uint8Array) {
     this.text = text;
+    this.bytes = bytes;
   }
 
   /** Moves to the next non-empty line; `false` at the `!` line or the end of the text. */
   nextLine(): boolean {
-    const text = this.text;
-    const length = text.length;
-    while (this.#next < length) {
-      const start = this.#next;
-      let end = text.indexOf("\n", start);
-      if (end < 0) end = length;
-      this.#next = end + 1;
-      const stop = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
-      if (stop === start) continue;
-      const first = text.charCodeAt(start);
-      if (first === 0x21 /* ! */) break;
-      this.start = start;
-      this.stop = stop;
-      if (first === 0x2f /* / */) {
-        this.kind = LineKind.Header;
-      } else if (first === 0x28 /* ( */) {
-        this.kind = LineKind.Continuation;
-        this.open = start;
+    const bytes = this.bytes;
+    const length = bytes.length;
+    let i = this.#at < 0 ? 0 : lineEnd(bytes, this.#at) + 1;
+    while (i < length) {
+      const first = bytes[i]!;
+      if (first === LF) {
+        i++;
+      } else if (first === CR && (i + 1 === length || bytes[i + 1] === LF)) {
+        i += 2;
+      } else if (first === BANG) {
+        break;
       } else {
-        this.kind = LineKind.Data;
-        const open = text.indexOf("(", start);
-        this.open = open < 0 || open > stop ? stop : open;
+        this.start = this.#at = i;
+        this.kind = first === SLASH
+          ? LineKind.Header
+          : first === OPEN
+          ? LineKind.Continuation
+          : LineKind.Data;
+        return true;
       }
-      return true;
     }
-    this.#next = length;
+    this.#at = length;
     return false;
   }
 
   /** The identification line without its `/`. */
   header(): string {
-    return this.text.slice(this.start + 1, this.stop);
+    const end = lineEnd(this.bytes, this.start);
+    this.#at = end;
+    return this.text.slice(this.start + 1, stopOf(this.bytes, this.start, end));
   }
 
-  /** A data line's reference without surrounding white space. */
-  reference(): string {
-    const { text, start, open } = this;
-    const slice = text.slice(start, open);
-    return text.charCodeAt(start) > 0x20 && text.charCodeAt(open - 1) > 0x20 ? slice : slice.trim();
+  /**
+   * Finds a data line's first `(` and moves there.
+   *
+   * @returns Where the reference ends: at the `(`, or at the line end when there is none.
+   */
+  findOpen(): number {
+    const bytes = this.bytes;
+    let i = this.start;
+    while (i < bytes.length) {
+      const c = bytes[i]!;
+      if (c === OPEN) break;
+      if (c === LF) {
+        this.#at = i;
+        return stopOf(bytes, this.start, i);
+      }
+      i++;
+    }
+    this.#at = i;
+    return i;
   }
+
+  /** Moves to a data line's first `(`, found by the caller at `open`. */
+  moveTo(open: number): void {
+    this.#at = open;
+  }
+
+  /** A data line's reference, up to `end`, without surrounding white space. */
+  reference(end: number): string {
+    const { text, start } = this;
+    const slice = text.slice(start, end);
+    return text.charCodeAt(start) > 0x20 && text.charCodeAt(end - 1) > 0x20 ? slice : slice.trim();
+  }
+
+  /**
+   * Reads the group at the cursor into {@linkcode LineCursor.groupStart} and
+   * {@linkcode LineCursor.groupEnd}, and moves past it.
+   *
+   * @returns `false` when no group starts at the cursor.
+   */
+  nextGroup(): boolean {
+    const bytes = this.bytes;
+    const length = bytes.length;
+    const at = this.#at;
+    if (at >= length || bytes[at] !== OPEN) return false;
+    let end = at + 1;
+    let c = 0;
+    while (end < length && (c = bytes[end]!) !== CLOSE && c !== LF) end++;
+    this.groupStart = at + 1;
+    if (end < length && c === CLOSE) {
+      this.groupEnd = end;
+      this.#at = end + 1;
+    } else {
+      // Not closed: the group runs to the line end.
+      this.groupEnd = stopOf(bytes, at, end);
+      this.#at = end;
+    }
+    return true;
+  }
+}
+
+/** Where the line that `at` is on ends: its LF, or the end of the bytes. */
+function lineEnd(bytes: Uint8Array, at: number): number {
+  while (at < bytes.length && bytes[at] !== LF) at++;
+  return at;
+}
+
+/** Where a line's content stops, given its end: before the CR of a CR LF. */
+function stopOf(bytes: Uint8Array, start: number, end: number): number {
+  return end > start && bytes[end - 1] === CR ? end - 1 : end;
 }

@@ -5,9 +5,10 @@
  * @module
  */
 
+import { latin1Bytes } from "../bytes.ts";
 import { crc16, formatCrc } from "./crc16.ts";
 import { ChecksumError, TelegramSyntaxError } from "./errors.ts";
-import type { FieldContext, FieldSpec } from "./fields.ts";
+import type { FieldContext } from "./fields.ts";
 import {
   AUTO_FORMAT,
   type CatalogueEntry,
@@ -17,7 +18,7 @@ import {
   resolveFormat,
 } from "./formats.ts";
 import type { RawTelegram } from "./framer.ts";
-import { groupEnd, lexTelegram, LineCursor, LineKind } from "./lexer.ts";
+import { lexTelegram, LineCursor, LineKind } from "./lexer.ts";
 import type {
   ChecksumResult,
   MbusDevice,
@@ -53,8 +54,7 @@ export interface ParseOptions {
 
 function toRaw(input: RawTelegram | string): RawTelegram {
   if (typeof input !== "string") return input;
-  const bytes = new Uint8Array(input.length);
-  for (let i = 0; i < input.length; i++) bytes[i] = input.charCodeAt(i) & 0xff;
+  const bytes = latin1Bytes(input);
   const bangIndex = input.lastIndexOf("!");
   const crcText = bangIndex < 0
     ? ""
@@ -120,7 +120,7 @@ export function parseTelegram(input: RawTelegram | string, options: ParseOptions
   const text = telegramText(raw.bytes);
   const requested = options.format ?? AUTO_FORMAT;
   const spec = typeof requested === "string"
-    ? resolveFormat(requested) ?? detectFormat(lexTelegram(text), raw.crcText !== "")
+    ? resolveFormat(requested) ?? detectFormat(lexTelegram(text, raw.bytes), raw.crcText !== "")
     : requested;
   const checksum = verifyChecksum(raw, spec);
 
@@ -136,55 +136,55 @@ export function parseTelegram(input: RawTelegram | string, options: ParseOptions
     checksum,
     raw: text,
   };
-  const entries = readLines(text, telegram, spec);
+  readLines(raw.bytes, text, telegram, spec);
   if (telegram.obis.length === 0) {
     throw new TelegramSyntaxError("Cannot parse telegram: it has no data line");
   }
   if (telegram.header !== undefined && telegram.header.length >= 3) {
     telegram.manufacturer = telegram.header.slice(0, 3);
   }
-  applyFields(telegram, entries);
   return telegram;
 }
 
 /**
  * Reads the header and every data line into `telegram.obis`, decoding each value as its line's
- * catalogue row says while the line is lexed.
- *
- * @returns Each line's catalogue entry, in `obis` order (`undefined` for an unknown line).
+ * catalogue row says, and stores the values of each known line in the named fields.
  */
-function readLines(
-  text: string,
-  telegram: Telegram,
-  spec: FormatSpec,
-): (CatalogueEntry | undefined)[] {
+function readLines(bytes: Uint8Array, text: string, telegram: Telegram, spec: FormatSpec): void {
   const catalogue = catalogueOf(spec);
   const zone = spec.zone;
   const obis = telegram.obis;
-  const entries: (CatalogueEntry | undefined)[] = [];
-  const cursor = new LineCursor(text);
+  const store = new FieldStore(telegram);
+  const cursor = new LineCursor(text, bytes);
+  // The last data line and its entry: its values are stored once no continuation line follows.
+  let line: ObisLine | undefined;
+  let entry: CatalogueEntry | undefined;
   while (cursor.nextLine()) {
     if (cursor.kind === LineKind.Data) {
-      const reference = cursor.reference();
-      const entry = catalogue.lookup(reference, obis.length);
+      if (line && entry) store.apply(line, entry);
+      const position = obis.length;
+      const open = catalogue.matchAt(position, bytes, cursor.start);
+      let reference: string;
+      if (open >= 0) {
+        cursor.moveTo(open);
+        reference = catalogue.referenceAt(position)!;
+        entry = catalogue.entryAt(position);
+      } else {
+        reference = cursor.reference(cursor.findOpen());
+        entry = catalogue.lookup(reference, position);
+      }
       // One object shape for every line (`field` undefined when unknown) keeps this monomorphic.
-      const line: ObisLine = {
-        reference,
-        raw: NO_GROUPS,
-        values: NO_VALUES,
-        field: entry?.row.field,
-      };
-      readValues(cursor, line, entry?.row, zone);
+      line = { reference, raw: NO_GROUPS, values: NO_VALUES, field: entry?.field };
+      readValues(cursor, line, entry, zone);
       obis.push(line);
-      entries.push(entry);
     } else if (cursor.kind === LineKind.Continuation) {
-      const previous = obis[obis.length - 1];
-      if (previous) readValues(cursor, previous, entries[entries.length - 1]?.row, zone);
+      if (line) readValues(cursor, line, entry, zone);
     } else if (telegram.header === undefined && obis.length === 0) {
       telegram.header = cursor.header();
     }
   }
-  return entries;
+  if (line && entry) store.apply(line, entry);
+  store.finish();
 }
 
 /** Placeholders until a line's first value: most lines have one, in an array made for it. */
@@ -195,14 +195,16 @@ const NO_VALUES: ObisValue[] = [];
 function readValues(
   cursor: LineCursor,
   line: ObisLine,
-  row: FieldSpec | undefined,
+  entry: CatalogueEntry | undefined,
   zone: TimeZoneRule,
 ): void {
-  const { text, stop } = cursor;
-  for (let at = cursor.open, end; (end = groupEnd(text, at, stop)) >= 0; at = end + 1) {
-    const group = text.slice(at + 1, end);
+  const { text, bytes } = cursor;
+  while (cursor.nextGroup()) {
+    const from = cursor.groupStart;
+    const end = cursor.groupEnd;
+    const group = text.slice(from, end);
     const index = line.raw === NO_GROUPS ? 0 : line.raw.length;
-    const value = decodeValueAt(text, at + 1, end, group, shapeAt(row, index), zone);
+    const value = decodeValueAt(bytes, text, from, end, group, shapeAt(entry, index), zone);
     if (index === 0) {
       line.raw = [group];
       line.values = [value];
@@ -217,47 +219,58 @@ function readValues(
   }
 }
 
-/** Stores the values of every known line in the telegram's named fields and M-Bus devices. */
-function applyFields(telegram: Telegram, entries: (CatalogueEntry | undefined)[]): void {
-  const devices: (MbusDevice | undefined)[] = [];
-  const context: FieldContext = { telegram, raw: [], device: undefined };
-  for (let position = 0; position < entries.length; position++) {
-    const entry = entries[position];
-    if (entry === undefined) continue;
-    const line = telegram.obis[position]!;
-    let device: MbusDevice | undefined;
+/** Stores the values of known lines in a telegram's named fields and M-Bus devices. */
+class FieldStore {
+  readonly #telegram: Telegram;
+  readonly #context: FieldContext;
+  /** The M-Bus devices by channel (1-9), made when a channel's first line is stored. */
+  #devices: (MbusDevice | undefined)[] | undefined;
+
+  constructor(telegram: Telegram) {
+    this.#telegram = telegram;
+    this.#context = { telegram, raw: NO_GROUPS, device: undefined };
+  }
+
+  /** Stores one line's values as its catalogue entry says; a value it cannot read is a problem. */
+  apply(line: ObisLine, entry: CatalogueEntry): void {
+    const context = this.#context;
     const channel = entry.channel;
     if (channel > 0) {
-      device = devices[channel];
-      if (!device) devices[channel] = device = { channel, kind: "unknown" };
+      const devices = this.#devices ??= [];
+      context.device = devices[channel] ??= { channel, kind: "unknown" };
+    } else {
+      context.device = undefined;
     }
     context.raw = line.raw;
-    context.device = device;
-    const problem = entry.row.apply(line.values, context);
-    if (problem) telegram.problems.push({ reference: line.reference, reason: problem });
+    const problem = entry.apply(line.values, context);
+    if (problem) this.#telegram.problems.push({ reference: line.reference, reason: problem });
   }
-  // Channels are 1-9: the array holds the devices in channel order.
-  for (const device of devices) {
-    if (
-      device === undefined ||
-      (device.deviceType === undefined && device.id === undefined && device.reading === undefined)
-    ) continue;
-    device.kind = mbusKind(device);
-    if (device.reading?.value.unit === "") {
-      device.reading.value.unit = UNIT_BY_KIND[device.kind] ?? "";
+
+  /** Adds the M-Bus devices that sent anything to the telegram, in channel order. */
+  finish(): void {
+    if (!this.#devices) return;
+    for (const device of this.#devices) {
+      if (
+        device === undefined ||
+        (device.deviceType === undefined && device.id === undefined &&
+          device.reading === undefined)
+      ) continue;
+      device.kind = mbusKind(device);
+      if (device.reading?.value.unit === "") {
+        device.reading.value.unit = UNIT_BY_KIND[device.kind] ?? "";
+      }
+      this.#telegram.mbus.push(device);
     }
-    telegram.mbus.push(device);
   }
 }
-
 /**
  * The shape of a line's value `index`: its row's shapes in order, the last `repeat` of them
  * repeating; `auto` for a line the format does not know.
  */
-function shapeAt(row: FieldSpec | undefined, index: number): ValueShape {
-  if (!row) return "auto";
-  const shapes = row.shapes;
-  const repeat = row.repeat ?? 0;
+function shapeAt(entry: CatalogueEntry | undefined, index: number): ValueShape {
+  if (!entry) return "auto";
+  const shapes = entry.shapes;
+  const repeat = entry.repeat;
   const fixed = shapes.length - repeat;
   return index < fixed || repeat === 0
     ? shapes[Math.min(index, shapes.length - 1)]!

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { latin1Bytes } from "../bytes.ts";
 import type { ObisValue, Quantity, Timestamp } from "./model.ts";
 
 type NumberValue = Extract<ObisValue, { kind: "number" }>;
@@ -57,20 +58,26 @@ const POWERS_OF_TEN = [
 ];
 
 /**
- * Reads `[+-]digits[.digits][*unit]` in `text[from..to)` in one pass, straight into its view
- * object, or returns `undefined`. A mantissa below 2^53 divided by an exact power of ten is
- * correctly rounded, so the value equals `Number()` of the digits exactly.
+ * Reads `[+-]digits[.digits][*unit]` in `bytes[from..to)` in one pass, straight into its view
+ * object, or returns `undefined`; `text` holds the same characters, for the rare slices. A
+ * mantissa below 2^53 divided by an exact power of ten is correctly rounded, so the value equals
+ * `Number()` of the digits exactly.
  */
-function numberAt(text: string, from: number, to: number): NumberValue | undefined {
+function numberAt(
+  bytes: Uint8Array,
+  text: string,
+  from: number,
+  to: number,
+): NumberValue | undefined {
   let i = from;
-  const first = text.charCodeAt(i);
+  const first = bytes[i]!;
   const negative = first === 0x2d;
   if (negative || first === 0x2b) i++;
   const integerStart = i;
   let mantissa = 0;
   let digit = 0;
   for (; i < to; i++) {
-    digit = text.charCodeAt(i) - 0x30;
+    digit = bytes[i]! - 0x30;
     if (digit >>> 0 > 9) break;
     mantissa = mantissa * 10 + digit;
   }
@@ -79,7 +86,7 @@ function numberAt(text: string, from: number, to: number): NumberValue | undefin
   if (i < to && digit === 0x2e - 0x30 /* . */) {
     const fractionStart = ++i;
     for (; i < to; i++) {
-      digit = text.charCodeAt(i) - 0x30;
+      digit = bytes[i]! - 0x30;
       if (digit >>> 0 > 9) break;
       mantissa = mantissa * 10 + digit;
     }
@@ -87,7 +94,7 @@ function numberAt(text: string, from: number, to: number): NumberValue | undefin
     digits += decimals;
   }
   const end = i;
-  if (digits === 0 || (end < to && text.charCodeAt(end) !== 0x2a /* * */)) return undefined;
+  if (digits === 0 || (end < to && bytes[end] !== 0x2a /* * */)) return undefined;
   let value: number;
   if (mantissa > Number.MAX_SAFE_INTEGER || decimals >= POWERS_OF_TEN.length) {
     value = Number(text.slice(from, end));
@@ -96,7 +103,7 @@ function numberAt(text: string, from: number, to: number): NumberValue | undefin
     if (negative) value = -value;
   }
   if (end >= to - 1) return { kind: "number", value };
-  return { kind: "number", value, unit: unitAt(text, end + 1, to) };
+  return { kind: "number", value, unit: unitAt(bytes, text, end + 1, to) };
 }
 
 /**
@@ -114,7 +121,7 @@ function numberAt(text: string, from: number, to: number): NumberValue | undefin
  * ```
  */
 export function readNumber(raw: string): NumberWithUnit | undefined {
-  const read = numberAt(raw, 0, raw.length);
+  const read = numberAt(latin1Bytes(raw), raw, 0, raw.length);
   if (read === undefined) return undefined;
   return read.unit === undefined ? { value: read.value } : { value: read.value, unit: read.unit };
 }
@@ -136,13 +143,19 @@ const COMMON_UNITS = [
   "kVAr",
 ];
 
-/** The unit in `text[from..to)`, as a shared string when it is a common one. */
-function unitAt(text: string, from: number, to: number): string {
+/** The unit in `bytes[from..to)`, as a shared string when it is a common one. */
+function unitAt(bytes: Uint8Array, text: string, from: number, to: number): string {
   const length = to - from;
   for (const unit of COMMON_UNITS) {
-    if (unit.length === length && text.startsWith(unit, from)) return unit;
+    if (unit.length === length && spells(unit, bytes, from)) return unit;
   }
   return text.slice(from, to);
+}
+
+/** Whether `bytes` spell `word` from `at` on. */
+function spells(word: string, bytes: Uint8Array, at: number): boolean {
+  for (let k = 0; k < word.length; k++) if (word.charCodeAt(k) !== bytes[at + k]) return false;
+  return true;
 }
 
 /**
@@ -172,13 +185,13 @@ function round(value: number): number {
   return Math.round(value * 1e9) / 1e9;
 }
 
-function digit(text: string, at: number): number {
-  const c = text.charCodeAt(at) - 0x30;
+function digit(bytes: Uint8Array, at: number): number {
+  const c = bytes[at]! - 0x30;
   return c >= 0 && c <= 9 ? c : NaN;
 }
 
-function two(text: string, at: number): number {
-  return digit(text, at) * 10 + digit(text, at + 1);
+function two(bytes: Uint8Array, at: number): number {
+  return digit(bytes, at) * 10 + digit(bytes, at + 1);
 }
 
 /** Days from 1970-01-01 to a date of the proleptic Gregorian calendar (no `Date` object needed). */
@@ -242,25 +255,25 @@ export function readTimestamp(
   raw: string,
   zone: TimeZoneRule = CENTRAL_EUROPEAN_TIME,
 ): Timestamp | undefined {
-  const time = timestampAt(raw, 0, raw.length, zone);
+  const time = timestampAt(latin1Bytes(raw), 0, raw.length, zone);
   return time && { iso: time.value, epochMs: time.epochMs, raw };
 }
 
-/** The view object of the timestamp in `text[from..to)` (see {@linkcode readTimestamp}). */
+/** The view object of the timestamp in `bytes[from..to)` (see {@linkcode readTimestamp}). */
 function timestampAt(
-  text: string,
+  bytes: Uint8Array,
   from: number,
   to: number,
   zone: TimeZoneRule,
 ): TimestampValue | undefined {
   const length = to - from;
   if (length !== 12 && length !== 13) return undefined;
-  const yy = two(text, from);
-  const month = two(text, from + 2);
-  const day = two(text, from + 4);
-  const hour = two(text, from + 6);
-  const minute = two(text, from + 8);
-  const second = two(text, from + 10);
+  const yy = two(bytes, from);
+  const month = two(bytes, from + 2);
+  const day = two(bytes, from + 4);
+  const hour = two(bytes, from + 6);
+  const minute = two(bytes, from + 8);
+  const second = two(bytes, from + 10);
   if (!(month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59)) {
     return undefined;
   }
@@ -271,7 +284,7 @@ function timestampAt(
     ((hour * 60 + minute) * 60 + second) * 1000;
   let offset: number;
   if (length === 13) {
-    const flag = text.charCodeAt(from + 12);
+    const flag = bytes[from + 12];
     if (flag === 0x53 /* S */) offset = zone.summer;
     else if (flag === 0x57 /* W */) offset = zone.winter;
     else return undefined;
@@ -280,7 +293,7 @@ function timestampAt(
   }
   // The ISO text in one string made from character codes: the digits are copied as the meter
   // wrote them (checked above), which is several times cheaper than joining formatted numbers.
-  const c = (at: number) => text.charCodeAt(from + at);
+  const c = (at: number) => bytes[from + at]!;
   const date = String.fromCharCode(
     yy < 70 ? 0x32 : 0x31,
     yy < 70 ? 0x30 : 0x39,
@@ -312,11 +325,16 @@ function timestampAt(
  * @returns The text (`E0045003809361417`), or `undefined` when `raw` is not hex-encoded text.
  */
 export function decodeHexText(raw: string): string | undefined {
-  const length = raw.length;
+  return hexTextAt(latin1Bytes(raw), 0, raw.length);
+}
+
+/** {@linkcode decodeHexText} of `bytes[from..to)`. */
+function hexTextAt(bytes: Uint8Array, from: number, to: number): string | undefined {
+  const length = to - from;
   if (length === 0 || length % 2 !== 0) return undefined;
   const codes: number[] = new Array(length / 2);
   for (let i = 0; i < length; i += 2) {
-    const code = (nibble(raw.charCodeAt(i)) << 4) | nibble(raw.charCodeAt(i + 1));
+    const code = (nibble(bytes[from + i]!) << 4) | nibble(bytes[from + i + 1]!);
     if (!(code >= 0x20 && code < 0x7f)) return undefined;
     codes[i / 2] = code;
   }
@@ -348,15 +366,15 @@ export function decodeValue(
   shape: ValueShape,
   zone: TimeZoneRule = CENTRAL_EUROPEAN_TIME,
 ): ObisValue {
-  return decodeValueAt(raw, 0, raw.length, raw, shape, zone);
+  return decodeValueAt(latin1Bytes(raw), raw, 0, raw.length, raw, shape, zone);
 }
 
 /**
- * {@linkcode decodeValue} for a value inside a larger text, such as a whole telegram: reading
- * numbers and timestamps there is cheaper than reading them in a slice of it.
+ * {@linkcode decodeValue} for a value inside a whole telegram, read from its bytes.
  *
- * @param text The text holding the value.
- * @param from Where the value starts in `text` (after its `(`).
+ * @param bytes The telegram's bytes.
+ * @param text The same telegram as text, one character per byte.
+ * @param from Where the value starts (after its `(`).
  * @param to Where it ends (at its `)`).
  * @param raw The value itself, `text.slice(from, to)`, for the views that keep it.
  * @param shape The expected shape; see {@linkcode decodeValue}.
@@ -364,6 +382,7 @@ export function decodeValue(
  * @returns The decoded value.
  */
 export function decodeValueAt(
+  bytes: Uint8Array,
   text: string,
   from: number,
   to: number,
@@ -374,15 +393,15 @@ export function decodeValueAt(
   if (from === to) return { kind: "empty" };
   switch (shape) {
     case "timestamp":
-      return timestampAt(text, from, to, zone) ?? { kind: "text", value: raw };
+      return timestampAt(bytes, from, to, zone) ?? { kind: "text", value: raw };
     case "hex":
-      return { kind: "text", value: decodeHexText(raw) ?? raw };
+      return { kind: "text", value: hexTextAt(bytes, from, to) ?? raw };
     case "text":
       return { kind: "text", value: raw };
     case "number":
-      return numberAt(text, from, to) ?? { kind: "text", value: raw };
+      return numberAt(bytes, text, from, to) ?? { kind: "text", value: raw };
     case "auto":
-      return (to - from === 13 ? timestampAt(text, from, to, zone) : undefined) ??
-        numberAt(text, from, to) ?? { kind: "text", value: raw };
+      return (to - from === 13 ? timestampAt(bytes, from, to, zone) : undefined) ??
+        numberAt(bytes, text, from, to) ?? { kind: "text", value: raw };
   }
 }
