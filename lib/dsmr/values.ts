@@ -332,13 +332,13 @@ export function decodeHexText(raw: string): string | undefined {
 function hexTextAt(bytes: Uint8Array, from: number, to: number): string | undefined {
   const length = to - from;
   if (length === 0 || length % 2 !== 0) return undefined;
-  const codes: number[] = new Array(length / 2);
-  for (let i = 0; i < length; i += 2) {
-    const code = (nibble(bytes[from + i]!) << 4) | nibble(bytes[from + i + 1]!);
+  let decoded = "";
+  for (let i = from; i < to; i += 2) {
+    const code = (nibble(bytes[i]!) << 4) | nibble(bytes[i + 1]!);
     if (!(code >= 0x20 && code < 0x7f)) return undefined;
-    codes[i / 2] = code;
+    decoded += String.fromCharCode(code);
   }
-  return String.fromCharCode(...codes);
+  return decoded;
 }
 
 /** The value of one hex digit, or 0x100 (which fails the printable check) for anything else. */
