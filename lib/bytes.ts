@@ -35,3 +35,28 @@ export function latin1Bytes(text: string): Uint8Array {
   }
   return bytes;
 }
+
+/**
+ * A `Uint32Array` over the whole words of the last buffer asked for, made again only when the
+ * buffer changes: making a typed array view costs more than reading a telegram's words through
+ * it, and telegrams come one after another from the same buffer.
+ */
+export class WordView {
+  #buffer: ArrayBufferLike | undefined;
+  #words: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+
+  /**
+   * The view of a buffer's words; word `k` holds bytes `4k` to `4k + 3`.
+   *
+   * @param buffer The buffer.
+   * @returns A view of its `byteLength >>> 2` words.
+   */
+  of(buffer: ArrayBufferLike): Uint32Array<ArrayBufferLike> {
+    const count = buffer.byteLength >>> 2;
+    if (buffer !== this.#buffer || this.#words.length !== count) {
+      this.#buffer = buffer;
+      this.#words = new Uint32Array(buffer, 0, count);
+    }
+    return this.#words;
+  }
+}

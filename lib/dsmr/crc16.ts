@@ -5,6 +5,8 @@
  * @module
  */
 
+import { WordView } from "../bytes.ts";
+
 /**
  * Slicing-by-16 tables in one array (8 KiB): `TABLES[k * 256 + b]` is the CRC of byte `b` followed
  * by `k` zero bytes.
@@ -51,12 +53,10 @@ export function crc16(bytes: Uint8Array, start = 0, end: number = bytes.length):
   // Then sixteen bytes per step, read as four little-endian words: the 16-bit CRC folds into the
   // first two bytes, and each byte goes through the table of its distance from the end.
   const t = TABLES;
-  const words = new Uint32Array(
-    bytes.buffer,
-    bytes.byteOffset + aligned,
-    ((end - aligned) >>> 4) << 2,
-  );
-  for (let w = 0; w < words.length; w += 4) {
+  const words = WORDS.of(bytes.buffer);
+  const first = (bytes.byteOffset + aligned) >>> 2;
+  const count = ((end - aligned) >>> 4) << 2;
+  for (let w = first; w < first + count; w += 4) {
     const a = words[w]! ^ crc;
     const b = words[w + 1]!;
     const c = words[w + 2]!;
@@ -71,8 +71,10 @@ export function crc16(bytes: Uint8Array, start = 0, end: number = bytes.length):
       t[0x100 | ((d >>> 16) & 0xff)]! ^ t[d >>> 24]!;
   }
   // And the last bytes one at a time.
-  return crcOfBytes(crc, bytes, aligned + (words.length << 2), end);
+  return crcOfBytes(crc, bytes, aligned + (count << 2), end);
 }
+
+const WORDS = new WordView();
 
 /** Continues `crc` over `bytes[from..to)` a byte at a time. */
 function crcOfBytes(crc: number, bytes: Uint8Array, from: number, to: number): number {
@@ -88,5 +90,13 @@ function crcOfBytes(crc: number, bytes: Uint8Array, from: number, to: number): n
  * @returns For example `"0B9F"`.
  */
 export function formatCrc(crc: number): string {
-  return crc.toString(16).toUpperCase().padStart(4, "0");
+  return String.fromCharCode(
+    HEX_DIGITS[(crc >>> 12) & 0xf]!,
+    HEX_DIGITS[(crc >>> 8) & 0xf]!,
+    HEX_DIGITS[(crc >>> 4) & 0xf]!,
+    HEX_DIGITS[crc & 0xf]!,
+  );
 }
+
+/** The character codes of the upper-case hex digits. */
+const HEX_DIGITS = [..."0123456789ABCDEF"].map((digit) => digit.charCodeAt(0));

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { WordView } from "../bytes.ts";
+
 const SLASH = 0x2f;
 const BANG = 0x21;
 const CR = 0x0d;
@@ -75,6 +77,7 @@ const ONES = 0x01010101;
 const HIGH_BITS = 0x80808080;
 const BANGS = BANG * ONES;
 const SLASHES = SLASH * ONES;
+const WORDS = new WordView();
 
 /**
  * The index of the first `!` or `/` in `bytes` from `from`, or `bytes.length`. Most of a telegram
@@ -93,15 +96,17 @@ function indexOfBangOrSlash(bytes: Uint8Array, from: number): number {
     i++;
   }
   if (n - i >= 16) {
-    const words = new Uint32Array(bytes.buffer, offset + i, (n - i) >>> 2);
-    let w = 0;
-    for (; w < words.length; w++) {
+    const words = WORDS.of(bytes.buffer);
+    const first = (offset + i) >>> 2;
+    const last = first + ((n - i) >>> 2);
+    let w = first;
+    for (; w < last; w++) {
       const word = words[w]!;
       const bangs = word ^ BANGS;
       const slashes = word ^ SLASHES;
       if ((((bangs - ONES) & ~bangs) | ((slashes - ONES) & ~slashes)) & HIGH_BITS) break;
     }
-    i += w << 2;
+    i += (w - first) << 2;
   }
   for (; i < n; i++) {
     const byte = bytes[i]!;

@@ -146,7 +146,8 @@ const COMMON_UNITS = [
 /** The unit in `bytes[from..to)`, as a shared string when it is a common one. */
 function unitAt(bytes: Uint8Array, text: string, from: number, to: number): string {
   const length = to - from;
-  for (const unit of COMMON_UNITS) {
+  for (let u = 0; u < COMMON_UNITS.length; u++) {
+    const unit = COMMON_UNITS[u]!;
     if (unit.length === length && spells(unit, bytes, from)) return unit;
   }
   return text.slice(from, to);
