@@ -329,17 +329,24 @@ export function decodeHexText(raw: string): string | undefined {
   return hexTextAt(latin1Bytes(raw), 0, raw.length);
 }
 
+/**
+ * The character codes of the text being decoded, in one array kept for every call: a packed array
+ * passed to `fromCharCode` makes the text in one string, without an array or a string per call.
+ */
+const HEX_CODES: number[] = [];
+
 /** {@linkcode decodeHexText} of `bytes[from..to)`. */
 function hexTextAt(bytes: Uint8Array, from: number, to: number): string | undefined {
   const length = to - from;
   if (length === 0 || length % 2 !== 0) return undefined;
-  let decoded = "";
+  const codes = HEX_CODES;
+  codes.length = 0;
   for (let i = from; i < to; i += 2) {
     const code = (nibble(bytes[i]!) << 4) | nibble(bytes[i + 1]!);
     if (!(code >= 0x20 && code < 0x7f)) return undefined;
-    decoded += String.fromCharCode(code);
+    codes.push(code);
   }
-  return decoded;
+  return String.fromCharCode.apply(null, codes);
 }
 
 /** The value of one hex digit, or 0x100 (which fails the printable check) for anything else. */
