@@ -206,20 +206,6 @@ function daysFromCivil(year: number, month: number, day: number): number {
   return era * 146097 + dayOfEra - 719468;
 }
 
-const OFFSET_TEXTS = new Map<number, string>();
-
-/** An offset in minutes as ISO 8601 writes it (`+01:00`), made once per offset. */
-function offsetText(minutes: number): string {
-  let text = OFFSET_TEXTS.get(minutes);
-  if (text === undefined) {
-    const abs = Math.abs(minutes);
-    const hours = String(Math.floor(abs / 60)).padStart(2, "0");
-    text = `${minutes < 0 ? "-" : "+"}${hours}:${String(abs % 60).padStart(2, "0")}`;
-    if (OFFSET_TEXTS.size < 64) OFFSET_TEXTS.set(minutes, text);
-  }
-  return text;
-}
-
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** The last Sunday of a month, as a day of the month. */
@@ -294,30 +280,33 @@ function timestampAt(
   }
   // The ISO text in one string made from character codes: the digits are copied as the meter
   // wrote them (checked above), which is several times cheaper than joining formatted numbers.
-  const c = (at: number) => bytes[from + at]!;
-  const date = String.fromCharCode(
-    yy < 70 ? 0x32 : 0x31,
-    yy < 70 ? 0x30 : 0x39,
-    c(0),
-    c(1),
-    0x2d,
-    c(2),
-    c(3),
-    0x2d,
-    c(4),
-    c(5),
-    0x54,
-    c(6),
-    c(7),
-    0x3a,
-    c(8),
-    c(9),
-    0x3a,
-    c(10),
-    c(11),
-  );
-  return { kind: "timestamp", value: date + offsetText(offset), epochMs: local - offset * 60_000 };
+  const codes = ISO_CODES;
+  codes[0] = yy < 70 ? 0x32 : 0x31;
+  codes[1] = yy < 70 ? 0x30 : 0x39;
+  for (let k = 0; k < 6; k++) {
+    codes[2 + 3 * k] = bytes[from + 2 * k]!;
+    codes[3 + 3 * k] = bytes[from + 2 * k + 1]!;
+  }
+  const abs = offset < 0 ? -offset : offset;
+  const hours = (abs / 60) | 0;
+  const minutes = abs % 60;
+  codes[19] = offset < 0 ? 0x2d : 0x2b;
+  codes[20] = 0x30 + ((hours / 10) | 0);
+  codes[21] = 0x30 + (hours % 10);
+  codes[23] = 0x30 + ((minutes / 10) | 0);
+  codes[24] = 0x30 + (minutes % 10);
+  return {
+    kind: "timestamp",
+    value: String.fromCharCode.apply(null, codes),
+    epochMs: local - offset * 60_000,
+  };
 }
+
+/**
+ * The character codes of the ISO text being made, `YYYY-MM-DDThh:mm:ss+hh:mm`, with its
+ * separators in place: one array for every call, passed to `fromCharCode` at once.
+ */
+const ISO_CODES: number[] = [..."0000-00-00T00:00:00+00:00"].map((c) => c.charCodeAt(0));
 
 /**
  * Decodes hex-encoded text (equipment identifiers, text messages) when it is printable ASCII.
