@@ -199,13 +199,11 @@ export function fieldsOf(spec: FormatSpec): Map<string, FieldSpec> {
 }
 
 /**
- * A data line's catalogue row and M-Bus channel (0 for none), with the row's parts that parsing
- * reads on every line copied out: entries are all made in one place and share one object shape,
- * where the rows come in several.
+ * What parsing needs of a data line's catalogue row, and the line's M-Bus channel (0 for none).
+ * Entries are all made in one place and share one object shape, where the rows come in several:
+ * reading these parts from the rows on every line would be a megamorphic property load.
  */
 export interface CatalogueEntry {
-  /** The row. */
-  row: FieldSpec;
   /** The M-Bus channel, 1-4, or 0. */
   channel: number;
   /** The row's field. */
@@ -279,7 +277,6 @@ export class FormatCatalogue {
       const row = this.#fields.get(key);
       entry = row
         ? {
-          row,
           channel,
           field: row.field,
           shapes: row.shapes,

@@ -263,6 +263,7 @@ class FieldStore {
     }
   }
 }
+
 /**
  * The shape of a line's value `index`: its row's shapes in order, the last `repeat` of them
  * repeating; `auto` for a line the format does not know.
