@@ -223,7 +223,11 @@ const MAX_REMEMBERED_REFERENCES = 1024;
 export class FormatCatalogue {
   readonly #fields: Map<string, FieldSpec>;
   readonly #seen = new Map<string, CatalogueEntry | null>();
-  /** The reference, its bytes and its entry at each line position of the last telegram read. */
+  /**
+   * The reference, its bytes and its entry at each line position of the last telegram read. The
+   * bytes are the reference's characters again: comparing them with the telegram's bytes is a few
+   * percent of a telegram faster than comparing the string's characters.
+   */
   readonly #lastReferences: string[] = [];
   readonly #lastBytes: Uint8Array[] = [];
   readonly #lastEntries: (CatalogueEntry | null)[] = [];
