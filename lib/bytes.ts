@@ -42,7 +42,6 @@ export function latin1Bytes(text: string): Uint8Array {
  * it, and telegrams come one after another from the same buffer.
  */
 export class WordView {
-  #buffer: ArrayBufferLike | undefined;
   #words: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 
   /**
@@ -53,8 +52,7 @@ export class WordView {
    */
   of(buffer: ArrayBufferLike): Uint32Array<ArrayBufferLike> {
     const count = buffer.byteLength >>> 2;
-    if (buffer !== this.#buffer || this.#words.length !== count) {
-      this.#buffer = buffer;
+    if (this.#words.buffer !== buffer || this.#words.length !== count) {
       this.#words = new Uint32Array(buffer, 0, count);
     }
     return this.#words;
