@@ -203,24 +203,36 @@ export class FrameScanner {
         }
         case State.Crc:
         case State.Tail: {
-          const byte = chunk[i]!;
-          if (byte === LF) {
-            this.#append(chunk, i, i + 1);
-            out.push(this.#emit());
-            i++;
-          } else if (byte === CR) {
-            this.#append(chunk, i, i + 1);
-            this.#state = State.Tail;
-            i++;
-          } else if (this.#state === State.Crc && isHexDigit(byte)) {
-            this.#append(chunk, i, i + 1);
-            if (++this.#crcDigits === 4) this.#state = State.Tail;
-            i++;
-          } else {
-            // Anything else ends the telegram without being part of it (a meter that sends no
-            // line end after the CRC, or the next telegram's `/`).
-            out.push(this.#emit());
+          // The CRC line, as far as this chunk holds it: up to four hex digits, then CR LF or LF.
+          // Anything else ends the telegram without being part of it (a meter that sends no
+          // line end after the CRC, or the next telegram's `/`).
+          let state: State = this.#state;
+          let digits = this.#crcDigits;
+          let j = i;
+          let ended = false;
+          while (j < n) {
+            const byte = chunk[j]!;
+            if (byte === LF) {
+              j++;
+              ended = true;
+              break;
+            }
+            if (byte === CR) {
+              state = State.Tail;
+            } else if (state === State.Crc && isHexDigit(byte)) {
+              if (++digits === 4) state = State.Tail;
+            } else {
+              ended = true;
+              break;
+            }
+            j++;
           }
+          if (this.#append(chunk, i, j)) {
+            this.#state = state;
+            this.#crcDigits = digits;
+            if (ended) out.push(this.#emit());
+          }
+          i = j;
           break;
         }
       }

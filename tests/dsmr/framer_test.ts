@@ -75,6 +75,21 @@ Deno.test("FrameScanner drops a telegram over the size limit and recovers on the
   assert.ok(scanner.stats.discardedBytes >= 1024);
 });
 
+Deno.test("FrameScanner drops a telegram whose CRC line crosses the size limit, in any chunks", () => {
+  // The limit falls on each byte of the CRC line in turn; the telegram is dropped whole, and the
+  // one after it comes through alone (it used to leave the scanner in the tail of a telegram it
+  // had dropped, which then emitted the line end as a telegram).
+  const bang = TELEGRAM.indexOf(0x21);
+  for (let limit = bang + 1; limit < TELEGRAM.length; limit++) {
+    for (const chunks of [[TELEGRAM], [...TELEGRAM].map((b) => new Uint8Array([b]))]) {
+      const scanner = new FrameScanner({ maxBytes: limit });
+      const out = frameAll(scanner, [...chunks, encode("/A\n\n!\n")]);
+      assert.deepEqual(out.map((t) => decode(t.bytes)), ["/A\n\n!\n"], `limit ${limit}`);
+      assert.equal(scanner.stats.oversized, 1, `limit ${limit}`);
+    }
+  }
+});
+
 Deno.test("FrameScanner never buffers without bound on a stream without !", () => {
   const scanner = new FrameScanner({ maxBytes: 2048 });
   const line = encode("1-0:1.8.1(000001.000*kWh)\r\n");
