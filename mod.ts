@@ -39,6 +39,7 @@ export {
   type FieldGroup,
   FIELDS,
   type FieldSpec,
+  type Setter,
 } from "./lib/dsmr/fields.ts";
 export {
   AUTO_FORMAT,

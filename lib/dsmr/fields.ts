@@ -58,7 +58,17 @@ export interface FieldSpec {
   repeat?: number;
   /** Stores the decoded values; returns a reason when they cannot be read. */
   apply(values: ObisValue[], context: FieldContext): string | undefined;
+  /**
+   * Quantity rows: the unit and the setter `apply` uses, so that parsing can store a lone number
+   * already in that unit (the usual line) without calling `apply`.
+   */
+  quantity?: { unit: string; set: Setter<Quantity> };
+  /** Count rows: the setter `apply` uses, so that parsing can store a lone number without it. */
+  count?: Setter<number>;
 }
+
+/** Stores a value in a fixed place of the telegram. */
+export type Setter<T> = (telegram: Telegram, value: T) => void;
 
 // ---- small value helpers ---------------------------------------------------------------
 
@@ -98,8 +108,6 @@ function describe(context: FieldContext, expected: string): string {
 
 // ---- row builders ----------------------------------------------------------------------
 
-type Setter<T> = (telegram: Telegram, value: T) => void;
-
 function quantityRow(
   obis: string,
   field: string,
@@ -114,6 +122,7 @@ function quantityRow(
     group,
     description,
     shapes: ["number"],
+    quantity: { unit, set },
     apply(values, context) {
       if (values[0]?.kind === "empty") return undefined;
       const q = quantity(values[0], unit);
@@ -136,6 +145,7 @@ function integerRow(
     group,
     description,
     shapes: ["number"],
+    count: set,
     apply(values, context) {
       if (values[0]?.kind === "empty") return undefined;
       const n = integer(values[0]);

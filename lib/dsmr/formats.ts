@@ -7,7 +7,8 @@
  */
 
 import { latin1Bytes } from "../bytes.ts";
-import { catalogueKey, type FieldGroup, FIELDS, type FieldSpec } from "./fields.ts";
+import { catalogueKey, type FieldGroup, FIELDS, type FieldSpec, type Setter } from "./fields.ts";
+import type { Quantity } from "./model.ts";
 import type { LexedTelegram } from "./lexer.ts";
 import { CENTRAL_EUROPEAN_TIME, type TimeZoneRule, type ValueShape } from "./values.ts";
 
@@ -214,6 +215,12 @@ export interface CatalogueEntry {
   repeat: number;
   /** The row's `apply`. */
   apply: FieldSpec["apply"];
+  /** A quantity row's unit, else `""`. */
+  unit: string;
+  /** A quantity row's setter (see `FieldSpec.quantity`). */
+  setQuantity: Setter<Quantity> | undefined;
+  /** A count row's setter (see `FieldSpec.count`). */
+  setCount: Setter<number> | undefined;
 }
 
 /** Most references a catalogue remembers: a meter sends the same few dozen in every telegram. */
@@ -286,6 +293,9 @@ export class FormatCatalogue {
           shapes: row.shapes,
           repeat: row.repeat ?? 0,
           apply: row.apply,
+          unit: row.quantity?.unit ?? "",
+          setQuantity: row.quantity?.set,
+          setCount: row.count,
         }
         : null;
       if (this.#seen.size < MAX_REMEMBERED_REFERENCES) this.#seen.set(reference, entry);

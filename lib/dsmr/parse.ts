@@ -241,8 +241,24 @@ class FieldStore {
     } else {
       context.device = undefined;
     }
+    // The usual line, one number (in the unit of a quantity row), is stored without `apply`.
+    const values = line.values;
+    if (values.length === 1) {
+      const value = values[0]!;
+      if (value.kind === "number") {
+        const unit = entry.unit;
+        if (entry.setQuantity && (value.unit === undefined || value.unit === unit)) {
+          entry.setQuantity(this.#telegram, { value: value.value, unit });
+          return;
+        }
+        if (entry.setCount) {
+          entry.setCount(this.#telegram, value.value);
+          return;
+        }
+      }
+    }
     context.raw = line.raw;
-    const problem = entry.apply(line.values, context);
+    const problem = entry.apply(values, context);
     if (problem) this.#telegram.problems.push({ reference: line.reference, reason: problem });
   }
 
