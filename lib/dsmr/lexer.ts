@@ -178,9 +178,18 @@ export class LineCursor {
     return i;
   }
 
-  /** Moves to a data line's first `(`, found by the caller at `open`. */
-  moveTo(open: number): void {
-    this.#at = open;
+  /**
+   * Moves the cursor on the current line: to its first `(`, or past a group the caller read
+   * itself (see {@linkcode LineCursor.groupOpen}).
+   */
+  moveTo(at: number): void {
+    this.#at = at;
+  }
+
+  /** Where the next group's `(` is: at the cursor, or -1 when no group starts there. */
+  groupOpen(): number {
+    const at = this.#at;
+    return at < this.bytes.length && this.bytes[at] === OPEN ? at : -1;
   }
 
   /** A data line's reference, up to `end`, without surrounding white space. */

@@ -27,7 +27,13 @@ import type {
   ObisValue,
   Telegram,
 } from "./model.ts";
-import { decodeValueAt, type TimeZoneRule, type ValueShape } from "./values.ts";
+import {
+  decodeValueAt,
+  numberGroupAt,
+  type TimeZoneRule,
+  type ValueShape,
+  type ValueStop,
+} from "./values.ts";
 
 const LATIN1 = new TextDecoder("latin1");
 const UTF8 = new TextDecoder();
@@ -191,7 +197,13 @@ function readLines(bytes: Uint8Array, text: string, telegram: Telegram, spec: Fo
 const NO_GROUPS: string[] = [];
 const NO_VALUES: ObisValue[] = [];
 
-/** Appends the cursor's groups to a line: each raw string, and its value read at its shape. */
+/** Where the number group last read by `numberGroupAt` ends. */
+const NUMBER_STOP: ValueStop = { end: 0 };
+
+/**
+ * Appends the cursor's groups to a line: each raw string, and its value read at its shape. A
+ * number, the usual value, is read as the cursor would read its group, in the same pass.
+ */
 function readValues(
   cursor: LineCursor,
   line: ObisLine,
@@ -199,12 +211,25 @@ function readValues(
   zone: TimeZoneRule,
 ): void {
   const { text, bytes } = cursor;
-  while (cursor.nextGroup()) {
-    const from = cursor.groupStart;
-    const end = cursor.groupEnd;
-    const group = text.slice(from, end);
+  for (let open = cursor.groupOpen(); open >= 0; open = cursor.groupOpen()) {
     const index = line.raw === NO_GROUPS ? 0 : line.raw.length;
-    const value = decodeValueAt(bytes, text, from, end, group, shapeAt(entry, index), zone);
+    const shape = shapeAt(entry, index);
+    let value: ObisValue | undefined = shape === "number"
+      ? numberGroupAt(bytes, text, open + 1, NUMBER_STOP)
+      : undefined;
+    let from: number;
+    let end: number;
+    if (value !== undefined) {
+      from = open + 1;
+      end = NUMBER_STOP.end;
+      cursor.moveTo(end + 1);
+    } else {
+      cursor.nextGroup();
+      from = cursor.groupStart;
+      end = cursor.groupEnd;
+    }
+    const group = text.slice(from, end);
+    value ??= decodeValueAt(bytes, text, from, end, group, shape, zone);
     if (index === 0) {
       line.raw = [group];
       line.values = [value];

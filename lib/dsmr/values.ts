@@ -57,17 +57,28 @@ const POWERS_OF_TEN = [
   1e15,
 ];
 
+/** Where a value read from a telegram's bytes stopped; see {@linkcode numberGroupAt}. */
+export interface ValueStop {
+  /** The index of the byte after the value: its group's `)`. */
+  end: number;
+}
+
+const CLOSE = 0x29;
+const LF = 0x0a;
+
 /**
- * Reads `[+-]digits[.digits][*unit]` in `bytes[from..to)` in one pass, straight into its view
- * object, or returns `undefined`; `text` holds the same characters, for the rare slices. A
- * mantissa below 2^53 divided by an exact power of ten is correctly rounded, so the value equals
- * `Number()` of the digits exactly.
+ * Reads `[+-]digits[.digits][*unit]` from `from` in one pass, straight into its view object, or
+ * returns `undefined`; `text` holds the same characters, for the rare slices. The value stops at
+ * `to` or at a `)` or line feed before it, and `stop.end` is set to where. A mantissa below 2^53
+ * divided by an exact power of ten is correctly rounded, so the value equals `Number()` of the
+ * digits exactly.
  */
-function numberAt(
+function scanNumber(
   bytes: Uint8Array,
   text: string,
   from: number,
   to: number,
+  stop: ValueStop,
 ): NumberValue | undefined {
   let i = from;
   const first = bytes[i]!;
@@ -94,7 +105,7 @@ function numberAt(
     digits += decimals;
   }
   const end = i;
-  if (digits === 0 || (end < to && bytes[end] !== 0x2a /* * */)) return undefined;
+  if (digits === 0) return undefined;
   let value: number;
   if (mantissa > Number.MAX_SAFE_INTEGER || decimals >= POWERS_OF_TEN.length) {
     value = Number(text.slice(from, end));
@@ -102,8 +113,52 @@ function numberAt(
     value = decimals > 0 ? mantissa / POWERS_OF_TEN[decimals]! : mantissa;
     if (negative) value = -value;
   }
-  if (end >= to - 1) return { kind: "number", value };
-  return { kind: "number", value, unit: unitAt(bytes, text, end + 1, to) };
+  let c = end < to ? bytes[end]! : CLOSE;
+  if (c === CLOSE || c === LF) {
+    stop.end = end;
+    return { kind: "number", value };
+  }
+  if (c !== 0x2a /* * */) return undefined;
+  const unitStart = end + 1;
+  let unitEnd = unitStart;
+  while (unitEnd < to && (c = bytes[unitEnd]!) !== CLOSE && c !== LF) unitEnd++;
+  stop.end = unitEnd;
+  if (unitEnd === unitStart) return { kind: "number", value };
+  return { kind: "number", value, unit: unitAt(bytes, text, unitStart, unitEnd) };
+}
+
+const STOP: ValueStop = { end: 0 };
+
+/** A number that fills `bytes[from..to)` exactly (see {@linkcode scanNumber}), or `undefined`. */
+function numberAt(
+  bytes: Uint8Array,
+  text: string,
+  from: number,
+  to: number,
+): NumberValue | undefined {
+  const value = scanNumber(bytes, text, from, to, STOP);
+  return value !== undefined && STOP.end === to ? value : undefined;
+}
+
+/**
+ * Reads a `number` value whose group's end is not known yet, from just after its `(` through its
+ * `)`, so that the group's bytes are read once, not once to find its end and again to decode it.
+ *
+ * @param bytes The telegram's bytes.
+ * @param text The same telegram as text.
+ * @param from Where the value starts, after its `(`.
+ * @param stop Set to where the group's `)` is.
+ * @returns The value, or `undefined` when the group is not a number closed by `)` (the caller then
+ *   reads it as {@linkcode decodeValueAt} does, which reads such a group as text).
+ */
+export function numberGroupAt(
+  bytes: Uint8Array,
+  text: string,
+  from: number,
+  stop: ValueStop,
+): NumberValue | undefined {
+  const value = scanNumber(bytes, text, from, bytes.length, stop);
+  return value !== undefined && bytes[stop.end] === CLOSE ? value : undefined;
 }
 
 /**

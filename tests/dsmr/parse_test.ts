@@ -3,7 +3,8 @@ import { ChecksumError, TelegramSyntaxError } from "../../lib/dsmr/errors.ts";
 import { FrameScanner } from "../../lib/dsmr/framer.ts";
 import type { Telegram } from "../../lib/dsmr/model.ts";
 import { parseTelegram } from "../../lib/dsmr/parse.ts";
-import { readTimestamp } from "../../lib/dsmr/values.ts";
+import { lexTelegram } from "../../lib/dsmr/lexer.ts";
+import { decodeValue, readTimestamp } from "../../lib/dsmr/values.ts";
 import { fixtureBytes } from "../support/paths.ts";
 
 function frame(name: string) {
@@ -296,5 +297,43 @@ Deno.test("parseTelegram() does not take a longer or spaced reference for the on
     const b = parseTelegram(spaced, { format: "dsmr30" });
     assert.deepEqual(b.energy.import, { t1: kwh(3) });
     assert.equal(b.obis[0]?.reference, "1-0:1.8.1");
+  }
+});
+
+Deno.test("parseTelegram() reads number groups as the lexer cuts them and decodeValue reads them", () => {
+  // The parser reads a number and finds its group's end in one pass; whatever the group holds,
+  // its raw string and value are those of the lexer's group, decoded on its own.
+  const lines = [
+    "1-0:1.8.1(000001.5*kWh)",
+    "1-0:1.8.2(2.5*kWh", // not closed: runs to the line end, CR excluded
+    "1-0:2.8.1(3*)", // an empty unit
+    "1-0:2.8.2(-4.25*kWh)(5)(x)", // groups after the first
+    "1-0:1.7.0(1e5*kW)",
+    "1-0:2.7.0(6*k(W)",
+    "1-0:32.7.0(7*V)junk(8)",
+    "1-0:52.7.0(+9*V) ",
+    "1-0:72.7.0(12345678901234567890.5*V)",
+    "0-0:96.7.21(00013)",
+    "0-0:96.7.9()",
+    "1-0:31.7.0(.5*A)",
+    "1-0:51.7.0(5.*A)",
+  ];
+  for (const end of ["\r\n", "\n"]) {
+    const text = `/XXX5${end}${end}${lines.join(end)}${end}!`;
+    const telegram = parseTelegram(text, { format: "dsmr30" });
+    const lexed = lexTelegram(text).lines;
+    assert.deepEqual(
+      telegram.obis.map((line) => [line.reference, line.raw]),
+      lexed.map((
+        line,
+      ) => [line.reference, line.groups]),
+    );
+    for (const line of telegram.obis) {
+      assert.deepEqual(
+        line.values,
+        line.raw.map((raw) => decodeValue(raw, "number")),
+        line.reference,
+      );
+    }
   }
 });

@@ -34,7 +34,7 @@ Deno.test("readNumber() gives exactly what Number() gives for meter-shaped decim
 });
 
 Deno.test("readNumber() refuses what is not a number", () => {
-  for (const raw of ["", "*kWh", "4B38", "1.2.3", "12 3", ".", "0-0:96.7.19"]) {
+  for (const raw of ["", "*kWh", "4B38", "1.2.3", "12 3", ".", "0-0:96.7.19", "1)", "1*k)W"]) {
     assert.equal(readNumber(raw), undefined, raw);
   }
 });
