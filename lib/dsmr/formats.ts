@@ -8,8 +8,8 @@
 
 import { latin1Bytes } from "../bytes.ts";
 import { catalogueKey, type FieldGroup, FIELDS, type FieldSpec, type Setter } from "./fields.ts";
-import type { Quantity } from "./model.ts";
 import type { LexedTelegram } from "./lexer.ts";
+import type { Quantity } from "./model.ts";
 import { CENTRAL_EUROPEAN_TIME, type TimeZoneRule, type ValueShape } from "./values.ts";
 
 /** Serial line settings of a P1 port. */

@@ -336,30 +336,29 @@ function timestampAt(
   // The ISO text in one string made from character codes: the digits are copied as the meter
   // wrote them (checked above), which is several times cheaper than joining formatted numbers,
   // and passing the codes as arguments is a third cheaper than passing an array of them.
-  const b = bytes;
   const abs = offset < 0 ? -offset : offset;
   const hours = (abs / 60) | 0;
   const minutes = abs % 60;
   const value = String.fromCharCode(
-    yy < 70 ? 0x32 : 0x31, // 2 0 or 1 9
+    yy < 70 ? 0x32 : 0x31, // the century: 20 or 19
     yy < 70 ? 0x30 : 0x39,
-    b[from]!,
-    b[from + 1]!,
+    bytes[from]!,
+    bytes[from + 1]!,
     0x2d, // -
-    b[from + 2]!,
-    b[from + 3]!,
+    bytes[from + 2]!,
+    bytes[from + 3]!,
     0x2d, // -
-    b[from + 4]!,
-    b[from + 5]!,
+    bytes[from + 4]!,
+    bytes[from + 5]!,
     0x54, // T
-    b[from + 6]!,
-    b[from + 7]!,
+    bytes[from + 6]!,
+    bytes[from + 7]!,
     0x3a, // :
-    b[from + 8]!,
-    b[from + 9]!,
+    bytes[from + 8]!,
+    bytes[from + 9]!,
     0x3a, // :
-    b[from + 10]!,
-    b[from + 11]!,
+    bytes[from + 10]!,
+    bytes[from + 11]!,
     offset < 0 ? 0x2d : 0x2b, // - or +
     0x30 + ((hours / 10) | 0),
     0x30 + (hours % 10),
