@@ -206,10 +206,10 @@ export class LineCursor {
    * @returns `false` when no group starts at the cursor.
    */
   nextGroup(): boolean {
+    const at = this.groupOpen();
+    if (at < 0) return false;
     const bytes = this.bytes;
     const length = bytes.length;
-    const at = this.#at;
-    if (at >= length || bytes[at] !== OPEN) return false;
     let end = at + 1;
     let c = 0;
     while (end < length && (c = bytes[end]!) !== CLOSE && c !== LF) end++;
