@@ -60,6 +60,7 @@ export async function runServe(
     return 0;
   }
   const logger: Logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  for (const warning of config.warnings) logger.warn(warning);
   const source = createSource(config.sourceSpec, {
     format: config.format,
     serial: config.serial,
