@@ -1,9 +1,7 @@
 /** Settings as users of the original product write them, tried on the real service. */
 import assert from "node:assert/strict";
-import { waitFor } from "../support/helpers.ts";
-import { ROOT } from "../support/paths.ts";
 import { runMain } from "../support/run.ts";
-import { SERVE_PERMISSIONS } from "../support/server.ts";
+import { startServer } from "../support/server.ts";
 
 /** A port nobody listens on right now. */
 function freePort(): number {
@@ -15,33 +13,22 @@ function freePort(): number {
 
 Deno.test("the service listens where ASPNETCORE_URLS says and warns once about a DSMR reader host without key", async () => {
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...SERVE_PERMISSIONS, `${ROOT}main.ts`],
-    env: {
-      NO_COLOR: "1",
-      ASPNETCORE_URLS: `http://127.0.0.1:${port}`,
-      P1ReceiverSettings__SerialPort: "DUMMY",
-      DsmrReaderPublisherSettings__Host: "http://192.168.1.99:7777",
-    },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let log = "";
-  const reading = (async () => {
-    for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) log += text;
-  })();
+  const server = await startServer([], {
+    ASPNETCORE_URLS: `http://127.0.0.1:${port}`,
+    P1ReceiverSettings__SerialPort: "DUMMY",
+    DsmrReaderPublisherSettings__Host: "http://192.168.1.99:7777",
+  }, []);
   try {
-    await waitFor(() => log.includes(`listening on http://127.0.0.1:${port}/`), "the listen line");
-    const status = await (await fetch(`http://127.0.0.1:${port}/api/v1/status`)).json();
+    assert.equal(server.url, `http://127.0.0.1:${port}`);
+    const status = await (await fetch(`${server.url}/api/v1/status`)).json();
     assert.equal(status.dsmrReader, null, "the push stays off");
-    const lines = log.split("\n").filter((line) => line.includes("DsmrReaderPublisherSettings"));
-    assert.equal(lines.length, 1, log);
+    const lines = server.log().split("\n").filter((line) =>
+      line.includes("DsmrReaderPublisherSettings")
+    );
+    assert.equal(lines.length, 1, server.log());
     assert.match(lines[0]!, / WARN {2}DsmrReaderPublisherSettings__Host is set but .* stays off/);
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
-    await reading;
+    await server.stop();
   }
 });
 
