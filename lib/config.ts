@@ -12,14 +12,12 @@
 
 import { listenFromUrls, originalNamesOf, URLS_OPTION } from "./config/compat_original.ts";
 import { readEnvironment, readFlags, readSettingsFile } from "./config/inputs.ts";
+import { type Found, type FoundSettings, settingError } from "./config/found.ts";
 import {
   ConfigError,
-  type Found,
-  type FoundSettings,
   type OptionGroup,
   type OptionRow,
   type OptionSpec,
-  settingError,
   type ValuesOf,
 } from "./config/option.ts";
 import { type Config, FILE_OPTIONS, OPTION_GROUPS } from "./config/options.ts";

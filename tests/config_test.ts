@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Config, ConfigError, configHelp, OPTIONS, parseConfig } from "../lib/config.ts";
-import { settingError } from "../lib/config/option.ts";
+import { settingError } from "../lib/config/found.ts";
 import { redactUrl } from "../lib/log.ts";
 import { ROOT } from "./support/paths.ts";
 

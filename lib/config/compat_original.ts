@@ -8,14 +8,13 @@
  */
 
 import {
-  ConfigError,
   describeFound,
   type Found,
   type FoundSettings,
   jsonSettingText,
-  type OptionSpec,
   settingError,
-} from "./option.ts";
+} from "./found.ts";
+import { ConfigError, type OptionSpec } from "./option.ts";
 import type { OptionName } from "./options.ts";
 import { didYouMean } from "./suggest.ts";
 
@@ -76,8 +75,10 @@ export const URLS_OPTION: OptionSpec = {
 };
 
 /** The address one listen URL names. */
-interface ListenAddress {
+export interface ListenAddress {
+  /** The address to listen on (`0.0.0.0` for ASP.NET Core's `+` and `*`). */
   host: string;
+  /** The port (80 when the URL names none). */
   port: number;
 }
 

@@ -10,13 +10,8 @@
 import { parseArgs } from "node:util";
 import { fromAppsettings, originalTopLevelKeys } from "./compat_original.ts";
 import { parseJsonWithComments } from "./jsonc.ts";
-import {
-  ConfigError,
-  type Found,
-  type FoundSettings,
-  jsonSettingText,
-  type OptionSpec,
-} from "./option.ts";
+import { type Found, type FoundSettings, jsonSettingText } from "./found.ts";
+import { ConfigError, type OptionSpec } from "./option.ts";
 import { didYouMean } from "./suggest.ts";
 
 /** The prefix of our environment variables; an unknown name with it is a typo. */

@@ -4,6 +4,11 @@
  * fills, and {@linkcode Config} is derived from these groups. The original product's names for
  * the same settings are in `compat_original.ts`.
  *
+ * A new option is one row in its feature's group: a key (the configuration key it fills), `name`,
+ * `env`, `help`, a `read` from `readers.ts` (or its own, throwing `ConfigError`), and `default`
+ * when it has one (without it, its value can be `undefined`); `secret: true` for keys and
+ * passwords. A new feature is a group here plus its entry in {@linkcode OPTION_GROUPS}.
+ *
  * @module
  */
 
