@@ -46,8 +46,11 @@ export interface LoggerOptions {
 
 const SECRET = /key|password|secret|token|authorization/i;
 
-/** `scheme://` followed by userinfo up to its last `@` before the host. */
-const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#]*@/gi;
+/**
+ * `scheme://` followed by userinfo up to its last `@` before the host. The scheme's length is
+ * bounded so that a long text of words and dots costs linear time, not quadratic.
+ */
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]{0,31}:\/\/)[^\s/?#]*@/gi;
 
 /**
  * The text with the credentials of every URL in it hidden: `http://user:pass@host/` becomes

@@ -45,6 +45,7 @@ export function editDistance(a: string, b: string): number {
  * ```
  */
 export function closest(given: string, known: Iterable<string>): string | undefined {
+  if (given.length > 100) return undefined; // no setting name is that long; spare the quadratic work
   const limit = Math.max(1, Math.floor(given.length / 3));
   let best: { name: string; distance: number } | undefined;
   for (const name of known) {
