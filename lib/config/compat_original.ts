@@ -141,12 +141,10 @@ export function listenFromUrls(found: FoundSettings): void {
   } catch (error) {
     throw settingError(urls, (error as Error).message);
   }
-  const filled = [["host", address.host], [
-    "port",
-    String(address.port),
-  ]] as const satisfies readonly (
-    readonly [OptionName, string]
-  )[];
+  const filled: readonly (readonly [OptionName, string])[] = [
+    ["host", address.host],
+    ["port", String(address.port)],
+  ];
   for (const [name, value] of filled) {
     const ours = found.get(name);
     if (ours === undefined) {
@@ -167,7 +165,7 @@ const IGNORED_APPSETTINGS = ["Logging", "AllowedHosts"];
 /** The top-level keys the original's appsettings.json may hold (sections and single keys). */
 export function originalTopLevelKeys(options: readonly OptionSpec[]): string[] {
   const paths = options.flatMap((option) => option.appsettings ?? []);
-  return [...new Set([...paths.map((path) => path.split(":")[0]!), ...IGNORED_APPSETTINGS])];
+  return [...new Set([...paths.map((path) => path.replace(/:.*/, "")), ...IGNORED_APPSETTINGS])];
 }
 
 /**
