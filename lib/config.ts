@@ -11,8 +11,8 @@
  */
 
 import { listenFromUrls, originalNamesOf, URLS_OPTION } from "./config/compat_original.ts";
-import { readEnvironment, readFlags, readSettingsFile } from "./config/inputs.ts";
 import { type Found, type FoundSettings, settingError } from "./config/found.ts";
+import { readEnvironment, readFlags, readSettingsFile } from "./config/inputs.ts";
 import {
   ConfigError,
   type OptionGroup,
