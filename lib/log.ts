@@ -1,5 +1,6 @@
 /**
- * The one place that writes log lines: levels, text or JSON lines, and redaction of secrets.
+ * The one place that writes log lines: levels, text or JSON lines, and redaction of secrets
+ * (fields named like secrets, and credentials in URLs wherever they appear in a line).
  *
  * @module
  */
@@ -45,6 +46,30 @@ export interface LoggerOptions {
 
 const SECRET = /key|password|secret|token|authorization/i;
 
+/**
+ * `scheme://` followed by userinfo up to its last `@` before the host. The scheme's length is
+ * bounded so that a long text of words and dots costs linear time, not quadratic.
+ */
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]{0,31}:\/\/)[^\s/?#]*@/gi;
+
+/**
+ * The text with the credentials of every URL in it hidden: `http://user:pass@host/` becomes
+ * `http://***@host/`. Works on a URL, on an invalid one, and on any message that quotes URLs.
+ *
+ * @param text A URL or any text.
+ * @returns The text without URL credentials.
+ *
+ * @example
+ * ```ts
+ * import { redactUrl } from "./log.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(redactUrl("mqtt://p1:pw@host:99999"), "mqtt://***@host:99999");
+ * ```
+ */
+export function redactUrl(text: string): string {
+  return text.replace(URL_USERINFO, "$1***@");
+}
+
 /** Replaces the values of fields whose names look secret (API keys, passwords) with `***`. */
 export function redact(fields: LogFields): LogFields {
   const out: LogFields = {};
@@ -54,6 +79,14 @@ export function redact(fields: LogFields): LogFields {
   return out;
 }
 
+/** JSON.stringify's replacer: secret-looking keys at any depth and URL credentials hidden. */
+function hideSecrets(key: string, value: unknown): unknown {
+  if (key !== "" && SECRET.test(key) && value) return "***";
+  if (typeof value === "string") return redactUrl(value);
+  if (value instanceof Error) return redactUrl(value.message);
+  return value;
+}
+
 const encoder = new TextEncoder();
 
 function toStderr(line: string): void {
@@ -61,9 +94,11 @@ function toStderr(line: string): void {
 }
 
 function formatValue(value: unknown): string {
-  if (typeof value === "string") return /^[\w./:@+-]+$/.test(value) ? value : JSON.stringify(value);
-  if (value instanceof Error) return JSON.stringify(value.message);
-  return JSON.stringify(value) ?? String(value);
+  if (typeof value === "string") {
+    const safe = redactUrl(value);
+    return /^[\w./:@+-]+$/.test(safe) ? safe : JSON.stringify(safe);
+  }
+  return JSON.stringify(value, hideSecrets) ?? String(value);
 }
 
 /**
@@ -91,15 +126,19 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     if (LOG_LEVELS.indexOf(level) < threshold) return;
     const safe = redact(fields);
     const time = new Date().toISOString();
+    // URL credentials are hidden in the message and every field, whoever wrote the line.
     if (json) {
-      write(
-        JSON.stringify({ time, level, ...(name ? { logger: name } : {}), msg: message, ...safe }),
-      );
+      write(JSON.stringify(
+        { time, level, ...(name ? { logger: name } : {}), msg: message, ...safe },
+        hideSecrets,
+      ));
     } else {
       const extra = Object.entries(safe).map(([key, value]) => ` ${key}=${formatValue(value)}`)
         .join("");
       write(
-        `${time} ${level.toUpperCase().padEnd(5)} ${name ? `${name}: ` : ""}${message}${extra}`,
+        `${time} ${level.toUpperCase().padEnd(5)} ${name ? `${name}: ` : ""}${
+          redactUrl(message)
+        }${extra}`,
       );
     }
   };

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { type Config, ConfigError, configHelp, OPTIONS, parseConfig } from "../lib/config.ts";
+import { settingError } from "../lib/config/found.ts";
+import { redactUrl } from "../lib/log.ts";
+import { ROOT } from "./support/paths.ts";
 
 function config(
   args: string[],
@@ -237,14 +240,245 @@ Deno.test("parseConfig() reads the share port options", () => {
 
 Deno.test("parseConfig() never shows the API key in an error", () => {
   fails(
-    [],
-    { DsmrReaderPublisherSettings__ApiKey: "s3cret" },
-    /--dsmr-reader-key is set but --dsmr-reader-url is not/,
+    ["--dsmr-reader-key", "s3cret"],
+    {},
+    /^--dsmr-reader-key is set but --dsmr-reader-url is not: both are needed to push to DSMR reader$/,
   );
-  try {
-    config(["--dsmr-reader-url", "ftp://x", "--dsmr-reader-key", "s3cret"]);
-  } catch (error) {
-    assert.ok(!(error as Error).message.includes("s3cret"));
+  fails(
+    [],
+    { P1READER_DSMR_READER_URL: "ftp://x", P1READER_DSMR_READER_KEY: "s3cret" },
+    /^P1READER_DSMR_READER_URL="ftp:\/\/x": expected an http/,
+  );
+  fails([], { P1READER_DSMR_READER_KEY: " " }, /^P1READER_DSMR_READER_KEY=\*\*\*: is empty$/);
+});
+
+Deno.test("a secret's value never appears in its error, even where its reader quotes it", () => {
+  const error = settingError(
+    { text: "s3cret", from: "--decryption-key", compat: false },
+    'expected 32 hex digits, not "s3cret"',
+    true,
+  );
+  assert.equal(error.message, '--decryption-key ***: expected 32 hex digits, not "***"');
+});
+
+Deno.test("parseConfig() hides the credentials of a URL in its error", () => {
+  for (
+    const [args, shown] of [
+      [["--mqtt-url", "mqtt://p1:pw@host:99999"], '--mqtt-url "mqtt://***@host:99999"'],
+      [["--dsmr-reader-url", "http://user:pw@host:99999", "--dsmr-reader-key", "K"], "***@host"],
+      [["--source", "tcp://user:pw@meter:99999"], 'Invalid source "tcp://***@meter:99999"'],
+      [["--urls", "http://user:pw@+:80"], '--urls "http://***@+:80"'],
+      [["--mqtt-url", "mqtt://p1:pw w@host:99999"], '--mqtt-url "mqtt://***@host:99999"'],
+      [["--mqtt-url", "mqtt://p1:p@w@host:99999"], '--mqtt-url "mqtt://***@host:99999"'],
+    ]
+  ) {
+    assert.throws(() => config(args as string[]), (error: Error) => {
+      assert.ok(error.message.includes(shown as string), error.message);
+      assert.ok(!error.message.includes("pw"), error.message);
+      return true;
+    });
+  }
+});
+
+Deno.test("parseConfig() keeps URLs normalised, so that a password with a space or @ can be hidden in logs", () => {
+  const c = config(["--mqtt-url", "mqtt://p1:p@ss w@broker", "--dsmr-reader-key", "K"], {
+    DsmrReaderPublisherSettings__Host: "http://u:p ss@H:80/dsmr/",
+  });
+  assert.equal(c.mqtt?.url, "mqtt://p1:p%40ss%20w@broker");
+  assert.equal(c.dsmrReader?.url, "http://u:p%20ss@h/dsmr");
+  assert.equal(
+    redactUrl(`${c.mqtt?.url} ${c.dsmrReader?.url}`),
+    "mqtt://***@broker http://***@h/dsmr",
+  );
+});
+
+Deno.test("parseConfig() reads JSON with comments and trailing commas, as the original shipped its appsettings.json", () => {
+  // The shape of the original's appsettings.json: its DSMR reader section commented out.
+  const appsettings = [
+    "\uFEFF{",
+    '  "Logging": { "LogLevel": { "Default": "Information", "Microsoft.AspNetCore": "Warning" } },',
+    '  "AllowedHosts": "*",',
+    '  "P1ReceiverSettings": {',
+    '    "SerialPort": "/dev/ttyAMA0", // the Pi\'s own UART',
+    '    "Format": "V502",',
+    "  }",
+    '  //"DsmrReaderPublisherSettings": {',
+    '  //  "Host": "http://192.168.1.99:7777",',
+    '  //  "ApiKey": "<DSMR API KEY>",',
+    "  //}",
+    '  /* a note with a // inside, and a url: "http://x" */',
+    "}",
+  ].join("\r\n");
+  const c = config(["--config", "appsettings.json"], {}, { "appsettings.json": appsettings });
+  assert.equal(c.source, "/dev/ttyAMA0");
+  assert.equal(c.format, "V502");
+  assert.equal(c.dsmrReader, undefined);
+  assert.deepEqual(c.warnings, []);
+  const ours = config(["--config", "p1.json"], {}, {
+    "p1.json": '{ "port": 81, /* the old port */ "mqtt-url": "mqtt://broker//x", }',
+  });
+  assert.equal(ours.port, 81);
+  assert.equal(ours.mqtt?.url, "mqtt://broker//x", "a // inside a string is no comment");
+  fails(["--config", "open.json"], {}, /"open.json" is not valid JSON: a \/\* comment on line 2/, {
+    "open.json": '{\n  /* "port": 81\n}',
+  });
+  fails(["--config", "bad.json"], {}, /"bad.json" is not valid JSON: .*line 3/, {
+    "bad.json": '{\n  // fine\n  "port" 81\n}',
+  });
+});
+
+Deno.test("parseConfig() reads true/false, 1/0, yes/no and on/off in any case as switches, in the file and the environment", () => {
+  for (const value of [true, "true", "TRUE", 1, "1", "yes", "Yes", "on"]) {
+    const file = { "p1.json": JSON.stringify({ "replay-loop": value }) };
+    assert.equal(config(["--config", "p1.json"], {}, file).replayLoop, true, String(value));
+  }
+  for (const value of [false, "false", "False", 0, "0", "no", "off"]) {
+    const file = { "p1.json": JSON.stringify({ "replay-loop": value }) };
+    assert.equal(config(["--config", "p1.json"], {}, file).replayLoop, false, String(value));
+  }
+  assert.equal(
+    config([], { P1READER_MQTT_URL: "mqtt://b", P1READER_MQTT_RETAIN: "YES" }).mqtt?.retain,
+    true,
+  );
+  assert.equal(config([], { P1READER_MQTT_PER_VALUE: "0" }).mqtt, undefined);
+  fails(
+    [],
+    { P1READER_MQTT_RETAIN: "maybe" },
+    /^P1READER_MQTT_RETAIN="maybe": expected true or false/,
+  );
+  fails([], { P1READER_REPLAY_LOOP: "" }, /^P1READER_REPLAY_LOOP="": expected true or false/);
+  fails(["--config", "p1.json"], {}, /^"replay-loop" in p1.json "2": expected true or false/, {
+    "p1.json": '{"replay-loop": 2}',
+  });
+});
+
+Deno.test("parseConfig() checks every value, also of a feature that is off", () => {
+  fails(["--mqtt-qos", "3"], {}, /^--mqtt-qos "3": expected one of 0, 1, 2$/);
+  fails([], { P1READER_MQTT_INTERVAL: "soon" }, /^P1READER_MQTT_INTERVAL="soon": expected seconds/);
+  fails(
+    ["--share-allow", "10.0.0.0/99"],
+    {},
+    /^--share-allow "10.0.0.0\/99": Invalid address range/,
+  );
+  fails(["--dsmr-reader-timeout", "0"], {}, /^--dsmr-reader-timeout "0": must be more than 0/);
+  fails(
+    [],
+    { DsmrReaderPublisherSettings__Host: "192.168.1.99" },
+    /Host="192.168.1.99": expected an http/,
+  );
+});
+
+Deno.test("parseConfig() names the closest known setting for an unknown one", () => {
+  fails(
+    ["--config", "appsettings.json"],
+    {},
+    /^Unknown setting "P1ReceiverSettings:SerialPrt" in "appsettings.json" \(did you mean SerialPort\?\)/,
+    { "appsettings.json": '{"P1ReceiverSettings":{"SerialPrt":"DUMMY"}}' },
+  );
+  fails(["--config", "appsettings.json"], {}, /; P1ReceiverSettings knows SerialPort, Format$/, {
+    "appsettings.json": '{"P1ReceiverSettings":{"Host":"http://x"}}',
+  });
+  fails(
+    ["--config", "p1.json"],
+    {},
+    /^Unknown setting "prot" in "p1.json" \(did you mean port\?\)$/,
+    {
+      "p1.json": '{"prot": 80}',
+    },
+  );
+  fails(["--config", "p1.json"], {}, /\(did you mean P1ReceiverSettings\?\)$/, {
+    "p1.json": '{"P1ReceiverSetings": {"SerialPort": "DUMMY"}}',
+  });
+  fails(["--config", "p1.json"], {}, /^Unknown setting "bogus" in "p1.json"$/, {
+    "p1.json": '{"bogus": 1}',
+  });
+  fails(["--prot", "80"], {}, /^Unknown option '--prot' \(did you mean --port\?\)$/);
+  fails(
+    [],
+    { P1READER_MQTT_RETIAN: "true" },
+    /^Unknown setting P1READER_MQTT_RETIAN in the environment \(did you mean P1READER_MQTT_RETAIN\?\)$/,
+  );
+});
+
+Deno.test("parseConfig() leaves the push off with a warning when the original's names give DSMR reader's host but no key", () => {
+  const env = config([], { DsmrReaderPublisherSettings__Host: "http://192.168.1.99:7777" });
+  assert.equal(env.dsmrReader, undefined);
+  assert.deepEqual(env.warnings, [
+    "DsmrReaderPublisherSettings__Host is set but --dsmr-reader-key or " +
+    "DsmrReaderPublisherSettings__ApiKey is not: both are needed to push to DSMR reader, so it " +
+    "stays off, as in the original product",
+  ]);
+  const file = config(["--config", "a.json"], {}, {
+    "a.json": '{"DsmrReaderPublisherSettings": {"Host": "http://h:7777", "ApiKey": null}}',
+  });
+  assert.equal(file.dsmrReader, undefined);
+  assert.match(file.warnings[0]!, /^DsmrReaderPublisherSettings:Host in a.json is set but/);
+  const keyOnly = config([], { DsmrReaderPublisherSettings__ApiKey: "s3cret" });
+  assert.equal(keyOnly.dsmrReader, undefined);
+  assert.match(
+    keyOnly.warnings[0]!,
+    /^DsmrReaderPublisherSettings__ApiKey is set but --dsmr-reader-url/,
+  );
+  assert.ok(!keyOnly.warnings[0]!.includes("s3cret"));
+  // Our own names: whoever sets our URL wants the push, so a missing key stops start-up.
+  fails(
+    ["--dsmr-reader-url", "http://x"],
+    {},
+    /--dsmr-reader-url is set but --dsmr-reader-key is not/,
+  );
+  const mixed = config([], {
+    DsmrReaderPublisherSettings__Host: "http://h:7777",
+    P1READER_DSMR_READER_KEY: "K",
+  });
+  assert.equal(mixed.dsmrReader?.url, "http://h:7777");
+  assert.deepEqual(mixed.warnings, []);
+});
+
+Deno.test("parseConfig() honours the original's listen URL (ASPNETCORE_URLS, --urls, Urls) as host and port", () => {
+  const listen = (args: string[], env: Record<string, string>, files = {}) => {
+    const c = config(args, env, files);
+    return `${c.host} ${c.port}`;
+  };
+  assert.equal(listen([], { ASPNETCORE_URLS: "http://+:80" }), "0.0.0.0 80");
+  assert.equal(listen([], { ASPNETCORE_URLS: "http://*:8080/" }), "0.0.0.0 8080");
+  assert.equal(listen([], { ASPNETCORE_URLS: "http://localhost:5000" }), "localhost 5000");
+  assert.equal(listen([], { ASPNETCORE_URLS: "http://[::]:81" }), ":: 81");
+  assert.equal(listen([], { ASPNETCORE_URLS: "http://192.168.1.5" }), "192.168.1.5 80");
+  assert.equal(listen([], { ASPNETCORE_URLS: "http://+:80;http://*:80" }), "0.0.0.0 80");
+  assert.equal(listen(["--urls", "http://127.0.0.1:9000"], {}), "127.0.0.1 9000");
+  assert.equal(
+    listen(["--config", "a.json"], {}, { "a.json": '{"Urls": "http://+:5000"}' }),
+    "0.0.0.0 5000",
+  );
+  // The usual precedence: a flag beats the environment; agreeing settings in one place are fine.
+  assert.equal(listen(["--port", "9001"], { ASPNETCORE_URLS: "http://+:80" }), "0.0.0.0 9001");
+  assert.equal(
+    listen([], { ASPNETCORE_URLS: "http://+:80", P1READER_HOST: "0.0.0.0", P1READER_PORT: "80" }),
+    "0.0.0.0 80",
+  );
+  fails(
+    [],
+    { ASPNETCORE_URLS: "http://+:8080", P1READER_PORT: "80" },
+    /^ASPNETCORE_URLS="http:\/\/\+:8080" listens on port 8080, but P1READER_PORT="80" says otherwise: set only one of them$/,
+  );
+  fails(
+    [],
+    { ASPNETCORE_URLS: "http://*:8080;http://localhost:5000" },
+    /^ASPNETCORE_URLS="http:\/\/\*:8080;http:\/\/localhost:5000": lists 2 addresses, and this reader listens on one/,
+  );
+  fails([], { ASPNETCORE_URLS: "https://+:443" }, /serves http only; give an http:\/\/ URL/);
+  fails(["--urls", "http://+:80/p1"], {}, /is not a listen URL: expected http:\/\/HOST\[:PORT\]/);
+  fails(["--urls", "http://+:99999"], {}, /expected a port from 0 to 65535/);
+});
+
+Deno.test("OPTIONS names each option, environment variable and original name once", () => {
+  const names = OPTIONS.flatMap((option) => [option.name]);
+  const envs = OPTIONS.flatMap((option) => [option.env, ...(option.original ?? [])]);
+  assert.equal(new Set(names).size, names.length);
+  assert.equal(new Set(envs.map((env) => env.toLowerCase())).size, envs.length);
+  for (const option of OPTIONS) {
+    assert.ok(option.help.length > 0 && option.env.length > 0, option.name);
+    if (option.type === "string") assert.ok(option.value, `${option.name} shows a value in help`);
   }
 });
 
@@ -259,4 +493,15 @@ Deno.test("configHelp() lists every option with its environment names and defaul
     }
   }
   assert.equal(parseConfig({ args: ["--help"], env: {} }), "help");
+});
+
+Deno.test("the shipped environment file is a valid configuration, every example in it uncommented", () => {
+  const text = Deno.readTextFileSync(`${ROOT}packaging/kingtech-p1reader.default`);
+  const env = Object.fromEntries(
+    [...text.matchAll(/^#?(P1READER_\w+)=(.*)$/gm)].map((match) => [match[1]!, match[2]!]),
+  );
+  assert.ok(Object.keys(env).length >= 8);
+  const c = config([], env);
+  assert.equal(c.mqtt?.retain, true);
+  assert.equal(c.dsmrReader?.url, "http://192.168.1.99:7777");
 });

@@ -7,7 +7,7 @@
 
 import { type Config, ConfigError, configHelp, parseConfig } from "../config.ts";
 import { createApp } from "../http/app.ts";
-import { createLogger, type Logger } from "../log.ts";
+import { createLogger, type Logger, redactUrl } from "../log.ts";
 import { MetricsRegistry } from "../metrics/registry.ts";
 import { receiverSnapshot } from "../metrics/table.ts";
 import { DsmrReaderPusher } from "../push/pusher.ts";
@@ -60,6 +60,7 @@ export async function runServe(
     return 0;
   }
   const logger: Logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  for (const warning of config.warnings) logger.warn(warning);
   const source = createSource(config.sourceSpec, {
     format: config.format,
     serial: config.serial,
@@ -124,7 +125,7 @@ export async function runServe(
   let mqttPublisher: MqttPublisher | undefined;
   if (config.mqtt) {
     // Loaded only when used: MQTT.js reads the environment as it loads.
-    const { MqttPublisher, redactUrl } = await import("../mqtt/publisher.ts");
+    const { MqttPublisher } = await import("../mqtt/publisher.ts");
     const { password, username, ...rest } = config.mqtt;
     mqttPublisher = new MqttPublisher({
       ...rest,
@@ -170,7 +171,7 @@ export async function runServe(
   });
   if (config.dsmrReader && pusher) {
     logger.info(`pushing to DSMR reader (API ${config.dsmrReader.api})`, {
-      url: config.dsmrReader.url,
+      url: redactUrl(config.dsmrReader.url),
       dataDir: config.dataDir,
       queued: pusher.stats.queueLength,
     });

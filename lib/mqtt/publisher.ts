@@ -9,7 +9,7 @@
 
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Telegram } from "../dsmr/model.ts";
-import { type Logger, SILENT } from "../log.ts";
+import { type Logger, redactUrl, SILENT } from "../log.ts";
 import type { ReceivedTelegram } from "../receiver.ts";
 import { MeterTimeThinner } from "../thin.ts";
 import { fullTelegram } from "../views/full.ts";
@@ -62,17 +62,6 @@ export interface MqttStats {
   published: number;
   /** Connections made (the first one included). */
   connects: number;
-}
-
-/** The URL without credentials, for logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(invalid URL)";
-  }
 }
 
 /** Publishes telegrams and discovery to a broker. */

@@ -85,20 +85,72 @@ export function v2Fields(t: Telegram): Record<string, string | number> | undefin
   return fields;
 }
 
+/** Percent-decoded userinfo, or as written where it does not decode. */
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part; // the option's reader refuses such URLs; a library caller gets the bytes as given
+  }
+}
+
+/** Base64 of the UTF-8 bytes of `text`, as Basic authentication wants it. */
+function base64(text: string): string {
+  return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+}
+
 /**
- * The request for one queued item.
+ * The base URL without its userinfo, and that userinfo as a Basic `Authorization` value.
+ * `fetch` would otherwise turn the userinfo into a Basic header itself, merged with ours.
+ */
+function splitCredentials(baseUrl: string): { base: string; basic: string | undefined } {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    return { base: baseUrl, basic: undefined }; // fetch will say what is wrong with it
+  }
+  if (url.username === "" && url.password === "") return { base: baseUrl, basic: undefined };
+  const basic = `Basic ${base64(`${decoded(url.username)}:${decoded(url.password)}`)}`;
+  url.username = "";
+  url.password = "";
+  return { base: url.href, basic };
+}
+
+/**
+ * The request for one queued item. The key goes in `Authorization: Token <key>`; when the base
+ * URL carries a user and password (for a proxy in front of DSMR reader), those go in
+ * `Authorization` as Basic authentication and the key in `X-AUTHKEY`, which DSMR reader accepts
+ * just as well (ECOSYSTEM.md section 1.1). The URL itself never carries the credentials.
  *
- * @param baseUrl DSMR reader's base URL.
+ * @param baseUrl DSMR reader's base URL, e.g. `http://192.168.1.99:7777` or
+ * `https://user:password@example.org/dsmr`.
  * @param apiKey The API key.
  * @param item What to send.
- * @returns URL and request options (POST, `Authorization: Token <key>`).
+ * @returns URL and request options (POST).
+ *
+ * @example
+ * ```ts
+ * import { pushRequest } from "./dsmr_reader.ts";
+ * import assert from "node:assert/strict";
+ * const { url, init } = pushRequest("https://me:pw@example.org/dsmr", "KEY", { api: "v1", telegram: "/X5\r\n!" });
+ * assert.equal(url, "https://example.org/dsmr/api/v1/datalogger/dsmrreading");
+ * assert.deepEqual(init.headers, {
+ *   Authorization: "Basic bWU6cHc=",
+ *   "X-AUTHKEY": "KEY",
+ *   "Content-Type": "application/x-www-form-urlencoded",
+ * });
+ * ```
  */
 export function pushRequest(
   baseUrl: string,
   apiKey: string,
   item: PushItem,
 ): { url: string; init: RequestInit } {
-  const headers: Record<string, string> = { Authorization: `Token ${apiKey}` };
+  const { base, basic } = splitCredentials(baseUrl);
+  const headers: Record<string, string> = basic === undefined
+    ? { Authorization: `Token ${apiKey}` }
+    : { Authorization: basic, "X-AUTHKEY": apiKey };
   let body: string;
   if (item.api === "v1") {
     headers["Content-Type"] = "application/x-www-form-urlencoded";
@@ -108,7 +160,7 @@ export function pushRequest(
     body = JSON.stringify(item.fields);
   }
   return {
-    url: endpoint(baseUrl, item.api),
+    url: endpoint(base, item.api),
     init: { method: "POST", headers, body, redirect: "manual" },
   };
 }

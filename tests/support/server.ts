@@ -28,10 +28,14 @@ export interface RunningServer {
   stop(): Promise<Deno.CommandStatus>;
 }
 
-/** Starts the service with the given arguments on 127.0.0.1 and a free port. */
+/**
+ * Starts the service with the given arguments on 127.0.0.1 and a free port (or, with `listen`
+ * empty, where the arguments and environment say, which must be on 127.0.0.1).
+ */
 export async function startServer(
   args: string[],
   env: Record<string, string> = {},
+  listen: string[] = ["--host", "127.0.0.1", "--port", "0"],
 ): Promise<RunningServer> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -40,10 +44,7 @@ export async function startServer(
       ...SERVE_PERMISSIONS,
       `${ROOT}main.ts`,
       "serve",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
+      ...listen,
       ...args,
     ],
     stdin: "null",
