@@ -92,6 +92,16 @@ Deno.test("the real frame gives nothing with a key one digit off, and says to ch
 });
 
 corpusTest(
+  "a decrypted telegram is handed on at once, though no line end follows its CRC",
+  async () => {
+    const { scanner: s } = scanner();
+    assert.equal(LU_TELEGRAM!.at(-1), 0x38, "the corpus telegram ends with its CRC");
+    const out = await s.push(await frame(1));
+    assert.deepEqual(out.map((raw) => raw.bytes), [LU_TELEGRAM]);
+  },
+);
+
+corpusTest(
   "a flipped bit anywhere in the ciphertext or tag fails the tag check: never data",
   async () => {
     const good = await frame(7);
