@@ -8,6 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { type DecryptionKeys, parseKey, SMARTY_AUTHENTICATION_KEY } from "./dsmr/decryption.ts";
 import { FORMAT_NAMES, resolveFormat, type SerialSettings } from "./dsmr/formats.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { parseSourceSpec, type SourceSpec } from "./source/source.ts";
@@ -45,6 +46,8 @@ export interface Config {
   host: string;
   /** HTTP port (0 picks a free one). */
   port: number;
+  /** Keys to decrypt a Luxembourg Smarty meter's frames, when `--decryption-key` is set. */
+  decryption: Required<DecryptionKeys> | undefined;
   /** Stale limit in milliseconds; `undefined` means 3 meter intervals. */
   staleAfterMs: number | undefined;
   /** Log level. */
@@ -153,6 +156,24 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: "P1READER_STOP_BITS",
     value: "1|2",
     help: "serial stop bits (default: 1)",
+  },
+  {
+    name: "decryption-key",
+    type: "string",
+    env: "P1READER_DECRYPTION_KEY",
+    value: "HEX",
+    help: "decrypt the telegrams of a Luxembourg Smarty meter with this key (32 hex digits, " +
+      "from the grid operator); encrypted frames are only counted without it",
+    secret: true,
+  },
+  {
+    name: "authentication-key",
+    type: "string",
+    env: "P1READER_AUTHENTICATION_KEY",
+    value: "HEX",
+    help: "authentication key of encrypted telegrams, if not the one every Smarty meter uses " +
+      `(${SMARTY_AUTHENTICATION_KEY})`,
+    secret: true,
   },
   {
     name: "replay-interval",
@@ -616,6 +637,15 @@ export function parseConfig(inputs: ConfigInputs): Config | "help" {
   );
   const shareAllow = check("share-allow", (text) => parseCidrList(text));
   const staleAfter = check("stale-after", positive);
+  const decryptionKey = check("decryption-key", parseKey);
+  const authenticationKey = check("authentication-key", parseKey) ??
+    parseKey(SMARTY_AUTHENTICATION_KEY);
+  if (decryptionKey === undefined && merged["authentication-key"]) {
+    throw new ConfigError(
+      "--authentication-key is set but --decryption-key is not: encrypted telegrams need the " +
+        "meter's decryption key too",
+    );
+  }
 
   const url = check(
     "dsmr-reader-url",
@@ -670,6 +700,7 @@ export function parseConfig(inputs: ConfigInputs): Config | "help" {
     replayLoop: get("replay-loop")?.value === true,
     host: check("host", (text) => text)!,
     port,
+    decryption: decryptionKey === undefined ? undefined : { decryptionKey, authenticationKey },
     staleAfterMs: staleAfter === undefined ? undefined : staleAfter * 1000,
     logLevel: check("log-level", oneOf(LOG_LEVELS))!,
     logFormat: check("log-format", oneOf(["text", "json"] as const))!,

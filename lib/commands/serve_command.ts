@@ -70,6 +70,7 @@ export async function runServe(
     source,
     format: config.format,
     ...(config.staleAfterMs === undefined ? {} : { staleAfterMs: config.staleAfterMs }),
+    ...(config.decryption ? { decryption: config.decryption } : {}),
     logger,
   });
   const history = new History();
@@ -167,6 +168,7 @@ export async function runServe(
   logger.info(`p1reader ${VERSION} starting`, {
     source: source.description,
     format: config.format,
+    ...(config.decryption ? { decrypting: "Smarty frames" } : {}),
   });
   if (config.dsmrReader && pusher) {
     logger.info(`pushing to DSMR reader (API ${config.dsmrReader.api})`, {
