@@ -159,8 +159,8 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   #bytesThisConnection = 0;
   #telegramsThisConnection = 0;
   #rejectionsLogged = 0;
-  /** The kind of the last encrypted frame rejected, until a telegram arrives again. */
-  #frameProblem: FrameRejection["kind"] | undefined;
+  /** The last encrypted frame rejected: why, and how many frames had been decrypted by then. */
+  #frameProblem: { kind: FrameRejection["kind"]; decrypted: number } | undefined;
   #run: Promise<void> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
 
@@ -421,7 +421,6 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     }
     this.#counters.telegramsOk++;
     this.#telegramsThisConnection++;
-    this.#frameProblem = undefined;
     this.#lastError = undefined;
     this.#source.confirmSettings?.();
     const received: ReceivedTelegram = { telegram, bytes: raw.bytes, receivedAt };
@@ -436,13 +435,19 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     }
   }
 
-  /** An encrypted frame gave no telegram: logged once for each run of the same problem. */
+  /**
+   * An encrypted frame gave no telegram: logged once for each run of the same problem, which a
+   * frame decrypted in between ends.
+   */
   #frameRejected(rejection: FrameRejection): void {
     this.#lastRejection = { at: Date.now(), reason: rejection.message };
     const line = `encrypted frame rejected: ${rejection.message}`;
-    if (rejection.kind === this.#frameProblem) return this.#log.debug(line);
-    this.#frameProblem = rejection.kind;
-    this.#log.warn(line, { fix: rejection.fix });
+    const problem = { kind: rejection.kind, decrypted: this.#scanner.frames.decrypted };
+    const same = this.#frameProblem?.kind === problem.kind &&
+      this.#frameProblem.decrypted === problem.decrypted;
+    this.#frameProblem = problem;
+    if (same) this.#log.debug(line);
+    else this.#log.warn(line, { fix: rejection.fix });
   }
 
   /** Runs every 250 ms while reading: staleness, silent sources, serial settings probing. */
