@@ -130,7 +130,9 @@ Deno.test("the service decrypts a capture given as file: with --decryption-key",
     await eventually(async () => (await status(server.url)).state === "ended", "the replay to end");
     const telegram = await (await fetch(`${server.url}/api/v1/telegram`)).json();
     assert.deepEqual(telegram.energy.import.total, { value: 6.695, unit: "kWh" });
-    assert.equal((await status(server.url)).counters.encryptedFrames.decrypted, 1);
+    const { counters, staleAfterSeconds } = await status(server.url);
+    assert.equal(counters.encryptedFrames.decrypted, 1);
+    assert.equal(staleAfterSeconds, 30, "a Smarty meter sends every 10 s");
   } finally {
     assert.equal((await server.stop()).code, 0);
     await Deno.remove(capture);
