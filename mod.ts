@@ -51,6 +51,7 @@ export {
   type FrameHeader,
   readFrameHeader,
   type ScanItem,
+  splitCapture,
 } from "./lib/dsmr/dlms.ts";
 export { ChecksumError, TelegramSyntaxError } from "./lib/dsmr/errors.ts";
 export {

@@ -65,6 +65,7 @@ export async function runServe(
     serial: config.serial,
     replayIntervalSeconds: config.replayIntervalSeconds,
     replayLoop: config.replayLoop,
+    decrypting: config.decryption !== undefined,
   });
   const receiver = new P1Receiver({
     source,

@@ -312,6 +312,45 @@ export class DlmsFrameScanner {
   }
 }
 
+/**
+ * Splits a capture before each frame and before each `/` outside frames, so that a paced replay
+ * sends one frame or plain telegram at a time (splitting at every `/` would cut frames apart).
+ *
+ * @param bytes The capture.
+ * @param maxBytes Longest frame taken for one.
+ * @returns The pieces, in order, together the whole capture.
+ *
+ * @example
+ * ```ts
+ * import { splitCapture } from "./dlms.ts";
+ * import assert from "node:assert/strict";
+ * const frame = [0xdb, 8, 1, 2, 3, 4, 5, 6, 7, 8, 18, 0x30, ...new Array(17).fill(0x2f)];
+ * const pieces = splitCapture(new Uint8Array([...frame, 0x2f, 0x41, ...frame]));
+ * assert.deepEqual(pieces.map((piece) => piece.length), [29, 2, 29]);
+ * ```
+ */
+export function splitCapture(bytes: Uint8Array, maxBytes = 16 * 1024 + 64): Uint8Array[] {
+  const pieces: Uint8Array[] = [];
+  let start = 0;
+  const cut = (at: number) => {
+    if (at > start) pieces.push(bytes.subarray(start, at));
+    start = at;
+  };
+  for (let at = 0; at < bytes.length;) {
+    const header = readFrameHeader(bytes, at, bytes.length, maxBytes);
+    if (header.kind === "frame" && at + header.total <= bytes.length) {
+      cut(at);
+      at += header.total;
+      cut(at);
+    } else {
+      if (bytes[at] === 0x2f) cut(at);
+      at++;
+    }
+  }
+  cut(bytes.length);
+  return pieces;
+}
+
 function frameAt(buffer: Uint8Array, at: number, securityAt: number, total: number): DlmsFrame {
   const bytes = buffer.slice(at, at + total);
   const counterAt = securityAt + 1;

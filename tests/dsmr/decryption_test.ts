@@ -4,7 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { DecryptingScanner, type FrameRejection, parseKey } from "../../lib/dsmr/decryption.ts";
-import { DlmsFrameScanner, readFrameHeader } from "../../lib/dsmr/dlms.ts";
+import { DlmsFrameScanner, readFrameHeader, splitCapture } from "../../lib/dsmr/dlms.ts";
+import { createSource } from "../../lib/source/create.ts";
+import { parseSourceSpec } from "../../lib/source/source.ts";
 import { latin1Bytes } from "../../lib/bytes.ts";
 import { crc16, formatCrc } from "../../lib/dsmr/crc16.ts";
 import type { RawTelegram } from "../../lib/dsmr/framer.ts";
@@ -286,6 +288,56 @@ Deno.test("the frame scanner waits for a whole frame, then hands on the bytes af
   const rest = scanner.next();
   assert.equal(rest?.kind, "bytes");
   assert.equal(rest?.kind === "bytes" && rest.bytes.length, 14 + 2000 - (14 + 0x7c0 - 1));
+});
+
+corpusTest("a paced replay of an encrypted capture sends a whole frame at a time", async () => {
+  const frames = [await frame(1), await frame(2)];
+  assert.ok(frames.every((f) => f.includes(0x2f)), "each frame holds a /");
+  const capture = concat(frames[0]!, PLAIN, frames[1]!);
+  assert.deepEqual(splitCapture(capture), [frames[0], PLAIN, frames[1]]);
+  const path = await Deno.makeTempFile();
+  await Deno.writeFile(path, capture);
+  const source = createSource(parseSourceSpec(`file:${path}`), {
+    format: "luxembourg",
+    replayIntervalSeconds: 0.001,
+    decrypting: true,
+  });
+  const stream = await source.open();
+  const pieces: Uint8Array[] = [];
+  for (let piece = await stream.read(); piece; piece = await stream.read()) pieces.push(piece);
+  await stream.close();
+  await Deno.remove(path);
+  assert.deepEqual(pieces, [frames[0], PLAIN, frames[1]]);
+});
+
+Deno.test("hostile bytes: noise and forged frame headers give nothing, and a good frame after them decrypts", async () => {
+  const forged = (length: number) =>
+    new Uint8Array([
+      0xdb,
+      8,
+      1,
+      2,
+      3,
+      4,
+      5,
+      6,
+      7,
+      8,
+      length,
+      0x30,
+      ...new Array(length - 1).fill(0x41),
+    ]);
+  let state = 7;
+  const noise = new Uint8Array(20_000).map(() =>
+    (state = (state * 1103515245 + 12345) % 2 ** 31) >> 23
+  );
+  const stream = concat(noise, forged(19), forged(120), noise.subarray(0, 999), NEXXTLAB_FRAME);
+  const { scanner: s, rejections } = scanner(parseKey(NEXXTLAB_KEY_HEX));
+  const out = await scanAll(s, randomChunks(stream, 300));
+  assert.equal(s.frames.decrypted, 1);
+  assert.match(latin1(out.at(-1)!.bytes), /^\/Lux5\\253663629_D/);
+  assert.ok(rejections.length >= 2, "the forged frames are rejected");
+  assert.ok(rejections.every((r) => r.kind === "wrong_key" || r.kind === "truncated"));
 });
 
 Deno.test("parseKey() reads 32 hex digits and never repeats a bad key in its error", () => {
