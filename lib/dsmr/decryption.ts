@@ -114,7 +114,8 @@ export interface DecryptingScannerOptions {
 
 /** What to check, by kind of rejection. */
 const FIXES: Readonly<Record<FrameRejectionKind, string>> = {
-  no_key: "set --decryption-key to the meter's 16-byte key from the grid operator",
+  no_key: "Luxembourg's Smarty meters encrypt their telegrams: set --decryption-key to the " +
+    "meter's 16-byte key from the grid operator",
   wrong_key: "check --decryption-key, the meter's key from the grid operator; one such frame " +
     "among good ones was more likely damaged on the way",
   bad_tag: "it was damaged on the way (check the cable), or the meter uses another " +
@@ -210,7 +211,7 @@ export class DecryptingScanner {
   /** Drops an unfinished frame or telegram (for example when the source reconnects), counting it. */
   reset(): void {
     if (this.#frameScanner.reset()) {
-      this.#reject("truncated", "cut short by a reconnect");
+      this.#reject("truncated", "cut short: the source went away inside it");
     }
     this.#telegrams.reset();
   }
@@ -248,7 +249,7 @@ export class DecryptingScanner {
     if (!this.#cipher) {
       this.#frameScanner.accept();
       this.#unusedBytes += frame.bytes.length;
-      this.#reject("no_key", "encrypted, and no key is set");
+      this.#reject("no_key", "no key is set to decrypt it");
       return undefined;
     }
     const opened = await this.#cipher.open(frame);
