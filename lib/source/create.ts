@@ -72,7 +72,7 @@ export function createSource(spec: SourceSpec, options: CreateSourceOptions): By
         path: spec.path,
         intervalSeconds: options.replayIntervalSeconds ?? 0,
         loop: options.replayLoop ?? false,
-        ...(options.decrypting ? { split: (bytes: Uint8Array) => splitCapture(bytes) } : {}),
+        ...(options.decrypting ? { split: splitCapture } : {}),
       });
     case "stdin":
       return new StdinSource();
