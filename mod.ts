@@ -1,8 +1,9 @@
 /**
  * KingTech P1 Reader: read the P1 port of Dutch, Belgian, Luxembourg and other DSMR smart
- * meters. This module is the library: the framer (bytes to whole telegrams), the CRC check, the
- * parser (telegram to a typed model), the meter formats, the byte sources (serial port through
- * FFI, TCP, file replay, demo meter) and the receiver that ties them together and never gives up.
+ * meters. This module is the library: the framer (bytes to whole telegrams), the decryption of
+ * Luxembourg's encrypted frames, the CRC check, the parser (telegram to a typed model), the meter
+ * formats, the byte sources (serial port through FFI, TCP, file replay, demo meter) and the
+ * receiver that ties them together and never gives up.
  *
  * @example Decoding a capture
  * ```ts
@@ -32,6 +33,26 @@
  */
 
 export { crc16, formatCrc } from "./lib/dsmr/crc16.ts";
+export {
+  DecryptingScanner,
+  type DecryptingScannerOptions,
+  type DecryptionKeys,
+  FRAME_OUTCOMES,
+  type FrameCounts,
+  type FrameRejection,
+  type FrameRejectionKind,
+  parseKey,
+  SMARTY_AUTHENTICATION_KEY,
+} from "./lib/dsmr/decryption.ts";
+export {
+  type DlmsFrame,
+  DlmsFrameScanner,
+  type DlmsScannerOptions,
+  type FrameHeader,
+  readFrameHeader,
+  type ScanItem,
+  splitCapture,
+} from "./lib/dsmr/dlms.ts";
 export { ChecksumError, TelegramSyntaxError } from "./lib/dsmr/errors.ts";
 export {
   catalogueKey,

@@ -21,6 +21,7 @@ const registry = new MetricsRegistry(() => ({
     oversized: 0,
     incomplete: 1,
     reconnects: 3,
+    encryptedFrames: { decrypted: 0, noKey: 0, wrongKey: 0, badTag: 0, replayed: 0, truncated: 0 },
     lastTelegramAt: Date.now(),
   },
   state: "connected",

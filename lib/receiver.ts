@@ -7,9 +7,15 @@
  * @module
  */
 
+import {
+  DecryptingScanner,
+  type DecryptionKeys,
+  type FrameCounts,
+  type FrameRejection,
+} from "./dsmr/decryption.ts";
 import { ChecksumError } from "./dsmr/errors.ts";
 import { AUTO_FORMAT, resolveFormat } from "./dsmr/formats.ts";
-import { FrameScanner, type RawTelegram } from "./dsmr/framer.ts";
+import type { RawTelegram } from "./dsmr/framer.ts";
 import type { Telegram } from "./dsmr/model.ts";
 import { parseTelegram } from "./dsmr/parse.ts";
 import { type Logger, SILENT } from "./log.ts";
@@ -50,6 +56,8 @@ export interface ReceiverCounters {
   incomplete: number;
   /** Times the source was opened again after the first time. */
   reconnects: number;
+  /** Encrypted (Smarty) frames, by outcome. */
+  encryptedFrames: FrameCounts;
   /** When the last valid telegram arrived (ms since the epoch). */
   lastTelegramAt?: number;
   /** When the last telegram was rejected, and why. */
@@ -95,6 +103,8 @@ export interface ReceiverOptions {
   maxTelegramBytes?: number;
   /** Where state changes and problems are logged. @default {silent} */
   logger?: Logger;
+  /** Keys to decrypt the frames of a Luxembourg Smarty meter. @default {none} */
+  decryption?: DecryptionKeys;
 }
 
 /** A callback for telegrams or state changes. */
@@ -122,7 +132,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   readonly #source: ByteSource;
   readonly #format: string;
   readonly #log: Logger;
-  readonly #scanner: FrameScanner;
+  readonly #scanner: DecryptingScanner;
   readonly #staleAfterMs: number | undefined;
   readonly #reopenAfterMs: number | undefined;
   readonly #backoffInitial: number;
@@ -149,6 +159,8 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   #bytesThisConnection = 0;
   #telegramsThisConnection = 0;
   #rejectionsLogged = 0;
+  /** The last encrypted frame rejected: why, and how many frames had been decrypted by then. */
+  #frameProblem: { kind: FrameRejection["kind"]; decrypted: number } | undefined;
   #run: Promise<void> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
 
@@ -158,9 +170,11 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     this.#format = options.format ?? AUTO_FORMAT;
     resolveFormat(this.#format);
     this.#log = options.logger ?? SILENT;
-    this.#scanner = new FrameScanner(
-      options.maxTelegramBytes === undefined ? {} : { maxBytes: options.maxTelegramBytes },
-    );
+    this.#scanner = new DecryptingScanner({
+      ...(options.maxTelegramBytes === undefined ? {} : { maxBytes: options.maxTelegramBytes }),
+      ...(options.decryption ? { keys: options.decryption } : {}),
+      onRejection: (rejection) => this.#frameRejected(rejection),
+    });
     this.#staleAfterMs = options.staleAfterMs;
     this.#reopenAfterMs = options.reopenAfterMs;
     this.#backoffInitial = options.backoff?.initialMs ?? 1000;
@@ -204,6 +218,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
       discardedBytes: stats.discardedBytes,
       oversized: stats.oversized,
       incomplete: stats.incomplete,
+      encryptedFrames: { ...this.#scanner.frames },
     };
     if (this.#latest) snapshot.lastTelegramAt = this.#latest.receivedAt;
     if (this.#lastRejection) snapshot.lastRejection = { ...this.#lastRejection };
@@ -345,7 +360,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
       this.#stream = undefined;
       await stream.close();
       if (ending === "end" && !this.#source.endless) {
-        for (const raw of this.#scanner.flush()) this.#accept(raw);
+        for (const raw of await this.#scanner.flush()) this.#accept(raw);
         this.#setState("ended");
         return;
       }
@@ -384,7 +399,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
       if (chunk.length === 0) continue;
       this.#counters.bytesRead += chunk.length;
       this.#bytesThisConnection += chunk.length;
-      for (const raw of this.#scanner.push(chunk)) this.#accept(raw);
+      for (const raw of await this.#scanner.push(chunk)) this.#accept(raw);
     }
     return "end";
   }
@@ -418,6 +433,21 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
         this.#log.error("a telegram subscriber failed", { error: (error as Error).message });
       }
     }
+  }
+
+  /**
+   * An encrypted frame gave no telegram: logged once for each run of the same problem, which a
+   * frame decrypted in between ends.
+   */
+  #frameRejected(rejection: FrameRejection): void {
+    this.#lastRejection = { at: Date.now(), reason: rejection.message };
+    const line = `encrypted frame rejected: ${rejection.message}`;
+    const problem = { kind: rejection.kind, decrypted: this.#scanner.frames.decrypted };
+    const same = this.#frameProblem?.kind === problem.kind &&
+      this.#frameProblem.decrypted === problem.decrypted;
+    this.#frameProblem = problem;
+    if (same) this.#log.debug(line);
+    else this.#log.warn(line, { fix: rejection.fix });
   }
 
   /** Runs every 250 ms while reading: staleness, silent sources, serial settings probing. */

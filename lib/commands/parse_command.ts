@@ -6,9 +6,15 @@
  */
 
 import { parseArgs } from "node:util";
+import {
+  DecryptingScanner,
+  type DecryptionKeys,
+  parseKey,
+  SMARTY_AUTHENTICATION_KEY,
+} from "../dsmr/decryption.ts";
 import { ChecksumError } from "../dsmr/errors.ts";
 import { FORMAT_NAMES, resolveFormat } from "../dsmr/formats.ts";
-import { TelegramFramer } from "../dsmr/framer.ts";
+import type { RawTelegram } from "../dsmr/framer.ts";
 import type { Telegram } from "../dsmr/model.ts";
 import { parseTelegram } from "../dsmr/parse.ts";
 
@@ -23,15 +29,18 @@ export interface CommandIo {
 }
 
 /** Usage text of the `parse` command. */
-export const PARSE_USAGE = `Usage: p1reader parse [--format F] [--json] FILE|-
+export const PARSE_USAGE =
+  `Usage: p1reader parse [--format F] [--json] [--decryption-key HEX] FILE|-
 
 Decodes every telegram in a capture (a file of many telegrams, garbage between them allowed)
 and prints one line per valid telegram; rejected telegrams are reported on stderr with the reason.
 
 Options:
-  --format F   meter format (default auto): ${FORMAT_NAMES.join(", ")}
-  --json       print each telegram as one JSON object per line (NDJSON), the complete model
-  -h, --help   show this help
+  --format F                meter format (default auto): ${FORMAT_NAMES.join(", ")}
+  --json                    print each telegram as one JSON object per line (NDJSON), the complete model
+  --decryption-key HEX      decrypt a Luxembourg Smarty meter's frames with this key (32 hex digits)
+  --authentication-key HEX  their authentication key (default ${SMARTY_AUTHENTICATION_KEY})
+  -h, --help                show this help
 
 Exit status: 0 when at least one valid telegram was found, 1 when none, 2 on bad usage.
 `;
@@ -53,6 +62,8 @@ export async function runParse(args: string[], io: CommandIo): Promise<number> {
       options: {
         format: { type: "string", default: "auto" },
         json: { type: "boolean", default: false },
+        "decryption-key": { type: "string" },
+        "authentication-key": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -75,6 +86,13 @@ export async function runParse(args: string[], io: CommandIo): Promise<number> {
     io.stderr(`p1reader parse: --format: ${(error as Error).message}\n`);
     return 2;
   }
+  let keys: DecryptionKeys | undefined;
+  try {
+    keys = keysOf(values["decryption-key"], values["authentication-key"]);
+  } catch (error) {
+    io.stderr(`p1reader parse: ${(error as Error).message}\n`);
+    return 2;
+  }
   const path = positionals[0]!;
   let input: ReadableStream<Uint8Array>;
   if (path === "-") {
@@ -88,31 +106,69 @@ export async function runParse(args: string[], io: CommandIo): Promise<number> {
     }
   }
 
-  const framer = new TelegramFramer();
+  const scanner = new DecryptingScanner({
+    ...(keys ? { keys } : {}),
+    onRejection: ({ message, fix }) =>
+      io.stderr(`encrypted frame ${framesSeen()} rejected: ${message}; ${fix}\n`),
+  });
+  const framesSeen = () => Object.values(scanner.frames).reduce((sum, count) => sum + count, 0);
   let index = 0;
   let valid = 0;
   let crcErrors = 0;
   let parseErrors = 0;
-  for await (const raw of input.pipeThrough(framer)) {
-    index++;
-    let telegram: Telegram;
-    try {
-      telegram = parseTelegram(raw, { format: values.format });
-    } catch (error) {
-      if (error instanceof ChecksumError) crcErrors++;
-      else parseErrors++;
-      io.stderr(`telegram ${index} rejected: ${(error as Error).message}\n`);
-      continue;
+  const report = (raws: RawTelegram[]) => {
+    for (const raw of raws) {
+      index++;
+      let telegram: Telegram;
+      try {
+        telegram = parseTelegram(raw, { format: values.format });
+      } catch (error) {
+        if (error instanceof ChecksumError) crcErrors++;
+        else parseErrors++;
+        io.stderr(`telegram ${index} rejected: ${(error as Error).message}\n`);
+        continue;
+      }
+      valid++;
+      io.stdout(values.json ? `${JSON.stringify(telegram)}\n` : `${summarise(telegram)}\n`);
     }
-    valid++;
-    io.stdout(values.json ? `${JSON.stringify(telegram)}\n` : `${summarise(telegram)}\n`);
-  }
-  const stats = framer.stats;
+  };
+  for await (const chunk of input) report(await scanner.push(chunk));
+  report(await scanner.flush());
+  const stats = scanner.stats;
+  const frames = framesSeen();
   io.stderr(
     `${index} telegrams: ${valid} valid, ${crcErrors} CRC errors, ${parseErrors} unparsable; ` +
-      `${stats.discardedBytes} bytes discarded (${stats.incomplete} incomplete, ${stats.oversized} oversized)\n`,
+      `${stats.discardedBytes} bytes discarded (${stats.incomplete} incomplete, ${stats.oversized} oversized)\n` +
+      (frames > 0
+        ? `${frames} encrypted frames: ${scanner.frames.decrypted} decrypted, ` +
+          `${frames - scanner.frames.decrypted} rejected\n`
+        : ""),
   );
   return valid > 0 ? 0 : 1;
+}
+
+/** The keys of `--decryption-key` and `--authentication-key`, or none. */
+function keysOf(
+  decryption: string | undefined,
+  authentication: string | undefined,
+): DecryptionKeys | undefined {
+  const read = (name: string, text: string) => {
+    try {
+      return parseKey(text);
+    } catch (error) {
+      throw new Error(`--${name}: ${(error as Error).message}`);
+    }
+  };
+  if (decryption === undefined) {
+    if (authentication !== undefined) {
+      throw new Error("--authentication-key is set but --decryption-key is not");
+    }
+    return undefined;
+  }
+  const decryptionKey = read("decryption-key", decryption);
+  return authentication === undefined
+    ? { decryptionKey }
+    : { decryptionKey, authenticationKey: read("authentication-key", authentication) };
 }
 
 function kwh(value: { value: number } | undefined): string {

@@ -66,11 +66,13 @@ export async function runServe(
     serial: config.serial,
     replayIntervalSeconds: config.replayIntervalSeconds,
     replayLoop: config.replayLoop,
+    decrypting: config.decryption !== undefined,
   });
   const receiver = new P1Receiver({
     source,
     format: config.format,
     ...(config.staleAfterMs === undefined ? {} : { staleAfterMs: config.staleAfterMs }),
+    ...(config.decryption ? { decryption: config.decryption } : {}),
     logger,
   });
   const history = new History();
@@ -168,6 +170,7 @@ export async function runServe(
   logger.info(`p1reader ${VERSION} starting`, {
     source: source.description,
     format: config.format,
+    ...(config.decryption ? { decrypting: "Smarty frames" } : {}),
   });
   if (config.dsmrReader && pusher) {
     logger.info(`pushing to DSMR reader (API ${config.dsmrReader.api})`, {

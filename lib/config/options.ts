@@ -12,6 +12,7 @@
  * @module
  */
 
+import { parseKey, SMARTY_AUTHENTICATION_KEY } from "../dsmr/decryption.ts";
 import { FORMAT_NAMES, resolveFormat } from "../dsmr/formats.ts";
 import { LOG_LEVELS } from "../log.ts";
 import { parseCidrList } from "../share/cidr.ts";
@@ -20,6 +21,7 @@ import { BAUD_CODES } from "../source/termios.ts";
 import { sourceFromOriginal } from "./compat_original.ts";
 import {
   asIs,
+  ConfigError,
   type OptionGroup,
   optionGroup,
   type OptionRows,
@@ -122,6 +124,41 @@ export const SERIAL_OPTIONS = optionGroup({
     read: oneOf([1, 2]),
   },
 }, (values) => ({ serial: setOnly(values) }));
+
+/** Decrypting a Luxembourg Smarty meter's frames, on when the decryption key is set. */
+export const DECRYPTION_OPTIONS = optionGroup({
+  decryptionKey: {
+    name: "decryption-key",
+    env: "P1READER_DECRYPTION_KEY",
+    value: "HEX",
+    help: "decrypt the telegrams of a Luxembourg Smarty meter with this key (32 hex digits, " +
+      "from the grid operator); encrypted frames are only counted without it",
+    secret: true,
+    read: parseKey,
+  },
+  authenticationKey: {
+    name: "authentication-key",
+    env: "P1READER_AUTHENTICATION_KEY",
+    value: "HEX",
+    help: "authentication key of encrypted telegrams, if not the one every Smarty meter uses " +
+      `(${SMARTY_AUTHENTICATION_KEY})`,
+    secret: true,
+    read: parseKey,
+  },
+}, ({ decryptionKey, authenticationKey }) => {
+  if (decryptionKey === undefined && authenticationKey !== undefined) {
+    throw new ConfigError(
+      "--authentication-key is set but --decryption-key is not: encrypted telegrams need the " +
+        "meter's decryption key too",
+    );
+  }
+  return {
+    decryption: decryptionKey === undefined ? undefined : {
+      decryptionKey,
+      authenticationKey: authenticationKey ?? parseKey(SMARTY_AUTHENTICATION_KEY),
+    },
+  };
+});
 
 /** Where the HTTP server listens. */
 export const HTTP_OPTIONS = optionGroup({
@@ -370,6 +407,7 @@ export const FILE_OPTIONS = optionGroup({
 export const OPTION_GROUPS = [
   METER_OPTIONS,
   SERIAL_OPTIONS,
+  DECRYPTION_OPTIONS,
   HTTP_OPTIONS,
   DSMR_READER_OPTIONS,
   QUEUE_OPTIONS,

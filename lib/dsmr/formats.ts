@@ -87,11 +87,11 @@ export const FORMATS: Readonly<Record<string, FormatSpec>> = {
     "totals",
     "belgium",
   ]),
-  luxembourg: format("luxembourg", "Luxembourg, Smarty (plaintext)", [
+  luxembourg: format("luxembourg", "Luxembourg, Smarty (--decryption-key)", [
     "dsmr",
     "totals",
     "luxembourg",
-  ]),
+  ], { intervalSeconds: 10 }),
   sweden: format("sweden", "Sweden, P1 (totals, reactive energy)", ["dsmr", "totals"], {
     intervalSeconds: 10,
   }),

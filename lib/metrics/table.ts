@@ -7,6 +7,7 @@
  * @module
  */
 
+import { FRAME_OUTCOMES } from "../dsmr/decryption.ts";
 import type { MbusDevice, PhaseReadings, Quantity, Telegram } from "../dsmr/model.ts";
 import type { PushStats } from "../push/pusher.ts";
 import type { ReceiverCounters, ReceiverState } from "../receiver.ts";
@@ -482,6 +483,16 @@ export const METRICS: readonly MetricRow[] = [
     help: "Bytes outside valid frames (garbage, incomplete and oversized telegrams)",
     type: "counter",
     read: (s) => one(s.counters.discardedBytes),
+  },
+  {
+    name: "p1_encrypted_frames_total",
+    help: "Encrypted (Luxembourg Smarty) frames, by result: ok, or why they gave no telegram",
+    type: "counter",
+    read: (s) =>
+      Object.entries(FRAME_OUTCOMES).map(([result, counted]) => ({
+        labels: { result },
+        value: s.counters.encryptedFrames[counted],
+      })),
   },
   {
     name: "p1_source_connected",

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { splitCapture } from "../dsmr/dlms.ts";
 import { resolveFormat, type SerialSettings } from "../dsmr/formats.ts";
 import { DemoSource } from "./demo.ts";
 import { FileSource, StdinSource } from "./file.ts";
@@ -29,6 +30,8 @@ export interface CreateSourceOptions {
   replayLoop?: boolean;
   /** Milliseconds between demo telegrams. */
   demoIntervalMs?: number;
+  /** Whether encrypted frames are read: a paced replay then sends a frame at a time. */
+  decrypting?: boolean;
 }
 
 /**
@@ -69,6 +72,7 @@ export function createSource(spec: SourceSpec, options: CreateSourceOptions): By
         path: spec.path,
         intervalSeconds: options.replayIntervalSeconds ?? 0,
         loop: options.replayLoop ?? false,
+        ...(options.decrypting ? { split: splitCapture } : {}),
       });
     case "stdin":
       return new StdinSource();

@@ -21,6 +21,11 @@ export interface FileSourceOptions {
    * @default {false}
    */
   loop?: boolean;
+  /**
+   * Splits the capture into what a paced replay sends at a time.
+   * @default {before each `/`, a telegram at a time}
+   */
+  split?: (bytes: Uint8Array) => Uint8Array[];
 }
 
 const SLASH = 0x2f;
@@ -72,7 +77,8 @@ export class FileSource implements ByteSource {
       const code = error instanceof Deno.errors.NotFound ? "ENOENT" : "OTHER";
       throw new SourceError(`Cannot read "${path}": ${(error as Error).message}`, code);
     }
-    const pieces = intervalSeconds > 0 ? splitAtTelegrams(bytes) : splitInChunks(bytes);
+    const split = this.#options.split ?? splitAtTelegrams;
+    const pieces = intervalSeconds > 0 ? split(bytes) : splitInChunks(bytes);
     return new ReplayStream(pieces, intervalSeconds * 1000, loop);
   }
 }
