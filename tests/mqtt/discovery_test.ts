@@ -15,7 +15,12 @@ import {
 } from "../../lib/mqtt/discovery.ts";
 import { fullTelegram } from "../../lib/views/full.ts";
 import { CORPUS, ROOT } from "../support/paths.ts";
-import { configSetProblems, energySources, sensorConfigProblems } from "./ha_rules.ts";
+import {
+  configSetProblems,
+  energySources,
+  renderValueTemplate,
+  sensorConfigProblems,
+} from "./ha_rules.ts";
 
 const OPTIONS: DiscoveryOptions = {
   prefix: "p1reader",
@@ -66,16 +71,6 @@ function telegram(name: string): Telegram {
 const configsOf = (messages: MqttMessage[]): Config[] =>
   messages.filter((m) => m.payload !== "").map((m) => JSON.parse(m.payload));
 
-/** `{{ value_json.a.b }}` against the JSON state, as Home Assistant renders it. */
-function render(template: string, state: unknown): unknown {
-  const path = /^\{\{ value_json\.([\w.]+) \}\}$/.exec(template)?.[1];
-  assert.ok(path, template);
-  return path.split(".").reduce<unknown>(
-    (value, key) => (value as Record<string, unknown> | undefined)?.[key],
-    state,
-  );
-}
-
 /** The JSON state a config reads: the meter's, or one M-Bus device's. */
 function stateFor(config: Config, t: Telegram): unknown {
   const channel = /\/mbus\/(\d)\/state$/.exec(config.state_topic)?.[1];
@@ -90,7 +85,7 @@ Deno.test("every config of every corpus telegram and fixture passes Home Assista
     for (const message of messages.filter((m) => m.payload !== "")) {
       const config = JSON.parse(message.payload) as Config;
       assert.deepEqual(sensorConfigProblems(message.topic, config), [], `${name} ${message.topic}`);
-      const value = render(config.value_template, stateFor(config, t));
+      const value = renderValueTemplate(config.value_template, stateFor(config, t));
       const numeric = "unit_of_measurement" in config || "state_class" in config;
       if (numeric) assert.equal(typeof value, "number", `${name} ${config.unique_id}`);
       else {

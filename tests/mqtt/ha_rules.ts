@@ -349,3 +349,16 @@ export function energySources(config: Json): string[] {
     return units?.includes(config.unit_of_measurement as string) ? [source] : [];
   });
 }
+
+/**
+ * A `value_template` of the form our configs use, `{{ value_json.a.b }}`, rendered against the JSON
+ * state as Home Assistant renders it (a missing key gives `undefined`); any other form fails.
+ */
+export function renderValueTemplate(template: string, state: unknown): unknown {
+  const path = /^\{\{ value_json\.([\w.]+) \}\}$/.exec(template)?.[1];
+  if (!path) throw new Error(`not a value_json template: ${template}`);
+  return path.split(".").reduce<unknown>(
+    (value, key) => (value as Record<string, unknown> | undefined)?.[key],
+    state,
+  );
+}

@@ -13,7 +13,7 @@ import { CORPUS, fixture } from "../support/paths.ts";
 import { haveMosquitto, startBroker } from "../support/mosquitto.ts";
 import { waitFor } from "../support/helpers.ts";
 import { startServer } from "../support/server.ts";
-import { configSetProblems, sensorConfigProblems } from "./ha_rules.ts";
+import { configSetProblems, renderValueTemplate, sensorConfigProblems } from "./ha_rules.ts";
 
 const enabled = haveMosquitto() || Deno.env.get("CI") !== undefined;
 
@@ -70,16 +70,6 @@ function available(config: Record<string, unknown>, last: Messages): boolean {
   });
 }
 
-/** Resolves `{{ value_json.a.b.c }}` against a JSON state, as Home Assistant would. */
-function resolveTemplate(template: string, state: unknown): unknown {
-  const path = /^\{\{ value_json\.([\w.]+) \}\}$/.exec(template)?.[1];
-  assert.ok(path, template);
-  return path.split(".").reduce<unknown>(
-    (value, key) => (value as Record<string, unknown> | undefined)?.[key],
-    state,
-  );
-}
-
 Deno.test({
   name:
     "Home Assistant discovery: a config per value, right classes and units, M-Bus meters as linked devices",
@@ -123,7 +113,7 @@ Deno.test({
       assert.deepEqual(sensorConfigProblems(topic, config), []);
       assert.ok(available(config, watch.last), `${config.unique_id} is available`);
       const stateJson = JSON.parse(watch.last.get(config.state_topic)!.payload);
-      const value = resolveTemplate(config.value_template, stateJson);
+      const value = renderValueTemplate(config.value_template, stateJson);
       const numeric = "unit_of_measurement" in config || "state_class" in config;
       const types = numeric ? ["number"] : ["number", "string"];
       assert.ok(types.includes(typeof value), `${config.unique_id} resolves to ${value}`);
@@ -381,7 +371,7 @@ Deno.test({
       [config.device_class, config.unit_of_measurement, config.state_class, config.state_topic],
       ["water", "m³", "total_increasing", state],
     );
-    const reading = resolveTemplate(
+    const reading = renderValueTemplate(
       config.value_template,
       JSON.parse(watch.last.get(state)!.payload),
     );
