@@ -283,6 +283,8 @@ export function sensorConfigProblems(topic: string, config: unknown): string[] {
     else if (!lower.startsWith("sensor.")) {
       problems.push(`default_entity_id ${entityId} is no sensor`);
     }
+    // core const.py MAX_LENGTH_STATE_ENTITY_ID
+    if (lower.length > 255) problems.push("default_entity_id is longer than 255 characters");
   }
   if (config.icon !== undefined && !/^[^:]+:[^:]+$/.test(String(config.icon))) {
     problems.push(`icon ${config.icon} is not prefix:name`);

@@ -41,6 +41,10 @@ Deno.test("a default_entity_id that is not a full sensor entity id is reported",
     assert.equal(sensorConfigProblems(TOPIC, { ...good(), default_entity_id: id }).length, 1, id);
   }
   assert.deepEqual(
+    sensorConfigProblems(TOPIC, { ...good(), default_entity_id: `sensor.${"x".repeat(249)}` }),
+    ["default_entity_id is longer than 255 characters"],
+  );
+  assert.deepEqual(
     sensorConfigProblems(TOPIC, { ...good(), default_entity_id: "sensor.P1reader_X" }),
     [],
     "cv.entity_id lower-cases first",
