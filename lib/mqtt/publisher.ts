@@ -37,7 +37,10 @@ export interface MqttOptions {
   password?: string | undefined;
   /** Client id. @default {"p1reader"} */
   clientId?: string;
-  /** Our topic prefix. @default {"p1reader"} */
+  /**
+   * Our topic prefix; one other than the default is also part of every unique id.
+   * @default {"p1reader"}
+   */
   prefix?: string;
   /** Home Assistant's discovery prefix. @default {"homeassistant"} */
   discoveryPrefix?: string;
