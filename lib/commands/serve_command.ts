@@ -138,6 +138,7 @@ export async function runServe(
     });
     const publisher = mqttPublisher;
     receiver.subscribe((received) => publisher.offer(received));
+    receiver.onStateChange((state) => publisher.receiverStateChanged(state));
     logger.info("publishing to MQTT", {
       broker: redactUrl(config.mqtt.url),
       prefix: config.mqtt.prefix,

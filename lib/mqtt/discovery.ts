@@ -1,17 +1,22 @@
 /**
  * Home Assistant MQTT discovery for a telegram: one retained config message per value the meter
  * sends (energy per tariff and total, power total and per phase, voltage, current, tariff, power
- * failures, Belgian peak demand), with the meter as one device and each M-Bus meter (gas, water,
- * heat, slave electricity) as its own device linked to it. Pure: no I/O.
+ * failures, Belgian peak demand, the equipment identifier), with the meter as one device and each
+ * M-Bus meter (gas, water, heat, slave electricity) as its own device linked to it. Empty M-Bus
+ * slots get no device, and an empty config removes the one an older version published. Every
+ * sensor is available only while the reader is online and its meter's data is live. Pure: no I/O.
  *
  * @module
  */
 
 import type { MbusDevice, Telegram } from "../dsmr/model.ts";
 
+/** The default topic prefix; with it, unique ids keep the form they have always had. */
+export const DEFAULT_PREFIX = "p1reader";
+
 /** Topics and names the messages use. */
 export interface DiscoveryOptions {
-  /** Our topic prefix, e.g. `p1reader`. */
+  /** Our topic prefix, e.g. `p1reader`; part of every identity when it is not the default. */
   prefix: string;
   /** Home Assistant's discovery prefix, e.g. `homeassistant`. */
   discoveryPrefix: string;
@@ -23,7 +28,7 @@ export interface DiscoveryOptions {
 export interface MqttMessage {
   /** The topic. */
   topic: string;
-  /** The payload. */
+  /** The payload; an empty one deletes the retained message (and the entity it configured). */
   payload: string;
 }
 
@@ -36,6 +41,8 @@ interface SensorRow {
   deviceClass?: string;
   stateClass?: "measurement" | "total_increasing";
   icon?: string;
+  /** `diagnostic` for facts about the meter rather than measurements. */
+  category?: "diagnostic";
 }
 
 const PHASES = ["l1", "l2", "l3"] as const;
@@ -116,6 +123,16 @@ function phaseRows(): SensorRow[] {
 
 /** Every sensor of the meter itself, one row each. */
 export const METER_SENSORS: readonly SensorRow[] = [
+  {
+    // Also what makes the meter's own device exist when it sends no electricity values (a heat
+    // meter's P1 port), so that its M-Bus meters are never linked to a device nobody created.
+    key: "equipment_id",
+    name: "Equipment identifier",
+    path: (t) => t.equipmentId,
+    template: "{{ value_json.equipmentId }}",
+    icon: "mdi:identifier",
+    category: "diagnostic",
+  },
   ...energyRows("import"),
   ...energyRows("export"),
   {
@@ -217,6 +234,26 @@ export function meterId(t: Telegram): string {
   return safeId(t.equipmentId ?? t.header ?? "meter");
 }
 
+/**
+ * The start of every unique id and device identifier: `p1reader`, followed by the topic prefix
+ * when it is not the default. Two readers on one broker need their own prefixes anyway (their
+ * state and status topics would collide otherwise), so this keeps them apart even when their
+ * meters send the same placeholder id, while a reader with the default prefix keeps the ids (and
+ * so the entities and their history in Home Assistant) it had before.
+ */
+export function identityRoot(options: DiscoveryOptions): string {
+  return options.prefix === DEFAULT_PREFIX ? "p1reader" : `p1reader_${safeId(options.prefix)}`;
+}
+
+/**
+ * The entity id Home Assistant derives from a unique id (`sensor.` and the id slugified as its
+ * `slugify` does), published as `default_entity_id`: the same id older versions got from
+ * `object_id`, which Home Assistant deprecated in 2025.10 and ignores from 2026.4.
+ */
+export function defaultEntityId(uniqueId: string): string {
+  return `sensor.${uniqueId.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_|_$/g, "")}`;
+}
+
 /** The topic of the meter's complete JSON state. */
 export function stateTopic(options: DiscoveryOptions, t: Telegram): string {
   return `${options.prefix}/${meterId(t)}/state`;
@@ -227,39 +264,86 @@ export function mbusStateTopic(options: DiscoveryOptions, t: Telegram, device: M
   return `${options.prefix}/${meterId(t)}/mbus/${device.channel}/state`;
 }
 
-/** The availability topic (`online`/`offline`, with a last will). */
+/** The reader's availability topic (`online`/`offline`, with a last will). */
 export function statusTopic(options: DiscoveryOptions): string {
   return `${options.prefix}/status`;
 }
 
 /**
- * The retained discovery config messages for a telegram.
+ * The topic saying whose data is live: the meter id while valid telegrams arrive, `offline` while
+ * the meter is silent, stale or disconnected (retained).
+ */
+export function meterStatusTopic(options: DiscoveryOptions): string {
+  return `${options.prefix}/meter_status`;
+}
+
+/** The payload of {@linkcode meterStatusTopic} when no meter's data is live. */
+export const NO_LIVE_METER = "offline";
+
+/** The discovery config topic of a sensor. */
+export function configTopic(options: DiscoveryOptions, uniqueId: string): string {
+  return `${options.discoveryPrefix}/sensor/${uniqueId}/config`;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The reading of an M-Bus channel that holds a meter, or `undefined` for an empty slot: one that
+ * relays no reading, or a 0 it never captured (no valid time, or 1 January 1970: the
+ * `700101010000W` of an unused channel).
+ */
+export function meterReading(device: MbusDevice): MbusDevice["reading"] {
+  const reading = device.reading;
+  const time = reading?.time?.epochMs;
+  const empty = reading?.value.value === 0 && (time === undefined || time < DAY_MS);
+  return empty ? undefined : reading;
+}
+
+/**
+ * The retained discovery messages for a telegram: a config per sensor, and an empty message for
+ * each empty M-Bus slot, which removes the sensor an older version published for it.
  *
  * @param options Prefixes and version.
  * @param t The telegram (only values it carries get a sensor).
- * @returns One message per sensor.
+ * @returns The messages, configs first.
  */
 export function discoveryMessages(options: DiscoveryOptions, t: Telegram): MqttMessage[] {
   const id = meterId(t);
+  const root = `${identityRoot(options)}_${id}`;
+  const name = `P1 meter ${t.equipmentId ?? id}`;
   const meterDevice = {
-    identifiers: [`p1reader_${id}`],
-    name: `P1 meter ${t.equipmentId ?? id}`,
+    identifiers: [root],
+    name: options.prefix === DEFAULT_PREFIX ? name : `${name} (${options.prefix})`,
     manufacturer: MANUFACTURERS[t.manufacturer ?? ""] ?? t.manufacturer ?? "unknown",
     model: t.header ?? t.format,
     ...(t.version ? { sw_version: t.version } : {}),
     ...(t.equipmentId ? { serial_number: t.equipmentId } : {}),
   };
-  const origin = { name: "KingTech P1 Reader", sw: options.version };
-  const common = { availability_topic: statusTopic(options), origin };
+  const common = {
+    availability: [
+      { topic: statusTopic(options) },
+      {
+        topic: meterStatusTopic(options),
+        value_template: `{{ 'online' if value == '${id}' else 'offline' }}`,
+      },
+    ],
+    availability_mode: "all",
+    origin: { name: "KingTech P1 Reader", sw_version: options.version },
+  };
   const messages: MqttMessage[] = [];
   const config = (uniqueId: string, body: Record<string, unknown>) =>
     messages.push({
-      topic: `${options.discoveryPrefix}/sensor/${uniqueId}/config`,
-      payload: JSON.stringify({ unique_id: uniqueId, object_id: uniqueId, ...common, ...body }),
+      topic: configTopic(options, uniqueId),
+      payload: JSON.stringify({
+        unique_id: uniqueId,
+        default_entity_id: defaultEntityId(uniqueId),
+        ...common,
+        ...body,
+      }),
     });
   for (const row of METER_SENSORS) {
     if (row.path(t) === undefined) continue;
-    config(`p1reader_${id}_${row.key}`, {
+    config(`${root}_${row.key}`, {
       name: row.name,
       state_topic: stateTopic(options, t),
       value_template: row.template,
@@ -267,30 +351,39 @@ export function discoveryMessages(options: DiscoveryOptions, t: Telegram): MqttM
       ...(row.deviceClass ? { device_class: row.deviceClass } : {}),
       ...(row.stateClass ? { state_class: row.stateClass } : {}),
       ...(row.icon ? { icon: row.icon } : {}),
+      ...(row.category ? { entity_category: row.category } : {}),
       device: meterDevice,
     });
   }
+  // Linking to a device no config creates would make Home Assistant invent a nameless one.
+  const meterExists = messages.length > 0;
+  const removals: MqttMessage[] = [];
   for (const device of t.mbus) {
     const kind = MBUS_CLASSES[device.kind];
-    if (!device.reading || !kind) continue;
-    const deviceId = `p1reader_${id}_mbus${device.channel}`;
+    if (!kind) continue;
+    const deviceId = `${root}_mbus${device.channel}`;
+    const reading = meterReading(device);
+    if (!reading) {
+      removals.push({ topic: configTopic(options, `${deviceId}_reading`), payload: "" });
+      continue;
+    }
     config(`${deviceId}_reading`, {
       name: kind.name,
       state_topic: mbusStateTopic(options, t, device),
       value_template: "{{ value_json.reading.value.value }}",
-      unit_of_measurement: device.reading.value.unit === "m3" ? "m³" : device.reading.value.unit,
+      unit_of_measurement: reading.value.unit === "m3" ? "m³" : reading.value.unit,
       device_class: kind.deviceClass,
       state_class: "total_increasing",
       device: {
         identifiers: [deviceId],
         name: `${kind.name} meter ${device.id ?? `channel ${device.channel}`}`,
         model: `M-Bus device type ${device.deviceType ?? "unknown"}`,
-        via_device: `p1reader_${id}`,
+        ...(meterExists ? { via_device: root } : {}),
         ...(device.id ? { serial_number: device.id } : {}),
       },
     });
   }
-  return messages;
+  return [...messages, ...removals];
 }
 
 /** The values of the meter's sensors by key, for `--mqtt-per-value` topics. */

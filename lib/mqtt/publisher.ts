@@ -1,8 +1,8 @@
 /**
  * Publishes telegrams to an MQTT broker with Home Assistant discovery (MQTT.js). Nothing is queued
- * while the broker is away: the latest state wins and is published, with `online` and the
- * discovery configs, on every (re)connect. Reconnects for ever with backoff; a rejected login is
- * logged once; the password is never logged.
+ * while the broker is away: the latest state wins and is published, with `online`, whose meter
+ * data is live and the discovery configs, on every (re)connect. Reconnects for ever with backoff;
+ * a rejected login is logged once; the password is never logged.
  *
  * @module
  */
@@ -10,15 +10,18 @@
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Telegram } from "../dsmr/model.ts";
 import { type Logger, redactUrl, SILENT } from "../log.ts";
-import type { ReceivedTelegram } from "../receiver.ts";
+import type { ReceivedTelegram, ReceiverState } from "../receiver.ts";
 import { MeterTimeThinner } from "../thin.ts";
 import { fullTelegram } from "../views/full.ts";
 import {
+  DEFAULT_PREFIX,
   discoveryMessages,
   type DiscoveryOptions,
   mbusStateTopic,
   meterId,
+  meterStatusTopic,
   type MqttMessage,
+  NO_LIVE_METER,
   sensorValues,
   stateTopic,
   statusTopic,
@@ -34,7 +37,10 @@ export interface MqttOptions {
   password?: string | undefined;
   /** Client id. @default {"p1reader"} */
   clientId?: string;
-  /** Our topic prefix. @default {"p1reader"} */
+  /**
+   * Our topic prefix; one other than the default is also part of every unique id.
+   * @default {"p1reader"}
+   */
   prefix?: string;
   /** Home Assistant's discovery prefix. @default {"homeassistant"} */
   discoveryPrefix?: string;
@@ -71,8 +77,11 @@ export class MqttPublisher {
   readonly #log: Logger;
   #client: MqttClient | undefined;
   #latest: Telegram | undefined;
+  /** Whether the receiver's data is live (a telegram arrived and it has not gone stale since). */
+  #live = false;
   readonly #thinner: MeterTimeThinner;
-  #discovered = new Set<string>();
+  /** The discovery messages last published, joined; `undefined` when they must be sent again. */
+  #discovery: string | undefined;
   #published = 0;
   #connects = 0;
   #lastError: string | undefined;
@@ -82,7 +91,7 @@ export class MqttPublisher {
   constructor(options: MqttOptions) {
     this.#options = options;
     this.#topics = {
-      prefix: options.prefix ?? "p1reader",
+      prefix: options.prefix ?? DEFAULT_PREFIX,
       discoveryPrefix: options.discoveryPrefix ?? "homeassistant",
       version: options.version,
     };
@@ -124,14 +133,15 @@ export class MqttPublisher {
       this.#lastError = undefined;
       this.#log.info("MQTT connected", { broker: redactUrl(o.url) });
       client.subscribe(`${this.#topics.discoveryPrefix}/status`, { qos: 0 });
-      this.#discovered.clear();
+      this.#discovery = undefined;
       void this.#publish(statusTopic(this.#topics), "online", 1, true);
+      this.#publishMeterStatus();
       if (this.#latest) this.#publishTelegram(this.#latest);
     });
     client.on("message", (topic, payload) => {
       // Home Assistant restarted: send discovery again so that it knows the sensors.
       if (topic === `${this.#topics.discoveryPrefix}/status` && payload.toString() === "online") {
-        this.#discovered.clear();
+        this.#discovery = undefined;
         if (this.#latest) this.#publishTelegram(this.#latest);
       }
     });
@@ -158,22 +168,45 @@ export class MqttPublisher {
     });
   }
 
-  /** Takes a new telegram (thinned by meter time); publishes it now when connected. */
+  /**
+   * Takes a new telegram (thinned by meter time); publishes it now when connected. A telegram is
+   * live data: its meter becomes available (again) in Home Assistant.
+   */
   offer(received: ReceivedTelegram): void {
-    if (!this.#thinner.accept(received)) return;
-    const t = received.telegram;
-    this.#latest = t;
-    if (this.#client?.connected) this.#publishTelegram(t);
+    const before = this.#liveMeter();
+    this.#live = true;
+    const accepted = this.#thinner.accept(received);
+    if (accepted) this.#latest = received.telegram;
+    if (this.#liveMeter() !== before) this.#publishMeterStatus();
+    if (accepted && this.#client?.connected) this.#publishTelegram(received.telegram);
+  }
+
+  /**
+   * Follows the receiver: while it is not `connected` (stale, reconnecting, ended, stopped), the
+   * meter's sensors are unavailable in Home Assistant instead of showing old values as current.
+   */
+  receiverStateChanged(state: ReceiverState): void {
+    const before = this.#liveMeter();
+    this.#live = state === "connected";
+    if (this.#liveMeter() !== before) this.#publishMeterStatus();
+  }
+
+  /** The payload of the meter status topic: the id of the meter whose data is live, or none. */
+  #liveMeter(): string {
+    return this.#live && this.#latest ? meterId(this.#latest) : NO_LIVE_METER;
+  }
+
+  #publishMeterStatus(): void {
+    void this.#publish(meterStatusTopic(this.#topics), this.#liveMeter(), 1, true);
   }
 
   #publishTelegram(t: Telegram): void {
     const topics = this.#topics;
-    const key = `${meterId(t)}:${t.mbus.map((d) => `${d.channel}${d.kind}`).join(",")}`;
-    if (!this.#discovered.has(key)) {
-      this.#discovered.add(key);
-      for (const message of discoveryMessages(topics, t)) {
-        void this.#publishMessage(message, 1, true);
-      }
+    const discovery = discoveryMessages(topics, t);
+    const signature = discovery.map((message) => `${message.topic} ${message.payload}`).join("\n");
+    if (signature !== this.#discovery) {
+      this.#discovery = signature;
+      for (const message of discovery) void this.#publishMessage(message, 1, true);
     }
     const qos = this.#options.qos ?? 0;
     const retain = this.#options.retain ?? false;

@@ -6,12 +6,6 @@ import assert from "node:assert/strict";
 import { ConfigError, OPTIONS, parseConfig } from "../../lib/config.ts";
 import { ROOT } from "../support/paths.ts";
 
-/**
- * Pages that another branch adds (the lead merges them): links to them are checked once they
- * exist. `docs/home-assistant.md` comes with the MQTT work.
- */
-const PAGES_FROM_OTHER_BRANCHES = new Set(["docs/home-assistant.md"]);
-
 /** Every Markdown page users read, relative to the root. */
 const PAGES = [
   "README.md",
@@ -55,7 +49,6 @@ Deno.test("every relative link in the README and docs/ leads to a file, and ever
       if (/^[a-z]+:/.test(target!)) continue; // http:, https:, mailto:
       const [file, anchor] = target!.split("#") as [string, string | undefined];
       const path = file === "" ? page : resolve(page, file);
-      if (PAGES_FROM_OTHER_BRANCHES.has(path) && !exists(path)) continue;
       if (!exists(path)) {
         broken.push(`${page}: ${target} (no file ${path})`);
       } else if (anchor !== undefined && !anchors(read(path)).has(anchor)) {
