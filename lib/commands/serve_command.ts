@@ -15,6 +15,8 @@ import type { PushItem } from "../push/dsmr_reader.ts";
 import { DurableQueue } from "../push/queue.ts";
 import { P1Receiver } from "../receiver.ts";
 import { History, pointOf } from "../history.ts";
+import { HISTORY } from "../outputs/history/history_output.ts";
+import { type Output, OutputStartError } from "../outputs/output.ts";
 import { createSource } from "../source/create.ts";
 import { ShareServer } from "../share/share_server.ts";
 import type { MqttPublisher } from "../mqtt/publisher.ts";
@@ -75,9 +77,30 @@ export async function runServe(
     ...(config.decryption ? { decryption: config.decryption } : {}),
     logger,
   });
-  const history = new History();
-  receiver.subscribe((received) => history.add(pointOf(received.telegram, received.receivedAt)));
   const closing = new AbortController();
+  // Outputs of the common shape, built from their part of the configuration (the others follow).
+  const outputs = [HISTORY.create(config)].filter((output) => output !== undefined) as Output[];
+  for (const output of outputs) {
+    try {
+      await output.start({
+        receiver,
+        logger,
+        version: VERSION,
+        dataDir: config.dataDir,
+        closing: closing.signal,
+      });
+    } catch (error) {
+      if (!(error instanceof OutputStartError)) throw error;
+      io.stderr(`p1reader: ${error.message}\n`);
+      await Promise.all(outputs.map((started) => started.stop()));
+      return 2;
+    }
+  }
+  // Without the history database, the dashboard's charts come from memory.
+  const history = config.history ? undefined : new History();
+  if (history) {
+    receiver.subscribe((received) => history.add(pointOf(received.telegram, received.receivedAt)));
+  }
   let pusher: DsmrReaderPusher | undefined;
   if (config.dsmrReader) {
     let queue: DurableQueue<PushItem>;
@@ -153,7 +176,7 @@ export async function runServe(
     ...(pusher ? ["push" as const] : []),
     ...(share ? ["share" as const] : []),
     ...(mqttPublisher ? ["mqtt" as const] : []),
-  ]);
+  ], outputs);
   const startedAt = Date.now();
   const app = createApp({
     receiver,
@@ -161,7 +184,8 @@ export async function runServe(
     version: VERSION,
     startedAt,
     logger,
-    history,
+    ...(history ? { history } : {}),
+    outputs,
     closing: closing.signal,
     ...(pusher ? { push: () => pusher.stats } : {}),
     ...(share ? { share: () => share.stats } : {}),
@@ -212,6 +236,7 @@ export async function runServe(
           pusher?.stop(),
           share?.close(),
           mqttPublisher?.stop(),
+          ...outputs.map((output) => output.stop()),
           server.shutdown(),
         ]);
       })();

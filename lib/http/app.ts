@@ -18,6 +18,7 @@ import type { P1Receiver } from "../receiver.ts";
 import { type Logger, SILENT } from "../log.ts";
 import { fullTelegram } from "../views/full.ts";
 import type { History } from "../history.ts";
+import type { Output } from "../outputs/output.ts";
 import { DASHBOARD_HTML } from "../ui/page.ts";
 import { originalApi, originalFlat } from "../views/original.ts";
 
@@ -35,8 +36,10 @@ export interface AppDependencies {
     | "subscribe"
     | "onStateChange"
   >;
-  /** The in-memory history for the dashboard. */
+  /** The in-memory history for the dashboard (when the history database is off). */
   history?: History;
+  /** The outputs that are on: their routes, and their part of the status. */
+  outputs?: readonly Output[];
   /** Aborted when the service stops: event streams end. */
   closing?: AbortSignal;
   /** The `/metrics` registry. */
@@ -162,6 +165,8 @@ export function createApp(deps: AppDependencies): Hono {
   const log = deps.logger ?? SILENT;
   // Like the original (ASP.NET): paths match without regard to case or a trailing slash.
   const app = new Hono({ getPath: matchPath });
+  // First, so that an output's route (the history database's /api/v1/history) wins.
+  for (const output of deps.outputs ?? []) output.routes?.(app);
 
   app.get("/", (c) => {
     // Browsers go to the dashboard; API clients keep getting the original's JSON.
@@ -209,6 +214,12 @@ export function createApp(deps: AppDependencies): Hono {
       dsmrReader: pushStatus(deps.push?.(), at),
       share: deps.share?.() ?? null,
       mqtt: deps.mqtt?.() ?? null,
+      ...Object.fromEntries(
+        (deps.outputs ?? []).map((output) => {
+          const stats = output.stats();
+          return [output.name, output.status ? output.status(stats, at) : stats];
+        }),
+      ),
     });
   });
 

@@ -17,6 +17,7 @@ import heapSizeAndUsed from "prom-client/lib/metrics/heapSizeAndUsed.js";
 import heapSpacesSizeAndUsed from "prom-client/lib/metrics/heapSpacesSizeAndUsed.js";
 import version from "prom-client/lib/metrics/version.js";
 import type { MbusDevice, Telegram } from "../dsmr/model.ts";
+import type { Output, OutputMetric } from "../outputs/output.ts";
 import { rawValue } from "../views/original.ts";
 import {
   type ExposedSample,
@@ -82,6 +83,13 @@ interface TableFamily {
   row: MetricRow;
 }
 
+/** A family of an output: its writers, the output, and the family to read from its stats. */
+interface OutputFamily {
+  writers: Record<ExpositionFormat, FamilyWriter>;
+  output: Output;
+  metric: OutputMetric<unknown>;
+}
+
 /**
  * Renders `/metrics` from whatever `snapshot()` returns at scrape time. prom-client collects the
  * runtime's own metrics; one writer formats them and the table's rows.
@@ -89,6 +97,7 @@ interface TableFamily {
 export class MetricsRegistry {
   readonly #runtime: RuntimeFamily[];
   readonly #table: TableFamily[] = [];
+  readonly #outputs: OutputFamily[];
   readonly #snapshot: () => MetricSnapshot;
   readonly #mbusKeys = new Set<string>();
 
@@ -97,8 +106,13 @@ export class MetricsRegistry {
    *
    * @param snapshot Reads the receiver's state; called once per scrape.
    * @param features The optional outputs that are on (their metrics appear only then).
+   * @param outputs Outputs of the common shape that are on, whose families follow the table's.
    */
-  constructor(snapshot: () => MetricSnapshot, features: readonly Feature[] = []) {
+  constructor(
+    snapshot: () => MetricSnapshot,
+    features: readonly Feature[] = [],
+    outputs: readonly Output[] = [],
+  ) {
     this.#snapshot = snapshot;
     const registry = new Registry();
     for (const collect of DEFAULT_COLLECTORS) collect(registry);
@@ -108,6 +122,9 @@ export class MetricsRegistry {
       metric: metric as unknown as RuntimeFamily["metric"],
     }));
     this.#add(METRICS.filter((row) => row.feature === undefined || features.includes(row.feature)));
+    this.#outputs = outputs.flatMap((output) =>
+      (output.metrics ?? []).map((metric) => ({ writers: writers(metric), output, metric }))
+    );
   }
 
   #add(rows: readonly MetricRow[]): void {
@@ -144,8 +161,13 @@ export class MetricsRegistry {
       ),
     );
     const table = this.#table.map(({ writers, row }) => writers[format].write(row.read(snapshot)));
+    const stats = new Map<Output, unknown>();
+    const outputs = this.#outputs.map(({ writers, output, metric }) => {
+      if (!stats.has(output)) stats.set(output, output.stats());
+      return writers[format].write(metric.read(stats.get(output)));
+    });
     return {
-      body: exposition([...runtime, ...table], format),
+      body: exposition([...runtime, ...table, ...outputs], format),
       contentType: format === "text"
         ? Registry.PROMETHEUS_CONTENT_TYPE
         : Registry.OPENMETRICS_CONTENT_TYPE,
