@@ -64,8 +64,10 @@ export async function startServer(
     for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) log += text;
   })();
   child.stdout.cancel();
+  let exited = false;
+  child.status.then(() => exited = true);
   await waitFor(
-    () => /listening on http:\/\/127\.0\.0\.1:\d+/.test(log) || /error|cannot/i.test(log),
+    () => /listening on http:\/\/127\.0\.0\.1:\d+/.test(log) || exited,
     "the server to listen",
   );
   const port = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(log)?.[1];

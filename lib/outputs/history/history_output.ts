@@ -87,7 +87,7 @@ export interface HistoryStats {
 export interface HistoryOutputOptions {
   /** Least time between two writes (ms). @default {1000} */
   writeSpacingMs?: number;
-  /** Most minutes kept in memory while writes fail. @default {1440} */
+  /** Most minutes written in one transaction, and kept in memory while writes fail. @default {1440} */
   maxPendingMinutes?: number;
   /** The clock. @default {Date.now} */
   now?: () => number;
@@ -327,15 +327,14 @@ export class HistoryOutput implements Output<HistoryStats> {
 
   #enqueue(minute: MinuteRecord): void {
     this.#pending.push(minute);
-    if (this.#pending.length > this.#maxPending) {
-      const dropped = this.#pending.length - this.#maxPending;
-      this.#pending.splice(0, dropped);
-      this.#stats.minutesDropped += dropped;
-    }
-    if (this.#timer !== undefined) return;
+    if (this.#timer !== undefined && this.#pending.length < this.#maxPending) return;
     const wait = this.#lastWriteAttempt + this.#spacingMs - this.#now();
-    if (wait <= 0) this.#write();
-    else {
+    // A fast replay fills a batch before the spacing is over: it is written at once.
+    if (wait <= 0 || this.#pending.length >= this.#maxPending) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#write();
+    } else {
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
         this.#write();
@@ -388,6 +387,11 @@ export class HistoryOutput implements Output<HistoryStats> {
   }
 
   #failed(error: unknown): void {
+    if (this.#pending.length > this.#maxPending) {
+      const dropped = this.#pending.length - this.#maxPending;
+      this.#pending.splice(0, dropped);
+      this.#stats.minutesDropped += dropped;
+    }
     const message = (error as Error).message;
     this.#stats.writeErrors++;
     if (isDiskFull(error)) this.#stats.diskFullErrors++;
@@ -430,7 +434,8 @@ export const HISTORY_METRICS: readonly OutputMetric<HistoryStats>[] = [
   },
   {
     name: "p1_history_records_dropped_total",
-    help: "Records of one minute dropped unwritten while writes failed (their usage still counts, as a gap)",
+    help:
+      "Records of one minute dropped unwritten while writes failed (their usage still counts, as a gap)",
     type: "counter",
     read: (s) => [{ value: s.minutesDropped }],
   },

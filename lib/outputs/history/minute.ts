@@ -42,6 +42,8 @@ export interface SeriesReadings {
 export interface MinuteRecord {
   /** When the minute starts (ms since the epoch). */
   readonly minute: number;
+  /** The meter time of its first telegram. */
+  readonly firstTime: number;
   /** The format of its last telegram. */
   readonly format: string;
   /** The electricity meter of its last telegram. */
@@ -67,6 +69,7 @@ interface PowerSum {
 
 interface OpenMinute {
   minute: number;
+  firstTime: number;
   format: string;
   meter: MeterIdentity;
   telegrams: number;
@@ -143,6 +146,7 @@ export class MinuteBuilder {
     if (this.#open && minute > this.#open.minute) closed = this.close();
     const open = this.#open ??= {
       minute,
+      firstTime: facts.time,
       format: facts.format,
       meter: facts.meter,
       telegrams: 0,
@@ -181,6 +185,7 @@ export class MinuteBuilder {
     this.#open = undefined;
     return {
       minute: open.minute,
+      firstTime: open.firstTime,
       format: open.format,
       meter: open.meter,
       telegrams: open.telegrams,

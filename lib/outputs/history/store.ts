@@ -23,7 +23,7 @@
  * @module
  */
 
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { backup, DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import type { TimeZoneRule } from "../../dsmr/values.ts";
 import { MeterCalendar } from "./calendar.ts";
 import type { MinuteRecord } from "./minute.ts";
@@ -349,7 +349,12 @@ export class HistoryStore {
     if (minutes.length === 0) return { minutes: 0, skipped: 0 };
     this.#db.exec("BEGIN IMMEDIATE");
     try {
-      const result = this.#writeBatch(minutes, zone);
+      const newestKept = Number(
+        this.#get("SELECT max(minute) AS minute FROM minutes")?.minute ?? 0,
+      );
+      const keptFrom = Math.max(newestKept * MINUTE_MS, minutes.at(-1)!.minute) -
+        minuteDays * 86_400_000;
+      const result = this.#writeBatch(minutes, zone, keptFrom);
       const newest = minutes.at(-1)!.minute;
       // Once an hour is plenty: the minute leads the key, so the oldest rows go in one sweep.
       if (Math.floor(newest / HOUR_MS) !== this.#prunedHour) {
@@ -364,7 +369,12 @@ export class HistoryStore {
     }
   }
 
-  #writeBatch(minutes: readonly MinuteRecord[], zone: TimeZoneRule): WriteResult {
+  /** Writes a batch; minute rows and M-Bus readings before `keptFrom` are not kept. */
+  #writeBatch(
+    minutes: readonly MinuteRecord[],
+    zone: TimeZoneRule,
+    keptFrom: number,
+  ): WriteResult {
     const calendar = new MeterCalendar(zone);
     this.#run("INSERT OR REPLACE INTO meta (key, value) VALUES ('zone', ?)", JSON.stringify(zone));
     const gaps: GapRow[] = [];
@@ -387,7 +397,7 @@ export class HistoryStore {
       { meter: string; register: RegisterName; readings: Reading[] }
     >();
     for (const record of minutes) {
-      see(record.meter, record.minute);
+      see(record.meter, record.firstTime);
       for (const series of record.series) {
         let meter = "";
         for (const reading of series.readings) meter = see(series.meter, reading.time);
@@ -420,6 +430,7 @@ export class HistoryStore {
       })`,
     );
     for (const record of minutes) {
+      if (record.minute < keptFrom) continue;
       const values = ENERGY_REGISTERS.map((register) => record.registers.get(register) ?? null);
       const power = record.power.flatMap((stats) =>
         stats ? [stats.avg, stats.min, stats.max] : [null, null, null]
@@ -443,7 +454,7 @@ export class HistoryStore {
     for (const { meter: key, register, readings: list } of gathered.values()) {
       const meter = ids.get(key)!;
       if (register === "reading") {
-        for (const reading of list) {
+        for (const reading of list.filter((r) => r.time >= keptFrom)) {
           this.#run(
             "INSERT OR IGNORE INTO mbus_readings (time, meter, value) VALUES (?, ?, ?)",
             reading.time,
@@ -724,27 +735,41 @@ export class HistoryStore {
     return row?.time === null || row?.time === undefined ? undefined : Number(row.time);
   }
 
-  /**
-   * Writes a consistent copy of the database to `target` (`VACUUM INTO` a file beside it, then
-   * renamed over it), while other connections go on writing.
-   */
-  copyTo(target: string): void {
-    const partial = `${target}.partial-${Deno.pid}`;
-    try {
-      this.#statement("VACUUM INTO ?").run(partial);
-      Deno.renameSync(partial, target);
-    } catch (error) {
-      try {
-        Deno.removeSync(partial);
-      } catch {
-        // Never created, or already gone: the error above is the one to report.
-      }
-      throw error;
-    }
-  }
-
   /** Closes the database (the write-ahead log is checkpointed into the file). */
   close(): void {
     if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+/**
+ * Writes a consistent copy of a history database to `target`, while other connections go on
+ * writing: SQLite's online backup copies every page in one step, inside one read transaction, to
+ * a file beside the target, which is then renamed over it (a copy that fails halfway leaves an
+ * earlier one intact). `VACUUM INTO` would attach a database, which Deno allows only with
+ * `--allow-all`.
+ *
+ * @param source The database.
+ * @param target The copy.
+ * @returns The size of the copy in bytes.
+ * @throws {Error} When the database cannot be read or the copy not written.
+ */
+export async function copyDatabase(source: string, target: string): Promise<number> {
+  Deno.statSync(source); // a missing database is an error, never a new empty one
+  const partial = `${target}.partial-${Deno.pid}`;
+  const db = new DatabaseSync(source, { readOnly: true });
+  try {
+    db.exec("PRAGMA busy_timeout = 10000");
+    await backup(db, partial, { rate: -1 });
+    Deno.renameSync(partial, target);
+    return Deno.statSync(target).size;
+  } catch (error) {
+    try {
+      Deno.removeSync(partial);
+    } catch {
+      // Never created, or already gone: the error above is the one to report.
+    }
+    throw error;
+  } finally {
+    db.close();
   }
 }

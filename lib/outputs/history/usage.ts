@@ -355,19 +355,23 @@ function energyOf(
   return usage;
 }
 
+const COST_PARTS = ["import", "export", "gas", "fixed"] as const;
+
 function shape(
   sum: Sum,
   tariffs: { import: string[]; export: string[] },
 ): Omit<UsageStep, "start" | "end"> {
   let cost: Cost | null = null;
   if (sum.cost) {
+    const parts: Omit<Cost, "total"> = {};
     let total = 0;
-    cost = { total: 0 };
-    for (const [part, amount] of sum.cost) {
-      cost[part] = round(amount, 4);
+    for (const part of COST_PARTS) {
+      const amount = sum.cost.get(part);
+      if (amount === undefined) continue;
+      parts[part] = round(amount, 4);
       total += amount;
     }
-    cost.total = round(total, 4);
+    cost = { ...parts, total: round(total, 4) };
   }
   const amount = (value: number | null) => (value === null ? null : round(value, 3));
   return {
