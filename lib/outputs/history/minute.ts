@@ -104,14 +104,18 @@ function append(readings: Reading[], reading: Reading): void {
  * import assert from "node:assert/strict";
  * const meter = { kind: "electricity", channel: 0, equipmentId: "E1", unit: "kWh" } as const;
  * const builder = new MinuteBuilder();
- * for (const [time, value, watts] of [[0, 1, 100], [30_000, 1.5, 300], [60_000, 2, 200]]) {
- *   const closed = builder.add({
- *     time, format: "dsmr50", meter,
- *     readings: [{ meter, register: "import_t1", reading: { time, value } }],
- *     power: [watts],
- *   });
- *   if (closed) assert.deepEqual(closed.power[0], { avg: 200, min: 100, max: 300 });
- * }
+ * const telegram = (time: number, value: number, watts: number) => ({
+ *   time,
+ *   format: "dsmr50",
+ *   meter,
+ *   readings: [{ meter, register: "import_t1" as const, reading: { time, value } }],
+ *   power: [watts],
+ * });
+ * builder.add(telegram(0, 1, 100));
+ * builder.add(telegram(30_000, 1.5, 300));
+ * const minute = builder.add(telegram(60_000, 2, 200));
+ * assert.deepEqual(minute?.power[0], { avg: 200, min: 100, max: 300 });
+ * assert.deepEqual(minute?.series[0]?.readings, [{ time: 0, value: 1 }, { time: 30_000, value: 1.5 }]);
  * ```
  */
 export class MinuteBuilder {
