@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { ChecksumError } from "../dsmr/errors.ts";
 import { FORMAT_NAMES, resolveFormat } from "../dsmr/formats.ts";
-import { TelegramFramer } from "../dsmr/framer.ts";
+import { type RawTelegram, TelegramFramer } from "../dsmr/framer.ts";
 import type { Telegram } from "../dsmr/model.ts";
 import { parseTelegram } from "../dsmr/parse.ts";
 
@@ -33,7 +33,8 @@ Options:
   --json       print each telegram as one JSON object per line (NDJSON), the complete model
   -h, --help   show this help
 
-Exit status: 0 when at least one valid telegram was found, 1 when none, 2 on bad usage.
+Exit status: 0 when at least one valid telegram was found, 1 when none, 2 on bad usage or a
+FILE that cannot be read.
 `;
 
 /**
@@ -76,24 +77,42 @@ export async function runParse(args: string[], io: CommandIo): Promise<number> {
     return 2;
   }
   const path = positionals[0]!;
+  const cannotRead = (reason: string) => {
+    io.stderr(`p1reader parse: cannot read "${path}": ${reason}\n`);
+    return 2;
+  };
   let input: ReadableStream<Uint8Array>;
   if (path === "-") {
     input = io.stdin;
   } else {
     try {
-      input = (await Deno.open(path)).readable;
+      const file = await Deno.open(path);
+      if ((await file.stat()).isDirectory) {
+        file.close();
+        return cannotRead("it is a directory; give a capture file (or - for standard input)");
+      }
+      input = file.readable;
     } catch (error) {
-      io.stderr(`p1reader parse: cannot read "${path}": ${(error as Error).message}\n`);
-      return 2;
+      return cannotRead((error as Error).message);
     }
   }
 
   const framer = new TelegramFramer();
+  const telegrams = input.pipeThrough(framer)[Symbol.asyncIterator]();
   let index = 0;
   let valid = 0;
   let crcErrors = 0;
   let parseErrors = 0;
-  for await (const raw of input.pipeThrough(framer)) {
+  while (true) {
+    let next: IteratorResult<RawTelegram>;
+    try {
+      next = await telegrams.next();
+    } catch (error) {
+      // A device or special file that fails part-way: what was decoded is printed, the rest is not.
+      return cannotRead((error as Error).message);
+    }
+    if (next.done) break;
+    const raw = next.value;
     index++;
     let telegram: Telegram;
     try {
