@@ -96,6 +96,7 @@ export {
   type LogLevel,
   SILENT,
 } from "./lib/log.ts";
+export { CLOCK_JUMP_MS, MeterClock } from "./lib/meter_clock.ts";
 export {
   type Listener,
   P1Receiver,

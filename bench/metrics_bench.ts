@@ -21,6 +21,7 @@ const registry = new MetricsRegistry(() => ({
     oversized: 0,
     incomplete: 1,
     reconnects: 3,
+    clockJumps: 0,
     lastTelegramAt: Date.now(),
   },
   state: "connected",

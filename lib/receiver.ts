@@ -13,6 +13,7 @@ import { FrameScanner, type RawTelegram } from "./dsmr/framer.ts";
 import type { Telegram } from "./dsmr/model.ts";
 import { parseTelegram } from "./dsmr/parse.ts";
 import { type Logger, SILENT } from "./log.ts";
+import { MeterClock } from "./meter_clock.ts";
 import { type ByteSource, type ByteStream, sleep, SourceError } from "./source/source.ts";
 
 /**
@@ -30,6 +31,11 @@ export interface ReceivedTelegram {
   bytes: Uint8Array;
   /** When it was framed, in milliseconds since the epoch. */
   receivedAt: number;
+  /**
+   * `true` when the meter's clock jumped at this telegram (see `MeterClock`): outputs that follow
+   * the meter's clock (the history, the thinned pushes to DSMR reader and MQTT) leave it out.
+   */
+  clockJump?: boolean;
 }
 
 /** What the receiver has counted since it started. */
@@ -50,6 +56,8 @@ export interface ReceiverCounters {
   incomplete: number;
   /** Times the source was opened again after the first time. */
   reconnects: number;
+  /** Telegrams whose meter clock jumped (ahead of or behind the previous telegram's). */
+  clockJumps: number;
   /** When the last valid telegram arrived (ms since the epoch). */
   lastTelegramAt?: number;
   /** When the last telegram was rejected, and why. */
@@ -134,10 +142,13 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     crcErrors: 0,
     parseErrors: 0,
     reconnects: 0,
+    clockJumps: 0,
   };
   readonly #listeners = new Set<Listener<ReceivedTelegram>>();
   readonly #stateListeners = new Set<Listener<ReceiverState>>();
   readonly #stopping = new AbortController();
+  readonly #clock = new MeterClock();
+  readonly #meterWarned = new Set<string>();
   #state: ReceiverState = "idle";
   #latest: ReceivedTelegram | undefined;
   #lastRejection: { at: number; reason: string } | undefined;
@@ -409,6 +420,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     this.#lastError = undefined;
     this.#source.confirmSettings?.();
     const received: ReceivedTelegram = { telegram, bytes: raw.bytes, receivedAt };
+    this.#checkAcrossTelegrams(received);
     this.#latest = received;
     this.#setState("connected");
     for (const listener of this.#listeners) {
@@ -418,6 +430,27 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
         this.#log.error("a telegram subscriber failed", { error: (error as Error).message });
       }
     }
+  }
+
+  /** What only a sequence of telegrams shows: a clock that jumps (flagged and counted). */
+  #checkAcrossTelegrams(received: ReceivedTelegram): void {
+    const { telegram, receivedAt } = received;
+    const jump = this.#clock.check(telegram.timestamp?.epochMs ?? receivedAt, receivedAt);
+    if (jump !== undefined) {
+      received.clockJump = true;
+      this.#counters.clockJumps++;
+      this.#warnOnce("clock", `${jump}: telegram left out of the history and pushes`);
+    }
+  }
+
+  /**
+   * Logs a meter problem as a warning the first time it happens, later at debug level: a meter
+   * that glitches every few telegrams would otherwise fill the log (the counters count them all).
+   */
+  #warnOnce(problem: string, message: string): void {
+    if (this.#meterWarned.has(problem)) return this.#log.debug(message);
+    this.#meterWarned.add(problem);
+    this.#log.warn(`${message} (further ones at debug level; see /api/v1/status)`);
   }
 
   /** Runs every 250 ms while reading: staleness, silent sources, serial settings probing. */

@@ -484,6 +484,12 @@ export const METRICS: readonly MetricRow[] = [
     read: (s) => one(s.counters.discardedBytes),
   },
   {
+    name: "p1_meter_clock_jumps_total",
+    help: "Telegrams at which the meter's clock jumped (left out of the history and pushes)",
+    type: "counter",
+    read: (s) => one(s.counters.clockJumps),
+  },
+  {
     name: "p1_source_connected",
     help: "1 while the source delivers valid telegrams",
     type: "gauge",
