@@ -98,6 +98,14 @@ export {
 } from "./lib/log.ts";
 export { CLOCK_JUMP_MS, MeterClock } from "./lib/meter_clock.ts";
 export {
+  meterRegisters,
+  type RegisterEvent,
+  type RegisterReading,
+  RegisterWatch,
+  RESET_AFTER_MS,
+  RESET_AFTER_TELEGRAMS,
+} from "./lib/meter_registers.ts";
+export {
   type Listener,
   P1Receiver,
   type ReceivedTelegram,

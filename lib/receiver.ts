@@ -14,6 +14,7 @@ import type { Telegram } from "./dsmr/model.ts";
 import { parseTelegram } from "./dsmr/parse.ts";
 import { type Logger, SILENT } from "./log.ts";
 import { MeterClock } from "./meter_clock.ts";
+import { describeRegisterEvent, RegisterWatch } from "./meter_registers.ts";
 import { type ByteSource, type ByteStream, sleep, SourceError } from "./source/source.ts";
 
 /**
@@ -58,6 +59,8 @@ export interface ReceiverCounters {
   reconnects: number;
   /** Telegrams whose meter clock jumped (ahead of or behind the previous telegram's). */
   clockJumps: number;
+  /** Times a meter register fell below its highest value (see `RegisterWatch`). */
+  registerFalls: number;
   /** When the last valid telegram arrived (ms since the epoch). */
   lastTelegramAt?: number;
   /** When the last telegram was rejected, and why. */
@@ -148,6 +151,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   readonly #stateListeners = new Set<Listener<ReceiverState>>();
   readonly #stopping = new AbortController();
   readonly #clock = new MeterClock();
+  readonly #registers = new RegisterWatch();
   readonly #meterWarned = new Set<string>();
   #state: ReceiverState = "idle";
   #latest: ReceivedTelegram | undefined;
@@ -207,11 +211,17 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     return 3 * (spec?.intervalSeconds ?? 10) * 1000;
   }
 
+  /** The meter's registers as `/metrics` exports them as counters (see `RegisterWatch`). */
+  get registers(): Pick<RegisterWatch, "counterValue"> {
+    return this.#registers;
+  }
+
   /** A snapshot of the counters. */
   get counters(): ReceiverCounters {
     const stats = this.#scanner.stats;
     const snapshot: ReceiverCounters = {
       ...this.#counters,
+      registerFalls: this.#registers.falls,
       discardedBytes: stats.discardedBytes,
       oversized: stats.oversized,
       incomplete: stats.incomplete,
@@ -432,7 +442,10 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     }
   }
 
-  /** What only a sequence of telegrams shows: a clock that jumps (flagged and counted). */
+  /**
+   * What only a sequence of telegrams shows: a clock that jumps (the telegram is flagged and
+   * counted) and registers that fall (counted; `/metrics` holds them).
+   */
   #checkAcrossTelegrams(received: ReceivedTelegram): void {
     const { telegram, receivedAt } = received;
     const jump = this.#clock.check(telegram.timestamp?.epochMs ?? receivedAt, receivedAt);
@@ -440,6 +453,9 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
       received.clockJump = true;
       this.#counters.clockJumps++;
       this.#warnOnce("clock", `${jump}: telegram left out of the history and pushes`);
+    }
+    for (const event of this.#registers.observe(telegram, receivedAt)) {
+      this.#warnOnce(`${event.kind} ${event.key}`, describeRegisterEvent(event));
     }
   }
 
