@@ -97,6 +97,7 @@ export {
   SILENT,
 } from "./lib/log.ts";
 export { CLOCK_JUMP_MS, MeterClock } from "./lib/meter_clock.ts";
+export { MeterInterval } from "./lib/meter_interval.ts";
 export {
   meterRegisters,
   type RegisterEvent,

@@ -14,6 +14,7 @@ import type { Telegram } from "./dsmr/model.ts";
 import { parseTelegram } from "./dsmr/parse.ts";
 import { type Logger, SILENT } from "./log.ts";
 import { MeterClock } from "./meter_clock.ts";
+import { MeterInterval } from "./meter_interval.ts";
 import { describeRegisterEvent, RegisterWatch } from "./meter_registers.ts";
 import { type ByteSource, type ByteStream, sleep, SourceError } from "./source/source.ts";
 
@@ -80,7 +81,7 @@ export interface ReceiverOptions {
   format?: string;
   /**
    * No valid telegram for this long marks the data stale.
-   * @default {3 times the format's telegram interval}
+   * @default {3 times the meter's interval: the gaps seen between telegrams, or the format's}
    */
   staleAfterMs?: number;
   /**
@@ -152,6 +153,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   readonly #stopping = new AbortController();
   readonly #clock = new MeterClock();
   readonly #registers = new RegisterWatch();
+  readonly #interval = new MeterInterval();
   readonly #meterWarned = new Set<string>();
   #state: ReceiverState = "idle";
   #latest: ReceivedTelegram | undefined;
@@ -203,12 +205,15 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     return this.#latest;
   }
 
-  /** The limit after which data without a new telegram counts as stale, in milliseconds. */
+  /**
+   * The limit after which data without a new telegram counts as stale, in milliseconds: three
+   * times the interval the meter shows (see `MeterInterval`), unless set.
+   */
   get staleAfterMs(): number {
     if (this.#staleAfterMs !== undefined) return this.#staleAfterMs;
     const id = this.#latest?.telegram.format;
     const spec = id === undefined ? resolveFormat(this.#format) : resolveFormat(id);
-    return 3 * (spec?.intervalSeconds ?? 10) * 1000;
+    return 3 * this.#interval.expectedMs((spec?.intervalSeconds ?? 10) * 1000);
   }
 
   /** The meter's registers as `/metrics` exports them as counters (see `RegisterWatch`). */
@@ -443,11 +448,12 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   }
 
   /**
-   * What only a sequence of telegrams shows: a clock that jumps (the telegram is flagged and
-   * counted) and registers that fall (counted; `/metrics` holds them).
+   * What only a sequence of telegrams shows: the meter's interval, a clock that jumps (the
+   * telegram is flagged and counted) and registers that fall (counted; `/metrics` holds them).
    */
   #checkAcrossTelegrams(received: ReceivedTelegram): void {
     const { telegram, receivedAt } = received;
+    this.#interval.observe(receivedAt);
     const jump = this.#clock.check(telegram.timestamp?.epochMs ?? receivedAt, receivedAt);
     if (jump !== undefined) {
       received.clockJump = true;
