@@ -30,6 +30,7 @@ const registry = new MetricsRegistry(() => ({
   },
   state: "connected",
   registers,
+  configuredFormat: "V502",
   version: "bench",
 }));
 

@@ -27,6 +27,8 @@ export interface MetricSnapshot {
   state: ReceiverState;
   /** The meter's registers as counters; without them, counters export the telegram's values. */
   registers?: Pick<RegisterWatch, "counterValue"> | undefined;
+  /** The format name configured (the original's M-Bus family names depend on it). */
+  configuredFormat?: string | undefined;
   /** The reader's version. */
   version: string;
   /** The DSMR reader push, when it is on. */
@@ -50,6 +52,7 @@ export function receiverSnapshot(
     counters: ReceiverCounters;
     state: ReceiverState;
     registers: Pick<RegisterWatch, "counterValue">;
+    format: string;
   },
   version: string,
 ): MetricSnapshot {
@@ -60,6 +63,7 @@ export function receiverSnapshot(
     counters: receiver.counters,
     state: receiver.state,
     registers: receiver.registers,
+    configuredFormat: receiver.format,
     version,
   };
 }
