@@ -66,17 +66,19 @@ export function meterRegisters(t: Telegram): RegisterReading[] {
   };
   for (const direction of ["import", "export"] as const) {
     for (const tariff of TARIFFS) {
-      add(`energy.${direction}.${tariff}`, t.energy[direction][tariff]?.value);
+      add(REGISTER_KEYS.energy(direction, tariff), t.energy[direction][tariff]?.value);
     }
   }
-  add("powerFailures.short", t.powerFailures.short);
-  add("powerFailures.long", t.powerFailures.long);
+  for (const length of ["short", "long"] as const) {
+    add(REGISTER_KEYS.powerFailures(length), t.powerFailures[length]);
+  }
   for (const phase of PHASES) {
-    add(`phases.${phase}.voltageSags`, t.phases[phase]?.voltageSags);
-    add(`phases.${phase}.voltageSwells`, t.phases[phase]?.voltageSwells);
+    for (const count of ["voltageSags", "voltageSwells"] as const) {
+      add(REGISTER_KEYS.phase(phase, count), t.phases[phase]?.[count]);
+    }
   }
   for (const device of t.mbus) {
-    add(`mbus.${device.channel}`, device.reading?.value.value, device.id);
+    add(REGISTER_KEYS.mbus(device.channel), device.reading?.value.value, device.id);
   }
   return out;
 }
