@@ -111,6 +111,18 @@ Deno.test("RegisterWatch never resets for telegrams that alternate between two m
   assert.deepEqual(events.map((e) => e.kind), ["fell", "fell", "fell", "fell"]);
 });
 
+Deno.test("RegisterWatch never takes a value that is no finite number for a register's highest", () => {
+  const watch = new RegisterWatch();
+  const broken = parse(importT1("011080.002"));
+  broken.energy.import.t1 = { value: Infinity, unit: "kWh" };
+  const { exported } = follow(watch, [
+    [parse(importT1("011080.001")), 0],
+    [broken, 1000],
+    [parse(importT1("011080.003")), 2000],
+  ]);
+  assert.deepEqual(exported, [11080.001, 11080.001, 11080.003]);
+});
+
 Deno.test("meterRegisters() names every register of a DSMR 5 telegram with four M-Bus devices", () => {
   const registers = meterRegisters(parse(fixtureBytes("nl-dsmr50-3phase-4mbus.txt")));
   assert.deepEqual(registers.map((r) => r.key), [
