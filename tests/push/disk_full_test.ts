@@ -1,0 +1,127 @@
+import assert from "node:assert/strict";
+import { FakeDsmrReader } from "../support/fake_dsmr_reader.ts";
+import { waitFor } from "../support/helpers.ts";
+import { startServer } from "../support/server.ts";
+import {
+  assertStoredOnceInOrder,
+  demoCapture,
+  fillDisk,
+  metric,
+  mountTmpfs,
+  pushArgs,
+  unmount,
+  waitForStatus,
+  whyTmpfsIsRefused,
+} from "./service_support.ts";
+
+const refused = await whyTmpfsIsRefused();
+const skipped = refused ? ` (skipped: ${refused})` : "";
+
+function errorLines(log: string): string[] {
+  return log.split("\n").filter((line) => line.includes(" ERROR "));
+}
+
+Deno.test({
+  name: "on a full disk lost telegrams are counted and logged once, and it recovers by itself" +
+    skipped,
+  ignore: refused !== undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const data = `${dir}/data`;
+    await mountTmpfs(data, "64k");
+    const capture = demoCapture(200);
+    await Deno.writeFile(`${dir}/capture.txt`, capture.bytes);
+    await Deno.writeFile(`${dir}/empty.txt`, new Uint8Array());
+    const fake = new FakeDsmrReader().start();
+    fake.failStatus = 500; // DSMR reader is down while the queue fills the disk
+    const source = ["--source", `file:${dir}/capture.txt`, "--replay-interval", "0.02"];
+    const first = await startServer([...source, ...pushArgs(fake, data)]);
+    let second: Awaited<ReturnType<typeof startServer>> | undefined;
+    try {
+      const full = await waitForStatus(first.url, (s) => s.lost >= 5, "telegrams lost to the disk");
+      assert.match(full.queueWriteError ?? "", /No space left on device/);
+      assert.ok((await metric(first.url, "p1_dsmr_reader_lost_total"))! >= full.lost);
+      assert.equal(full.dropped, 0, "lost, not dropped: the queue was not full");
+
+      fake.failStatus = 0; // Today's code exited here: ENOSPC writing the delivered mark.
+      await waitFor(() => first.log().includes("writing works again"), "the queue to recover");
+      await waitFor(() => first.log().includes("ended source"), "the capture to end", 30_000);
+      const done = await waitForStatus(first.url, (s) => s.queueLength === 0, "an empty queue");
+      assert.equal(done.queueWriteError, null);
+      const stored = assertStoredOnceInOrder(fake.readings, capture.telegrams);
+      assert.equal(stored + done.lost, 200, "each telegram delivered once or counted as lost");
+      assert.equal(await metric(first.url, "p1_dsmr_reader_lost_total"), done.lost);
+      const errors = errorLines(first.log());
+      assert.equal(errors.length, 1, errors.join("\n"));
+      assert.match(errors[0]!, /cannot append to .*No space left on device/);
+      assert.match(first.log(), new RegExp(`${done.lost} telegram\\(s\\) were lost meanwhile`));
+
+      // A crash now re-sends nothing (today each restart re-sent the same telegram).
+      first.child.kill("SIGKILL");
+      await first.stop();
+      second = await startServer(["--source", `file:${dir}/empty.txt`, ...pushArgs(fake, data)]);
+      assert.match(second.log(), /pushing to DSMR reader .*queued=0/);
+      assert.equal((await waitForStatus(second.url, () => true, "status")).queueLength, 0);
+      assert.equal(fake.readings.length, stored);
+    } finally {
+      await first.stop();
+      await second?.stop();
+      await fake.stop();
+      await unmount(data);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a delivered mark that cannot be written is kept in memory and written once space returns" +
+    skipped,
+  ignore: refused !== undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const data = `${dir}/data`;
+    await mountTmpfs(data, "64k");
+    // Version 0.1 queued 20 telegrams (JSON lines) and never wrote a delivered mark; the disk is full.
+    const old = demoCapture(20, Date.UTC(2024, 2, 1, 11, 0, 0));
+    const lines = old.telegrams.map((telegram, i) =>
+      `${
+        JSON.stringify({ seq: i + 1, queuedAt: 1_709_290_800_000, item: { api: "v1", telegram } })
+      }\n`
+    );
+    await Deno.writeTextFile(`${data}/dsmr-reader.queue.jsonl`, lines.join(""));
+    await fillDisk(data);
+    const capture = demoCapture(100);
+    await Deno.writeFile(`${dir}/capture.txt`, capture.bytes);
+    await Deno.writeFile(`${dir}/empty.txt`, new Uint8Array());
+    const fake = new FakeDsmrReader().start();
+    const source = ["--source", `file:${dir}/capture.txt`, "--replay-interval", "0.02"];
+    const first = await startServer([...source, ...pushArgs(fake, data)]);
+    let second: Awaited<ReturnType<typeof startServer>> | undefined;
+    try {
+      await waitFor(() => first.log().includes("writing works again"), "the queue to recover");
+      await waitFor(() => first.log().includes("ended source"), "the capture to end", 30_000);
+      const done = await waitForStatus(first.url, (s) => s.queueLength === 0, "an empty queue");
+      const sent = [...old.telegrams, ...capture.telegrams];
+      const stored = assertStoredOnceInOrder(fake.readings, sent);
+      assert.deepEqual(fake.readings.slice(0, 20).map((r) => r.telegram), old.telegrams);
+      assert.equal(stored + done.lost, 120, "each telegram delivered once or counted as lost");
+      const errors = errorLines(first.log());
+      assert.equal(errors.length, 1, errors.join("\n"));
+      assert.match(errors[0]!, /cannot write the delivered mark .*No space left on device/);
+      const mark = Number((await Deno.readTextFile(`${data}/dsmr-reader.delivered`)).trim());
+      assert.ok(mark >= 20, `the mark on disk covers what was delivered (${mark})`);
+
+      first.child.kill("SIGKILL");
+      await first.stop();
+      second = await startServer(["--source", `file:${dir}/empty.txt`, ...pushArgs(fake, data)]);
+      assert.match(second.log(), /pushing to DSMR reader .*queued=0/);
+      assert.equal(fake.readings.length, stored, "nothing re-sent after a crash");
+    } finally {
+      await first.stop();
+      await second?.stop();
+      await fake.stop();
+      await unmount(data);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
