@@ -3,7 +3,7 @@
  *
  * ```text
  * record  = LENGTH " " CRC32 " " JSON "\n"   LENGTH: decimal bytes of JSON; CRC32: 8 lowercase hex
- * legacy  = JSON "\n"                        as versions up to 0.1 wrote them; still read
+ * legacy  = JSON "\n"                        as builds before the framing wrote them; read
  * padding = *" " "\n"                        a damaged record blanked out; skipped silently
  * JSON    = {"seq":N,"queuedAt":MS,"item":...}
  * ```

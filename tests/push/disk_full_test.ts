@@ -81,7 +81,7 @@ Deno.test({
     const dir = await Deno.makeTempDir();
     const data = `${dir}/data`;
     await mountTmpfs(data, "64k");
-    // Version 0.1 queued 20 telegrams (JSON lines) and never wrote a delivered mark; the disk is full.
+    // An earlier build queued 20 telegrams (JSON lines) and never wrote a delivered mark; the disk is full.
     const old = demoCapture(20, Date.UTC(2024, 2, 1, 11, 0, 0));
     const lines = old.telegrams.map((telegram, i) =>
       `${

@@ -53,7 +53,7 @@ Deno.test("a record with a changed byte, a wrong length or a cut end is refused"
   assert.equal(decodeRecord(encoder.encode(line.slice(0, -3))), undefined);
 });
 
-Deno.test("a line of bare JSON, as version 0.1 wrote it, is still read", () => {
+Deno.test("a line of bare JSON, as earlier builds wrote it, is still read", () => {
   const legacy = encoder.encode(JSON.stringify(record(3)));
   assert.deepEqual(decodeRecord(legacy), record(3));
   assert.equal(decodeRecord(encoder.encode('{"seq":3,"queuedAt":1,"it')), undefined);

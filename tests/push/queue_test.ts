@@ -186,9 +186,9 @@ Deno.test("a record damaged after it was queued is skipped when it is leased", a
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("a queue written by version 0.1 (JSON lines) is read on upgrade, nothing lost", async () => {
+Deno.test("a queue in the earlier JSON lines format is read on upgrade, nothing lost", async () => {
   const dir = await Deno.makeTempDir();
-  // Exactly what version 0.1 wrote: one JSON object per line and the delivered mark "2\n".
+  // Exactly what earlier builds wrote: one JSON object per line and the delivered mark "2\n".
   const legacy = [1, 2, 3, 4, 5].map((n) =>
     `${JSON.stringify({ seq: n, queuedAt: 1_700_000_000_000 + n, item: { n } })}\n`
   );
@@ -205,7 +205,7 @@ Deno.test("a queue written by version 0.1 (JSON lines) is read on upgrade, nothi
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("a damaged line in a version 0.1 queue loses only that line", async () => {
+Deno.test("a damaged line in an earlier JSON lines queue loses only that line", async () => {
   const dir = await Deno.makeTempDir();
   const legacy = [1, 2, 3, 4].map((n) =>
     `${JSON.stringify({ seq: n, queuedAt: 1_700_000_000_000 + n, item: { n } })}\n`

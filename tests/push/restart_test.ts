@@ -73,10 +73,10 @@ Deno.test("the service killed while delivering sends at most one telegram twice"
   }
 });
 
-Deno.test("an upgrade delivers a version 0.1 queue, skipping and counting one damaged record", async () => {
+Deno.test("an upgrade delivers a queue in the earlier JSON lines format, skipping and counting one damaged record", async () => {
   const dir = await Deno.makeTempDir();
   const old = demoCapture(10);
-  // Version 0.1's queue file: JSON lines; a bit flipped on disk in the fourth record's telegram.
+  // The earlier queue file format: JSON lines; a bit flipped on disk in the fourth record's telegram.
   const lines = old.telegrams.map((telegram, i) =>
     `${
       JSON.stringify({ seq: i + 1, queuedAt: 1_709_290_800_000, item: { api: "v1", telegram } })
