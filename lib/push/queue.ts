@@ -136,20 +136,25 @@ export class DurableQueue<T> {
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
-    const delivered = Number(markText.trim()) || 0;
+    const mark = Number(markText.trim()) || 0;
     let bytes = new Uint8Array();
     try {
       bytes = await Deno.readFile(paths.log);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
-    const scan = scanLog(bytes, delivered);
+    let scan = scanLog(bytes, mark);
+    // The newest record stays in the log until it is delivered, so a mark beyond it is damaged:
+    // send everything again rather than silently skip what it would cover.
+    const newest = scan.records.at(-1)?.seq;
+    const delivered = newest !== undefined && mark > newest ? 0 : mark;
+    if (delivered !== mark) scan = scanLog(bytes, delivered);
     const file = await Deno.open(paths.log, { read: true, write: true, create: true });
     const queue = new DurableQueue<T>(
       file,
       paths,
       options,
-      markText.length === MARK_WIDTH + 1 ? delivered : -1,
+      markText.length === MARK_WIDTH + 1 && delivered === mark ? delivered : -1,
     );
     queue.#index = scan.records.filter((record) => record.seq > delivered);
     queue.#bytes = queue.#index.reduce((sum, entry) => sum + entry.length, 0);

@@ -219,6 +219,18 @@ Deno.test("a damaged line in an earlier JSON lines queue loses only that line", 
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("a delivered mark beyond the newest record is distrusted: everything is sent again", async () => {
+  const dir = await Deno.makeTempDir();
+  const queue = await open(dir);
+  for (let n = 1; n <= 3; n++) await queue.push({ n });
+  await queue.close();
+  await Deno.writeTextFile(`${dir}/test.delivered`, `${"9".padStart(16)}\n`); // a damaged digit
+  const again = await open(dir);
+  assert.deepEqual(await drain(again), [1, 2, 3]);
+  await again.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("an empty DurableQueue truncates its log", async () => {
   const dir = await Deno.makeTempDir();
   const queue = await open(dir);
