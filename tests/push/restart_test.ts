@@ -22,9 +22,12 @@ Deno.test("the service killed during a DSMR reader outage delivers everything af
   const push = pushArgs(fake, `${dir}/data`);
 
   const first = await startServer(["--source", `file:${dir}/capture.txt`, ...push]);
-  await waitForStatus(first.url, (s) => s.queueLength === 30, "30 queued telegrams");
-  first.child.kill("SIGKILL");
-  await first.stop();
+  try {
+    await waitForStatus(first.url, (s) => s.queueLength === 30, "30 queued telegrams");
+    first.child.kill("SIGKILL");
+  } finally {
+    await first.stop();
+  }
 
   const back = new FakeDsmrReader({ port }).start();
   const second = await startServer(["--source", `file:${dir}/empty.txt`, ...push]);
@@ -56,9 +59,12 @@ Deno.test("the service killed while delivering sends at most one telegram twice"
   fake.delayMs = 30; // deliveries take a while, so that the kill lands among them
   const push = pushArgs(fake, `${dir}/data`);
   const first = await startServer(["--source", `file:${dir}/capture.txt`, ...push]);
-  await waitFor(() => fake.readings.length >= 5, "a few deliveries");
-  first.child.kill("SIGKILL");
-  await first.stop();
+  try {
+    await waitFor(() => fake.readings.length >= 5, "a few deliveries");
+    first.child.kill("SIGKILL");
+  } finally {
+    await first.stop();
+  }
   const second = await startServer(["--source", `file:${dir}/empty.txt`, ...push]);
   try {
     await waitForStatus(second.url, (s) => s.queueLength === 0, "an empty queue");
