@@ -5,6 +5,7 @@ import { startServer } from "../support/server.ts";
 import {
   assertStoredOnceInOrder,
   demoCapture,
+  earlierQueueFile,
   fillDisk,
   metric,
   mountTmpfs,
@@ -17,18 +18,35 @@ import {
 const refused = await whyTmpfsIsRefused();
 const skipped = refused ? ` (skipped: ${refused})` : "";
 
+/**
+ * A test given a fresh 64 KiB tmpfs at `DIR/data` (unmounted after it), or skipped with the
+ * reason where mounting is refused. The test stops its servers before it returns.
+ */
+function onSmallTmpfs(name: string, test: (dir: string, data: string) => Promise<void>): void {
+  Deno.test({
+    name: name + skipped,
+    ignore: refused !== undefined,
+    async fn() {
+      const dir = await Deno.makeTempDir();
+      const data = `${dir}/data`;
+      await mountTmpfs(data, "64k");
+      try {
+        await test(dir, data);
+      } finally {
+        await unmount(data);
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}
+
 function errorLines(log: string): string[] {
   return log.split("\n").filter((line) => line.includes(" ERROR "));
 }
 
-Deno.test({
-  name: "on a full disk lost telegrams are counted and logged once, and it recovers by itself" +
-    skipped,
-  ignore: refused !== undefined,
-  async fn() {
-    const dir = await Deno.makeTempDir();
-    const data = `${dir}/data`;
-    await mountTmpfs(data, "64k");
+onSmallTmpfs(
+  "on a full disk lost telegrams are counted and logged once, and it recovers by itself",
+  async (dir, data) => {
     const capture = demoCapture(200);
     await Deno.writeFile(`${dir}/capture.txt`, capture.bytes);
     await Deno.writeFile(`${dir}/empty.txt`, new Uint8Array());
@@ -71,28 +89,16 @@ Deno.test({
       await first.stop();
       await second?.stop();
       await fake.stop();
-      await unmount(data);
-      await Deno.remove(dir, { recursive: true });
     }
   },
-});
+);
 
-Deno.test({
-  name: "a delivered mark that cannot be written is kept in memory and written once space returns" +
-    skipped,
-  ignore: refused !== undefined,
-  async fn() {
-    const dir = await Deno.makeTempDir();
-    const data = `${dir}/data`;
-    await mountTmpfs(data, "64k");
-    // An earlier build queued 20 telegrams (JSON lines) and never wrote a delivered mark; the disk is full.
+onSmallTmpfs(
+  "a delivered mark that cannot be written is kept in memory and written once space returns",
+  async (dir, data) => {
+    // An earlier build queued 20 telegrams and never wrote a delivered mark; the disk is full.
     const old = demoCapture(20, Date.UTC(2024, 2, 1, 11, 0, 0));
-    const lines = old.telegrams.map((telegram, i) =>
-      `${
-        JSON.stringify({ seq: i + 1, queuedAt: 1_709_290_800_000, item: { api: "v1", telegram } })
-      }\n`
-    );
-    await Deno.writeTextFile(`${data}/dsmr-reader.queue.jsonl`, lines.join(""));
+    await Deno.writeTextFile(`${data}/dsmr-reader.queue.jsonl`, earlierQueueFile(old.telegrams));
     await fillDisk(data);
     const capture = demoCapture(100);
     await Deno.writeFile(`${dir}/capture.txt`, capture.bytes);
@@ -127,8 +133,6 @@ Deno.test({
       await first.stop();
       await second?.stop();
       await fake.stop();
-      await unmount(data);
-      await Deno.remove(dir, { recursive: true });
     }
   },
-});
+);

@@ -6,6 +6,7 @@ import {
   type QueueRecord,
   scanLog,
 } from "../../lib/push/queue_record.ts";
+import { concat } from "../support/helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -14,14 +15,7 @@ function record(seq: number): QueueRecord<unknown> {
 }
 
 function log(...lines: (Uint8Array | string)[]): Uint8Array {
-  const parts = lines.map((line) => typeof line === "string" ? encoder.encode(line) : line);
-  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, at);
-    at += part.length;
-  }
-  return bytes;
+  return concat(...lines.map((line) => typeof line === "string" ? encoder.encode(line) : line));
 }
 
 /** A record line with one byte of its JSON changed, as a flipped bit on disk would. */

@@ -5,6 +5,7 @@ import { startServer } from "../support/server.ts";
 import {
   assertStoredOnceInOrder,
   demoCapture,
+  earlierQueueFile,
   metric,
   pushArgs,
   pushStatus,
@@ -82,15 +83,11 @@ Deno.test("the service killed while delivering sends at most one telegram twice"
 Deno.test("an upgrade delivers a queue in the earlier JSON lines format, skipping and counting one damaged record", async () => {
   const dir = await Deno.makeTempDir();
   const old = demoCapture(10);
-  // The earlier queue file format: JSON lines; a bit flipped on disk in the fourth record's telegram.
-  const lines = old.telegrams.map((telegram, i) =>
-    `${
-      JSON.stringify({ seq: i + 1, queuedAt: 1_709_290_800_000, item: { api: "v1", telegram } })
-    }\n`
-  );
+  // A queue file in the earlier format, a bit flipped on disk in the fourth record's telegram.
+  const lines = earlierQueueFile(old.telegrams).split("\n");
   lines[3] = lines[3]!.replace('"telegram":"/', '"telegram"!"/');
   await Deno.mkdir(`${dir}/data`);
-  await Deno.writeTextFile(`${dir}/data/dsmr-reader.queue.jsonl`, lines.join(""));
+  await Deno.writeTextFile(`${dir}/data/dsmr-reader.queue.jsonl`, lines.join("\n"));
   await Deno.writeFile(`${dir}/empty.txt`, new Uint8Array());
   const fake = new FakeDsmrReader().start();
   const server = await startServer([

@@ -31,6 +31,15 @@ export function demoCapture(count: number, start = Date.UTC(2024, 2, 1, 12, 0, 0
   return { bytes: concat(...parts), telegrams: parts.map((part) => latin1.decode(part)) };
 }
 
+/** A DSMR reader queue file as builds before the record framing wrote it: JSON lines. */
+export function earlierQueueFile(telegrams: string[]): string {
+  return telegrams.map((telegram, i) =>
+    `${
+      JSON.stringify({ seq: i + 1, queuedAt: 1_709_290_800_000, item: { api: "v1", telegram } })
+    }\n`
+  ).join("");
+}
+
 /** The push options of the service for a fake DSMR reader and a data directory. */
 export function pushArgs(fake: FakeDsmrReader, dataDir: string): string[] {
   return ["--dsmr-reader-url", fake.url, "--dsmr-reader-key", fake.key, "--data-dir", dataDir];
