@@ -180,11 +180,11 @@ export class DsmrReaderPusher {
       try {
         delay = await this.#deliverNext(delay);
       } catch (error) {
-        // Reading the queue back failed (an I/O error): its records stay; try again later.
+        // The queue could not be read back (an I/O error): its records stay; try again later.
         this.#queue.release();
         this.#state = "retrying";
         this.#logFailure(
-          `DSMR reader queue cannot be read (${(error as Error).message}); retrying with backoff`,
+          `DSMR reader queue failed (${(error as Error).message}); retrying with backoff`,
           "error",
         );
         delay = await this.#backOff(delay);

@@ -146,8 +146,8 @@ export class DurableQueue<T> {
     let scan = scanLog(bytes, mark);
     // The newest record stays in the log until it is delivered, so a mark beyond it is damaged:
     // send everything again rather than silently skip what it would cover.
-    const newest = scan.records.at(-1)?.seq;
-    const delivered = newest !== undefined && mark > newest ? 0 : mark;
+    const newest = scan.records.reduce((last, record) => Math.max(last, record.seq), 0);
+    const delivered = newest > 0 && mark > newest ? 0 : mark;
     if (delivered !== mark) scan = scanLog(bytes, delivered);
     const file = await Deno.open(paths.log, { read: true, write: true, create: true });
     const queue = new DurableQueue<T>(
@@ -158,8 +158,7 @@ export class DurableQueue<T> {
     );
     queue.#index = scan.records.filter((record) => record.seq > delivered);
     queue.#bytes = queue.#index.reduce((sum, entry) => sum + entry.length, 0);
-    queue.#nextSeq = scan.records.reduce((last, record) => Math.max(last, record.seq), delivered) +
-      1;
+    queue.#nextSeq = Math.max(delivered, newest) + 1;
     queue.#corrupt = scan.lostRecords;
     const tail = scan.damaged.at(-1)?.atEnd ? scan.damaged.pop() : undefined;
     queue.#end = tail?.start ?? bytes.length;

@@ -30,6 +30,21 @@ Deno.test("crc32 gives the IEEE check value", () => {
   assert.equal(crc32(new Uint8Array()), 0);
 });
 
+Deno.test("crc32 matches the bit-by-bit definition for every length and tail", () => {
+  const bitwise = (bytes: Uint8Array) => {
+    let crc = 0xffffffff;
+    for (let at = 0; at < bytes.length; at++) {
+      crc ^= bytes[at]!;
+      for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+    }
+    return (crc ^ 0xffffffff) >>> 0;
+  };
+  const bytes = Uint8Array.from({ length: 70 }, (_, i) => (i * 151 + 7) & 0xff);
+  for (let length = 0; length <= bytes.length; length++) {
+    assert.equal(crc32(bytes.subarray(0, length)), bitwise(bytes.subarray(0, length)), `${length}`);
+  }
+});
+
 Deno.test("a record survives encoding and decoding unchanged", () => {
   const line = encodeRecord(record(7));
   assert.equal(line.at(-1), 0x0a);
