@@ -614,6 +614,20 @@ export const METRICS: readonly MetricRow[] = [
     read: (s) => one(s.push?.dropped),
   },
   {
+    name: "p1_dsmr_reader_lost_total",
+    feature: "push",
+    help: "Telegrams lost because they could not be written to the push queue or dead-letter file",
+    type: "counter",
+    read: (s) => one(s.push?.lost),
+  },
+  {
+    name: "p1_dsmr_reader_corrupt_skipped_total",
+    feature: "push",
+    help: "Queued telegrams skipped because their record in the queue file was damaged",
+    type: "counter",
+    read: (s) => one(s.push?.corruptSkipped),
+  },
+  {
     name: "p1_dsmr_reader_last_success_timestamp_seconds",
     feature: "push",
     help: "When DSMR reader last accepted a telegram",
