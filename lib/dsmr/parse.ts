@@ -28,6 +28,7 @@ import type {
   Telegram,
 } from "./model.ts";
 import {
+  decodeValue,
   decodeValueAt,
   numberGroupAt,
   type TimeZoneRule,
@@ -35,18 +36,22 @@ import {
   type ValueStop,
 } from "./values.ts";
 
-const LATIN1 = new TextDecoder("latin1");
 const UTF8 = new TextDecoder();
 
 /**
  * A telegram's bytes as text, one character per byte (Latin-1). Telegrams are ASCII, where UTF-8
  * decodes to the same text several times faster. Any other byte either shortens the UTF-8 text
- * (a valid sequence) or becomes U+FFFD (an invalid one); Latin-1 decodes those telegrams instead.
+ * (a valid sequence) or becomes U+FFFD (an invalid one); those telegrams are decoded a byte at a
+ * time (`TextDecoder("latin1")` is windows-1252, which turns 0x80-0x9F into other characters).
  */
 function telegramText(bytes: Uint8Array): string {
   const text = UTF8.decode(bytes);
   if (text.length === bytes.length && !text.includes("\uFFFD")) return text;
-  return LATIN1.decode(bytes);
+  let latin1 = "";
+  for (let at = 0; at < bytes.length; at += 4096) {
+    latin1 += String.fromCharCode(...bytes.subarray(at, at + 4096));
+  }
+  return latin1;
 }
 
 /** Options for {@linkcode parseTelegram}. */
@@ -217,19 +222,19 @@ function readValues(
     let value: ObisValue | undefined = shape === "number"
       ? numberGroupAt(bytes, text, open + 1, NUMBER_STOP)
       : undefined;
-    let from: number;
-    let end: number;
+    let group: string;
     if (value !== undefined) {
-      from = open + 1;
-      end = NUMBER_STOP.end;
+      const end = NUMBER_STOP.end;
+      group = text.slice(open + 1, end);
       cursor.moveTo(end + 1);
+    } else if (cursor.nextGroup() && cursor.groupJoined) {
+      group = cursor.group();
+      value = decodeValue(group, shape, zone);
     } else {
-      cursor.nextGroup();
-      from = cursor.groupStart;
-      end = cursor.groupEnd;
+      const { groupStart, groupEnd } = cursor;
+      group = text.slice(groupStart, groupEnd);
+      value = decodeValueAt(bytes, text, groupStart, groupEnd, group, shape, zone);
     }
-    const group = text.slice(from, end);
-    value ??= decodeValueAt(bytes, text, from, end, group, shape, zone);
     if (index === 0) {
       line.raw = [group];
       line.values = [value];

@@ -263,6 +263,7 @@ Deno.test("parseTelegram() reads bytes outside ASCII as Latin-1, one character p
   };
   assert.equal(message(0xe9), "caf\u00e9", "a Latin-1 byte, which is not UTF-8");
   assert.equal(message(0xc3, 0xa9), "caf\u00c3\u00a9", "the UTF-8 bytes of an e acute");
+  assert.equal(message(0x80, 0x9f), "caf\u0080\u009f", "not windows-1252's euro sign");
 });
 
 Deno.test("parseTelegram() reads lines by reference when a meter changes their order", () => {
