@@ -7,7 +7,14 @@
  */
 
 import { latin1Bytes } from "../bytes.ts";
-import { catalogueKey, type FieldGroup, FIELDS, type FieldSpec, type Setter } from "./fields.ts";
+import {
+  catalogueKey,
+  type FieldGroup,
+  FIELDS,
+  type FieldSpec,
+  type Setter,
+  valueFormat,
+} from "./fields.ts";
 import type { LexedTelegram } from "./lexer.ts";
 import type { Quantity } from "./model.ts";
 import { CENTRAL_EUROPEAN_TIME, type TimeZoneRule, type ValueShape } from "./values.ts";
@@ -187,7 +194,8 @@ export function detectFormat(lexed: LexedTelegram, hasCrc: boolean): FormatSpec 
 }
 
 /**
- * The catalogue rows of a format, by catalogue key (see `catalogueKey`). Parsing reads them through
+ * The catalogue rows of a format, by catalogue key (see `catalogueKey`): the rows of its groups,
+ * where a later row replaces an earlier one for the same reference. Parsing reads them through
  * {@linkcode catalogueOf}, which builds this map once per format.
  *
  * @param spec The format.
@@ -221,6 +229,8 @@ export interface CatalogueEntry {
   setQuantity: Setter<Quantity> | undefined;
   /** A count row's setter (see `FieldSpec.count`). */
   setCount: Setter<number> | undefined;
+  /** A number row's values are below this in magnitude (see `valueFormat`); else `Infinity`. */
+  limit: number;
 }
 
 /** Most references a catalogue remembers: a meter sends the same few dozen in every telegram. */
@@ -296,6 +306,7 @@ export class FormatCatalogue {
           unit: row.quantity?.unit ?? "",
           setQuantity: row.quantity?.set,
           setCount: row.count,
+          limit: row.format === undefined ? Infinity : valueFormat(row.format).limit,
         }
         : null;
       if (this.#seen.size < MAX_REMEMBERED_REFERENCES) this.#seen.set(reference, entry);

@@ -8,7 +8,7 @@
 import { latin1Bytes } from "../bytes.ts";
 import { crc16, formatCrc } from "./crc16.ts";
 import { ChecksumError, TelegramSyntaxError } from "./errors.ts";
-import type { FieldContext } from "./fields.ts";
+import { type FieldContext, fitsFormat } from "./fields.ts";
 import {
   AUTO_FORMAT,
   type CatalogueEntry,
@@ -271,11 +271,12 @@ class FieldStore {
     } else {
       context.device = undefined;
     }
-    // The usual line, one number (in the unit of a quantity row), is stored without `apply`.
+    // The usual line, one number that fits its row's format (in the unit of a quantity row), is
+    // stored without `apply`.
     const values = line.values;
     if (values.length === 1) {
       const value = values[0]!;
-      if (value.kind === "number") {
+      if (value.kind === "number" && fitsFormat(value.value, entry.limit)) {
         const unit = entry.unit;
         if (entry.setQuantity && (value.unit === undefined || value.unit === unit)) {
           entry.setQuantity(this.#telegram, { value: value.value, unit });

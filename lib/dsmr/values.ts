@@ -71,7 +71,7 @@ const LF = 0x0a;
  * returns `undefined`; `text` holds the same characters, for the rare slices. The value stops at
  * `to` or at a `)` or line feed before it, and `stop.end` is set to where. A mantissa below 2^53
  * divided by an exact power of ten is correctly rounded, so the value equals `Number()` of the
- * digits exactly.
+ * digits exactly. Digits too many for a finite number (a 400-digit "register") are not a number.
  * Some meters (Fluvius) leave out the `*`: a unit of {@linkcode COMMON_UNITS} straight after the
  * digits is read as if it were there; any other letters make the value text.
  */
@@ -111,6 +111,7 @@ function scanNumber(
   let value: number;
   if (mantissa > Number.MAX_SAFE_INTEGER || decimals >= POWERS_OF_TEN.length) {
     value = Number(text.slice(from, end));
+    if (!Number.isFinite(value)) return undefined;
   } else {
     value = decimals > 0 ? mantissa / POWERS_OF_TEN[decimals]! : mantissa;
     if (negative) value = -value;

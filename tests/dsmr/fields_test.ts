@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { catalogueKey, FIELDS } from "../../lib/dsmr/fields.ts";
+import { catalogueKey, FIELDS, valueFormat } from "../../lib/dsmr/fields.ts";
 import { fieldsOf, FORMAT_ALIASES, FORMATS } from "../../lib/dsmr/formats.ts";
 
 const OBIS = /^\d-(\d|n):\d{1,3}\.\d{1,3}\.\d{1,3}$/;
@@ -8,11 +8,28 @@ Deno.test("FIELDS rows all have a well-formed OBIS reference", () => {
   for (const row of FIELDS) assert.match(row.obis, OBIS, row.obis);
 });
 
-Deno.test("FIELDS has no reference twice within a format", () => {
-  for (const spec of Object.values(FORMATS)) {
-    const rows = FIELDS.filter((row) => spec.groups.includes(row.group));
-    assert.equal(fieldsOf(spec).size, rows.length, `${spec.id} has duplicate references`);
+Deno.test("FIELDS has no reference twice within a group", () => {
+  const seen = new Set<string>();
+  for (const row of FIELDS) {
+    const key = `${row.group} ${row.obis}`;
+    assert.ok(!seen.has(key), `${key} is in FIELDS twice`);
+    seen.add(key);
   }
+});
+
+Deno.test("a format reads a later group's row for a reference an earlier group has too", () => {
+  const luxembourg = fieldsOf(FORMATS.luxembourg!).get("0-0:17.0.0");
+  assert.equal(luxembourg?.group, "luxembourg");
+  assert.equal(luxembourg?.format, "F5(3) kVA");
+  assert.equal(fieldsOf(FORMATS.dsmr50!).get("0-0:17.0.0")?.format, "F4(1) kW|A");
+});
+
+Deno.test("every row's value format can be read, and gives the digits before the point", () => {
+  for (const row of FIELDS) if (row.format) valueFormat(row.format);
+  assert.equal(valueFormat("F9(3) kWh").limit, 1e6);
+  assert.equal(valueFormat("S4").limit, 1e4);
+  assert.deepEqual(valueFormat("F4(1) kW|A").units, ["kW", "A"]);
+  assert.throws(() => valueFormat("9(3) kWh"), SyntaxError);
 });
 
 Deno.test("every format id is lower case and every alias names a format", () => {

@@ -108,3 +108,16 @@ Deno.test("a text message of 1,024 0xFF bytes is an empty message (E.ON Hungary)
   const hex = "/XXX5\r\n\r\n1-0:1.8.1(000001.000*kWh)\r\n0-0:96.13.0(" + "FF".repeat(16) + ")\r\n!";
   assert.equal(parseTelegram(hex, { format: "dsmr30" }).textMessage, "", "hex-encoded too");
 });
+
+Deno.test("Luxembourg's threshold without unit carries the kVA of the Smarty specification", () => {
+  const telegram = only("lu-smarty-units-left-out.txt");
+  assert.equal(telegram.format, "luxembourg");
+  assert.deepEqual(telegram.limiterThreshold, { value: 77.376, unit: "kVA" });
+  assert.deepEqual(telegram.energy.import.total, { value: 1234.567, unit: "kWh" });
+  const dutch = "/XXX5\r\n\r\n1-3:0.2.8(50)\r\n0-0:17.0.0(999.9)\r\n!";
+  assert.deepEqual(
+    parseTelegram(dutch, { format: "dsmr30" }).limiterThreshold,
+    { value: 999.9, unit: "kW" },
+    "DSMR's threshold is in kW",
+  );
+});
