@@ -122,9 +122,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: "P1READER_FORMAT",
     original: ["P1ReceiverSettings__Format"],
     appsettings: "P1ReceiverSettings:Format",
-    default: "XS210ESMR5",
+    default: "auto",
     value: "FORMAT",
-    help: `meter format: ${FORMAT_NAMES.join(", ")}`,
+    help: `meter format: ${FORMAT_NAMES.join(", ")}; auto, XS210ESMR5, V502 detect it`,
   },
   {
     name: "baud",

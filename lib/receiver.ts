@@ -10,6 +10,7 @@
 import { ChecksumError } from "./dsmr/errors.ts";
 import { AUTO_FORMAT, resolveFormat } from "./dsmr/formats.ts";
 import { FrameScanner, type RawTelegram } from "./dsmr/framer.ts";
+import { checkFormat } from "./dsmr/format_check.ts";
 import type { Telegram } from "./dsmr/model.ts";
 import { parseTelegram } from "./dsmr/parse.ts";
 import { type Logger, SILENT } from "./log.ts";
@@ -149,6 +150,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   #bytesThisConnection = 0;
   #telegramsThisConnection = 0;
   #rejectionsLogged = 0;
+  #formatChecked = false;
   #run: Promise<void> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
 
@@ -391,6 +393,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
 
   #accept(raw: RawTelegram): void {
     const receivedAt = Date.now();
+    if (!this.#formatChecked) this.#checkFormat(raw);
     let telegram: Telegram;
     try {
       telegram = parseTelegram(raw, { format: this.#format });
@@ -418,6 +421,14 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
         this.#log.error("a telegram subscriber failed", { error: (error as Error).message });
       }
     }
+  }
+
+  /** Says once, at the first meter telegram, when the configured format is not the meter's. */
+  #checkFormat(raw: RawTelegram): void {
+    const check = checkFormat(this.#format, raw);
+    if (check === undefined) return;
+    this.#formatChecked = true;
+    if (check.advice) this.#log[check.advice.level](check.advice.message);
   }
 
   /** Runs every 250 ms while reading: staleness, silent sources, serial settings probing. */

@@ -74,6 +74,20 @@ function readGroups(cursor: LineCursor, groups: string[]): string[] {
   return groups;
 }
 
+/** `A-B:C.D.E`, optionally `.F` or `*F`: an OBIS reference as meters write it. */
+const OBIS_REFERENCE = /^\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:[.*]\d{1,3})?$/;
+
+/**
+ * Whether a data line's reference is an OBIS reference as meters write it: `1-0:1.8.1`,
+ * `0-1:24.2.1`, `1-0:1.8.0*255`, `0-0:96.1.255*255`.
+ *
+ * @param reference The reference, without surrounding white space.
+ * @returns `true` for an OBIS reference.
+ */
+export function isObisReference(reference: string): boolean {
+  return OBIS_REFERENCE.test(reference);
+}
+
 /** What a {@linkcode LineCursor} stands on. */
 export const enum LineKind {
   /** The `/` identification line. */

@@ -287,16 +287,16 @@ Deno.test("parseTelegram() reads lines by reference when a meter changes their o
 
 Deno.test("parseTelegram() does not take a longer or spaced reference for the one before it", () => {
   const known = "/XXX5\r\n\r\n1-0:1.8.1(000001.000*kWh)\r\n!";
-  const longer = "/XXX5\r\n\r\n1-0:1.8.10(000002.000*kWh)\r\n!";
+  const longer = "/XXX5\r\n\r\n1-0:1.8.10(000002.000*kWh)\r\n1-0:1.7.0(1.0*kW)\r\n!";
   const spaced = "/XXX5\r\n\r\n 1-0:1.8.1 (000003.000*kWh)\r\n!";
   for (let round = 0; round < 2; round++) {
     assert.deepEqual(parseTelegram(known, { format: "dsmr30" }).energy.import, { t1: kwh(1) });
     const a = parseTelegram(longer, { format: "dsmr30" });
     assert.deepEqual(a.energy.import, {});
-    assert.deepEqual(a.obis.map((line) => [line.reference, line.field]), [[
-      "1-0:1.8.10",
-      undefined,
-    ]]);
+    assert.deepEqual(a.obis.map((line) => [line.reference, line.field]), [
+      ["1-0:1.8.10", undefined],
+      ["1-0:1.7.0", "power.import"],
+    ]);
     const b = parseTelegram(spaced, { format: "dsmr30" });
     assert.deepEqual(b.energy.import, { t1: kwh(3) });
     assert.equal(b.obis[0]?.reference, "1-0:1.8.1");
