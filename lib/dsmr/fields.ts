@@ -158,8 +158,12 @@ function text(value: ObisValue | undefined): string | undefined {
   return undefined;
 }
 
+/** Why a line's values cannot be read, naming them (the first 80 characters of them). */
 function describe(context: FieldContext, expected: string): string {
-  return `Cannot read ${expected} from "${context.raw.join(")(")}"`;
+  const values = context.raw.join(")(");
+  return `Cannot read ${expected} from "${
+    values.length > 80 ? `${values.slice(0, 80)}...` : values
+  }"`;
 }
 
 // ---- row builders ----------------------------------------------------------------------

@@ -387,6 +387,11 @@ Deno.test("parseTelegram() keeps values that can never be right out of the named
     "0-2:24.2.1",
   ]);
   assert.match(telegram.problems[1]!.reason, /format F9\(3\) kWh from "1234567.000\*kWh"/);
+  assert.equal(
+    telegram.problems[0]!.reason,
+    `Cannot read a number of format F9(3) kWh from "${"9".repeat(80)}..."`,
+    "a long value is named by its start",
+  );
   assert.deepEqual(telegram.energy, {
     import: {},
     export: { t1: { value: 12.345, unit: "kWh" } },
