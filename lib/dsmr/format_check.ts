@@ -4,7 +4,7 @@
  * @module
  */
 
-import { AUTO_FORMAT, FORMAT_ALIASES, formatMeant, FORMATS, type FormatSpec } from "./formats.ts";
+import { AUTO_FORMAT, formatMeant, FORMATS, type FormatSpec, resolveFormat } from "./formats.ts";
 import type { RawTelegram } from "./framer.ts";
 import { parseTelegram } from "./parse.ts";
 
@@ -51,9 +51,8 @@ export function checkFormat(
   }
   const meant = formatMeant(configured);
   if (meant === undefined || readAlike(meant, detected)) return { detected };
-  const alias = Object.keys(FORMAT_ALIASES).some((name) =>
-    name.toLowerCase() === configured.toLowerCase()
-  );
+  // A name that means a format but fixes none is one of the original's.
+  const alias = resolveFormat(configured) === undefined;
   const seen = `this meter sends ${detected.id} telegrams (${detected.description})`;
   const fix = `set --format ${detected.id} (P1READER_FORMAT=${detected.id}), or auto`;
   return {

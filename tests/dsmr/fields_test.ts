@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { catalogueKey, FIELDS, valueFormat } from "../../lib/dsmr/fields.ts";
-import { fieldsOf, FORMAT_ALIASES, FORMATS } from "../../lib/dsmr/formats.ts";
+import { fieldsOf, FORMAT_ALIASES, FORMATS, resolveFormat } from "../../lib/dsmr/formats.ts";
+import { AUTO_SERIAL_SETTINGS, serialSettingsFor } from "../../lib/source/create.ts";
 
 const OBIS = /^\d-(\d|n):\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 
@@ -44,4 +45,13 @@ Deno.test("catalogueKey() maps M-Bus channels to n and drops a .255 suffix", () 
   assert.deepEqual(catalogueKey("0-2:24.2.1"), { key: "0-n:24.2.1", channel: 2 });
   assert.deepEqual(catalogueKey("1-0:1.8.0*255"), { key: "1-0:1.8.0", channel: 0 });
   assert.deepEqual(catalogueKey("0-0:96.1.1"), { key: "0-0:96.1.1", channel: 0 });
+});
+
+Deno.test("the original's format names fix no format: they detect it and try both line settings", () => {
+  for (const name of ["XS210ESMR5", "V502", "xs210esmr5", "auto"]) {
+    assert.equal(resolveFormat(name), undefined, name);
+    assert.deepEqual(serialSettingsFor(name), [...AUTO_SERIAL_SETTINGS], name);
+  }
+  assert.equal(resolveFormat("dsmr42")?.id, "dsmr42");
+  assert.throws(() => resolveFormat("XS210"), /Unknown format "XS210": expected one of auto/);
 });

@@ -3,8 +3,7 @@ import { P1Receiver } from "../../lib/receiver.ts";
 import { AUTO_SERIAL_SETTINGS } from "../../lib/source/create.ts";
 import { SerialSource } from "../../lib/source/serial.ts";
 import { memoryLogger, waitFor } from "../support/helpers.ts";
-import { fixtureBytes } from "../support/paths.ts";
-import { Pty, sttyAll } from "../support/pty.ts";
+import { Pty } from "../support/pty.ts";
 
 const latin1 = (text: string) => new Uint8Array([...text].map((c) => c.charCodeAt(0)));
 
@@ -33,16 +32,9 @@ Deno.test("auto serial settings are not settled by noise that runs from / to !",
     "the switch",
   );
   clearInterval(noise);
+  // The probe moved on, so no frame confirmed 115200 8N1 (serial_test.ts follows a switch on).
   assert.equal(receiver.counters.telegramsOk, 0);
   assert.ok(receiver.counters.parseErrors > 0, "the frames are counted as rejected");
-  await waitFor(
-    () => lines.filter((line) => line.includes("opened")).length === 2,
-    "the reopen at 9600",
-  );
-  assert.match(await sttyAll(pty.path), /speed 9600 baud/);
-  await pty.write(fixtureBytes("nl-dsmr22-gas-nextline.txt"));
-  await waitFor(() => receiver.latest !== undefined, "a telegram at 9600");
-  assert.equal(source.nextSettings(), undefined, "the working settings are kept");
   await receiver.stop();
   pty.close();
 });
