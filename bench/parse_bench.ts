@@ -4,8 +4,9 @@
  *
  * Telegrams are read with the default options (`auto`, which recognises the format from each
  * telegram) and, for comparison, with the format given. The `dsmr-parser` npm package (CRC and
- * parse of the same telegram as text) is the baseline of the "one telegram" group, so that Deno prints how many times faster ours is in the same run: the
- * speed of a virtual machine can swing twofold within minutes, and the ratio moves less.
+ * parse of the same telegram as text) is the baseline of the "one telegram" group, so that Deno
+ * prints how many times faster ours is in the same run: the speed of a virtual machine can swing
+ * twofold within minutes, and the ratio moves less.
  */
 import dsmrParser from "dsmr-parser";
 import { FrameScanner } from "../lib/dsmr/framer.ts";
