@@ -20,6 +20,7 @@ import type {
   Telegram,
   Timestamp,
 } from "./model.ts";
+import { quotable } from "./errors.ts";
 import type { ValueShape } from "./values.ts";
 
 /** Groups of rows; a format is a set of groups. */
@@ -158,12 +159,9 @@ function text(value: ObisValue | undefined): string | undefined {
   return undefined;
 }
 
-/** Why a line's values cannot be read, naming them (the first 80 characters of them). */
+/** Why a line's values cannot be read, quoting them (their first 80 characters). */
 function describe(context: FieldContext, expected: string): string {
-  const values = context.raw.join(")(");
-  return `Cannot read ${expected} from "${
-    values.length > 80 ? `${values.slice(0, 80)}...` : values
-  }"`;
+  return `Cannot read ${expected} from "${quotable(context.raw.join(")("), 80)}"`;
 }
 
 // ---- row builders ----------------------------------------------------------------------

@@ -7,7 +7,7 @@
 
 import { latin1Bytes } from "../bytes.ts";
 import { crc16, formatCrc } from "./crc16.ts";
-import { ChecksumError, TelegramSyntaxError } from "./errors.ts";
+import { ChecksumError, quotable, TelegramSyntaxError } from "./errors.ts";
 import { type FieldContext, fitsFormat } from "./fields.ts";
 import {
   AUTO_FORMAT,
@@ -206,7 +206,7 @@ function recognise({ telegram, malformed, known }: ReadTelegram, spec: FormatSpe
   const header = telegram.header ?? "";
   if (!IDENTIFICATION.test(header) || header.length > MAX_IDENTIFICATION) {
     throw new TelegramSyntaxError(
-      `Cannot parse telegram: its identification line "/${shown(header)}" is not a meter's ` +
+      `Cannot parse telegram: its identification line "/${quotable(header)}" is not a meter's ` +
         '("/", three letters and the meter\'s identification, such as "/ISK5\\2M550T-1012")',
     );
   }
@@ -215,7 +215,9 @@ function recognise({ telegram, malformed, known }: ReadTelegram, spec: FormatSpe
   }
   if (malformed !== undefined) {
     throw new TelegramSyntaxError(
-      `Cannot parse telegram: its line "${shown(malformed)}" does not start with an OBIS reference`,
+      `Cannot parse telegram: its line "${
+        quotable(malformed)
+      }" does not start with an OBIS reference`,
     );
   }
   if (known === 0) {
@@ -224,15 +226,6 @@ function recognise({ telegram, malformed, known }: ReadTelegram, spec: FormatSpe
         `"${spec.id}" knows`,
     );
   }
-}
-
-/** Text from the wire as it may be logged: at most 40 characters, control bytes escaped. */
-function shown(text: string): string {
-  const cut = text.length > 40 ? `${text.slice(0, 40)}...` : text;
-  return cut.replace(
-    /[^\x20-\x7e]|["\\]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
 }
 
 /**
