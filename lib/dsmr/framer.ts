@@ -59,6 +59,12 @@ export interface FramerOptions {
   maxBytes?: number;
 }
 
+/**
+ * The longest identification line (after its `/`) taken for a meter's, several times the longest
+ * seen (`XMX5LGBBFFB123456789`).
+ */
+export const MAX_IDENTIFICATION_BYTES = 64;
+
 /** The default telegram size limit: 16 KiB, several times the largest real telegram. */
 export const DEFAULT_MAX_TELEGRAM_BYTES = 16 * 1024;
 
@@ -350,7 +356,8 @@ export class FrameScanner {
   /**
    * Where the last `/` within a line that starts an identification line is in the telegram being
    * emitted (`/`, three letters, a printable character, no parenthesis up to the line end, which
-   * comes before the `!`), or 0.
+   * comes within {@linkcode MAX_IDENTIFICATION_BYTES} and before the `!`), or 0. Each `/` is
+   * looked at for a bounded number of bytes, however many a hostile telegram holds.
    */
   #identificationWithinLine(): number {
     const block = this.#block;
@@ -361,8 +368,9 @@ export class FrameScanner {
       if (!(isLetter(block[i]!) && isLetter(block[i + 1]!) && isLetter(block[i + 2]!))) continue;
       const fourth = block[i + 3]!;
       if (fourth <= 0x20 || fourth >= 0x7f) continue;
-      for (i += 4; i < bang && block[i] !== LF && block[i] !== 0x28 && block[i] !== 0x29; i++);
-      if (i < bang && block[i] === LF) return this.#slashesWithinLines[s]!;
+      const limit = Math.min(bang, i + MAX_IDENTIFICATION_BYTES + 2);
+      for (i += 4; i < limit && block[i] !== LF && block[i] !== 0x28 && block[i] !== 0x29; i++);
+      if (i < limit && block[i] === LF) return this.#slashesWithinLines[s]!;
     }
     return 0;
   }

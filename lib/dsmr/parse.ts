@@ -18,7 +18,7 @@ import {
   type FormatSpec,
   resolveFormat,
 } from "./formats.ts";
-import type { RawTelegram } from "./framer.ts";
+import { MAX_IDENTIFICATION_BYTES, type RawTelegram } from "./framer.ts";
 import { isObisReference, LineCursor, LineKind } from "./lexer.ts";
 import type {
   ChecksumResult,
@@ -198,13 +198,11 @@ function readTelegram(
 
 /** A meter's identification: three letters (the manufacturer), then its own text. */
 const IDENTIFICATION = /^[A-Za-z]{3}[\x21-\x7e]/;
-/** The longest identification line taken for a meter's, several times the longest seen. */
-const MAX_IDENTIFICATION = 64;
 
 /** Refuses what is not recognisably a meter's telegram (see {@linkcode parseTelegram}). */
 function recognise({ telegram, malformed, known }: ReadTelegram, spec: FormatSpec): void {
   const header = telegram.header ?? "";
-  if (!IDENTIFICATION.test(header) || header.length > MAX_IDENTIFICATION) {
+  if (!IDENTIFICATION.test(header) || header.length > MAX_IDENTIFICATION_BYTES) {
     throw new TelegramSyntaxError(
       `Cannot parse telegram: its identification line "/${quotable(header)}" is not a meter's ` +
         '("/", three letters and the meter\'s identification, such as "/ISK5\\2M550T-1012")',

@@ -250,3 +250,22 @@ Deno.test("FrameScanner finds ! and / at every position and alignment of a chunk
     assert.deepEqual(whole?.bytes, inline, `inline, length ${length}`);
   }
 });
+
+Deno.test("FrameScanner takes a / within a line for a header only on a line a header can be", () => {
+  const body = (line: string) => `/XXX5\r\n\r\n0-0:96.13.0(${line}\r\n1-0:1.8.1(1.0*kWh)\r\n!\r\n`;
+  for (
+    const [line, cut] of [
+      ["x/ABC5\\2M550", true], // the next telegram's header after a cut-off line
+      [`x/ABC5${"y".repeat(60)}`, true], // as long as a header can be (64 characters)
+      [`x/ABC5${"y".repeat(61)}`, false], // longer: part of the line
+      ["x/ABC5 (text)", false], // a parenthesis: a value, not a header
+      ["x/AB5 text", false], // two letters
+      ["x/ABC\x01text", false], // no printable character after the letters
+    ] as const
+  ) {
+    const text = body(line);
+    const [telegram] = frameAll(new FrameScanner(), [encode(text)]);
+    const expected = cut ? text.slice(text.indexOf("/ABC")) : text;
+    assert.equal(decode(telegram!.bytes), expected, JSON.stringify(line));
+  }
+});
