@@ -23,7 +23,7 @@ import { HistoryOutput } from "../lib/outputs/history/history_output.ts";
 import type { ReceiverView } from "../lib/outputs/output.ts";
 import type { ReceivedTelegram, ReceiverState } from "../lib/receiver.ts";
 import { generateStates } from "../tests/support/history_capture.ts";
-import { telegramText } from "../tests/support/telegrams.ts";
+import { telegramText } from "../tests/support/meter_telegrams.ts";
 
 const encoder = new TextEncoder();
 const NO_PRICES = { currency: "EUR", import: {}, export: {} };
@@ -55,6 +55,12 @@ class Hub {
       },
     };
   }
+}
+
+/** Prints a figure (the bench's output). */
+function print(line: string): void {
+  // deno-lint-ignore no-console
+  console.log(line);
 }
 
 function cpuMicroseconds(): number {
@@ -96,7 +102,7 @@ async function cpuPerTelegram(dir: string): Promise<void> {
   const count = telegrams.length - warm;
   await history.stop();
   const perTelegram = cpu / count;
-  console.log(
+  print(
     `history at 1 telegram/s: ${perTelegram.toFixed(1)} µs CPU per telegram ` +
       `(${(wall * 1000 / count).toFixed(1)} µs wall; ${count} telegrams, ${count / 60} minute ` +
       `writes included), ${(perTelegram / 10_000).toFixed(3)} % of a core`,
@@ -121,7 +127,7 @@ async function simulatedYear(dir: string, minuteDays: number): Promise<string> {
     }
     file.close();
     const size = (await Deno.stat(capture)).size;
-    console.log(
+    print(
       `generated a year of telegrams, one a minute: ${(size / 1e6).toFixed(0)} MB in ` +
         `${((performance.now() - begin) / 1000).toFixed(1)} s`,
     );
@@ -138,7 +144,7 @@ async function simulatedYear(dir: string, minuteDays: number): Promise<string> {
   const seconds = (performance.now() - begin) / 1000;
   const cpu = (cpuMicroseconds() - cpuBefore) / 1e6;
   const size = (await Deno.stat(`${data}/history.sqlite`)).size;
-  console.log(
+  print(
     `import of the year (exit ${code}, ${seconds.toFixed(1)} s, ${cpu.toFixed(1)} s CPU): ` +
       `${report.trim()}\n  database after a year with --history-minute-days ${minuteDays}: ` +
       `${(size / 1e6).toFixed(1)} MB`,
@@ -152,7 +158,7 @@ async function simulatedYear(dir: string, minuteDays: number): Promise<string> {
     const pragma = (name: string) => Number(Object.values(db.prepare(`PRAGMA ${name}`).get()!)[0]);
     const rollups = (pragma("page_count") - pragma("freelist_count")) * pragma("page_size");
     db.close();
-    console.log(
+    print(
       `  of which a year of usage per hour, day and month (kept forever, the growth per year ` +
         `once the minutes have reached their ${minuteDays} days): ${(rollups / 1e6).toFixed(2)} MB`,
     );
@@ -196,7 +202,7 @@ async function usageRequests(data: string): Promise<void> {
       bytes = (await response.arrayBuffer()).byteLength;
       times.push(performance.now() - begin);
     }
-    console.log(
+    print(
       `GET ${query}: median ${percentile(times, 0.5).toFixed(1)} ms, ` +
         `p95 ${percentile(times, 0.95).toFixed(1)} ms, ${
           (bytes / 1000).toFixed(0)

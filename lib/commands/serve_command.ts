@@ -14,7 +14,7 @@ import { DsmrReaderPusher } from "../push/pusher.ts";
 import type { PushItem } from "../push/dsmr_reader.ts";
 import { DurableQueue } from "../push/queue.ts";
 import { P1Receiver } from "../receiver.ts";
-import { History, pointOf } from "../history.ts";
+import { History } from "../history.ts";
 import { HISTORY } from "../outputs/history/history_output.ts";
 import { type Output, OutputStartError } from "../outputs/output.ts";
 import { createSource } from "../source/create.ts";
@@ -99,7 +99,7 @@ export async function runServe(
   // Without the history database, the dashboard's charts come from memory.
   const history = config.history ? undefined : new History();
   if (history) {
-    receiver.subscribe((received) => history.add(pointOf(received.telegram, received.receivedAt)));
+    receiver.subscribe((received) => history.record(received));
   }
   let pusher: DsmrReaderPusher | undefined;
   if (config.dsmrReader) {
@@ -176,7 +176,7 @@ export async function runServe(
     ...(pusher ? ["push" as const] : []),
     ...(share ? ["share" as const] : []),
     ...(mqttPublisher ? ["mqtt" as const] : []),
-  ], outputs);
+  ], { outputs });
   const startedAt = Date.now();
   const app = createApp({
     receiver,

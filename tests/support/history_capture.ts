@@ -8,7 +8,7 @@
  * @module
  */
 
-import { euSummer, type MeterState, telegramText } from "./telegrams.ts";
+import { euSummer, type MeterState, telegramText } from "./meter_telegrams.ts";
 
 /** What to generate. */
 export interface GeneratedMeter {

@@ -298,9 +298,11 @@ export class HistoryOutput implements Output<HistoryStats> {
     };
   }
 
+  /** The open database; one closed after an error is opened again (a 503 when that fails). */
   #openStore(): HistoryStore {
-    if (!this.#store) throw new Error(this.#stats.lastError?.message ?? NOT_STARTED);
-    return this.#store;
+    if (this.#store) return this.#store;
+    if (this.#path === undefined) throw new Error(NOT_STARTED);
+    return this.#open();
   }
 
   /** Opens the database; a damaged one is moved aside. */
@@ -318,6 +320,8 @@ export class HistoryOutput implements Output<HistoryStats> {
   }
 
   #take(received: ReceivedTelegram): void {
+    // A meter clock that jumped would misplace the telegram (the receiver counts it).
+    if (received.clockJump) return;
     const facts = factsOf(received.telegram, received.receivedAt);
     this.#zone = resolveFormat(facts.format)?.zone ?? this.#zone;
     this.#stats.telegrams++;
@@ -381,6 +385,11 @@ export class HistoryOutput implements Output<HistoryStats> {
         } catch (reopenError) {
           return this.#failed(reopenError);
         }
+      }
+      if (!isDiskFull(error)) {
+        // An I/O error may leave the connection unusable: the next write opens the file anew.
+        this.#store?.close();
+        this.#store = undefined;
       }
       this.#failed(error);
     }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { runMain } from "../../support/run.ts";
 import { type RunningServer, SERVE_PERMISSIONS, startServer } from "../../support/server.ts";
-import { type MeterState, telegramText } from "../../support/telegrams.ts";
+import { type MeterState, telegramText } from "../../support/meter_telegrams.ts";
 
 const T0 = Date.UTC(2025, 0, 10, 10, 0, 5);
 const encoder = new TextEncoder();
@@ -149,6 +149,35 @@ Deno.test({
       usage.total.import.t1,
       Math.round((all.at(-1)!.importT1 - all[0]!.importT1) * 1000) / 1000,
     );
+  } finally {
+    meter.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "a telegram whose meter clock jumped to 2069 is left out of the history",
+  ...RESOURCES,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "history-clock-" });
+  const meter = new Meter();
+  try {
+    const service = await startServer(["--source", meter.source, "--data-dir", dir]);
+    const states = minutesOf(0, 3);
+    states[8] = { ...states[8]!, time: Date.UTC(2069, 11, 31, 22, 59, 59), importT1: 1000.08 };
+    await meter.send(states);
+    const current = await until(service, (s) => s.history.minutesWritten === 3, "3 minutes");
+    const history = await json(`${service.url}/api/v1/history?minutes=60`);
+    const usage = await json(`${service.url}/api/v1/usage?from=2025-01-10&to=2025-01-10`);
+    const counters = (await json(`${service.url}/api/v1/status`)).counters;
+    await service.stop();
+    assert.equal(current.history.telegrams, 23, "every telegram but the one stamped 2069");
+    assert.equal(counters.clockJumps, 1);
+    assert.deepEqual(
+      history.points.map((p: { time: number }) => (p.time - (T0 - 5000)) / 60_000),
+      [0, 1, 2],
+    );
+    assert.equal(usage.total.import.t1, 0.17, "minutes 0 to 2: 18 telegrams of 0.01 kWh");
   } finally {
     meter.close();
     await Deno.remove(dir, { recursive: true });

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { captureOf, generateStates } from "../../support/history_capture.ts";
 import { startServer } from "../../support/server.ts";
-import { dutchDate, dutchMidnight, type MeterState } from "../../support/telegrams.ts";
+import { dutchDate, dutchMidnight, type MeterState } from "../../support/meter_telegrams.ts";
 
 const START = Date.UTC(2025, 2, 9, 23, 0, 37); // 2025-03-10 00:00:37 in the Netherlands
 const END = Date.UTC(2025, 3, 15, 12, 0); // 2025-04-15 14:00

@@ -35,7 +35,9 @@ async function appWithHistory() {
   });
   receiver.start();
   await receiver.finished;
-  const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, "t"), [], [history]);
+  const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, "t"), [], {
+    outputs: [history],
+  });
   const app = createApp({ receiver, metrics, version: "t", startedAt: 0, outputs: [history] });
   return {
     app,

@@ -7,7 +7,7 @@ import { MinuteBuilder, type MinuteRecord } from "../../../lib/outputs/history/m
 import { factsOf } from "../../../lib/outputs/history/readings.ts";
 import { HistoryStore, HistoryStoreError } from "../../../lib/outputs/history/store.ts";
 import { readUsageQuery, usageOf } from "../../../lib/outputs/history/usage.ts";
-import { dutchMidnight, type MeterState, telegramText } from "../../support/telegrams.ts";
+import { dutchMidnight, type MeterState, telegramText } from "../../support/meter_telegrams.ts";
 
 const CALENDAR = new MeterCalendar(CENTRAL_EUROPEAN_TIME);
 
