@@ -475,7 +475,9 @@ function csvColumns(answer: UsageAnswer): [string, (step: UsageStep) => unknown]
   if (answer.total.gas !== null) columns.push(["gas_m3", (step) => step.gas]);
   if (answer.total.water !== null) columns.push(["water_m3", (step) => step.water]);
   if (answer.total.heat !== null) {
-    columns.push([`heat_${answer.units.heat.toLowerCase()}`, (step) => step.heat]);
+    // The unit is the meter's text: only letters and digits go into the header.
+    const unit = /^[A-Za-z0-9]{1,8}$/.test(answer.units.heat) ? answer.units.heat : "unit";
+    columns.push([`heat_${unit.toLowerCase()}`, (step) => step.heat]);
   }
   if (answer.currency !== null) {
     const currency = answer.currency.toLowerCase();
