@@ -650,20 +650,6 @@ export class HistoryStore {
     }));
   }
 
-  /** Usage rows of meter-local months (`202503`) from `from` to `to`, inclusive. */
-  monthUsage(from: number, to: number): UsageRow[] {
-    return this.#all(
-      "SELECT month AS period, meter, register, amount FROM usage_month WHERE month >= ? AND month <= ?",
-      from,
-      to,
-    ).map((row) => ({
-      period: Number(row.period),
-      meter: Number(row.meter),
-      register: String(row.register) as RegisterName,
-      amount: Number(row.amount),
-    }));
-  }
-
   /** The gaps that overlap the time from `start` to `end`. */
   gaps(start: number, end: number): GapRow[] {
     return this.#all(

@@ -306,7 +306,10 @@ Deno.test({
   }
 });
 
-/** The invariant of a consistent copy: every register's rollups and gaps add up to its span. */
+/**
+ * The invariants of a consistent copy: every register's hourly usage and gaps add up to its span,
+ * and the daily and monthly rollups to the hourly ones.
+ */
 function assertConsistent(path: string): number {
   const db = new DatabaseSync(path, { readOnly: true });
   try {
@@ -319,6 +322,18 @@ function assertConsistent(path: string): number {
     ).all();
     for (const row of rows) {
       assert.ok(Math.abs(Number(row.span) - Number(row.counted)) < 1e-6, JSON.stringify(row));
+    }
+    // Each month's rollup is its days', and the days' together are the hours'.
+    const rollups = db.prepare(
+      `SELECT m.amount AS month,
+         (SELECT sum(amount) FROM usage_day d
+          WHERE d.meter = m.meter AND d.register = m.register AND d.day / 100 = m.month) AS days
+       FROM usage_month m
+       UNION ALL
+       SELECT (SELECT coalesce(sum(amount), 0) FROM usage_hour), (SELECT coalesce(sum(amount), 0) FROM usage_day)`,
+    ).all();
+    for (const row of rollups) {
+      assert.ok(Math.abs(Number(row.month) - Number(row.days)) < 1e-6, JSON.stringify(row));
     }
     return Number(db.prepare("SELECT count(*) AS n FROM minutes").get()?.n);
   } finally {

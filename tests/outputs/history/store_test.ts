@@ -54,6 +54,11 @@ function dayUsage(store: HistoryStore, from: string, to: string) {
   return usageOf(store, CALENDAR, undefined, readUsageQuery({ from, to, step: "day" }, to, "2025"));
 }
 
+function hourUsage(store: HistoryStore, date: string) {
+  const query = readUsageQuery({ from: date, to: date, step: "hour" }, date, "2025");
+  return usageOf(store, CALENDAR, undefined, query);
+}
+
 Deno.test("usage between two readings is spread over the hours between them, in proportion to time", () =>
   withStore((store) => {
     const t = Date.UTC(2025, 0, 10, 10, 58); // 11:58 in the Netherlands
@@ -62,12 +67,7 @@ Deno.test("usage between two readings is spread over the hours between them, in 
       CENTRAL_EUROPEAN_TIME,
       31,
     );
-    const answer = usageOf(
-      store,
-      CALENDAR,
-      undefined,
-      readUsageQuery({ from: "2025-01-10", to: "2025-01-10", step: "hour" }, "2025-01-10", "2025"),
-    );
+    const answer = hourUsage(store, "2025-01-10");
     const byHour = Object.fromEntries(
       answer.steps.filter((s) => s.import).map((s) => [s.start.slice(11, 16), s.import!.t1]),
     );
@@ -190,12 +190,7 @@ Deno.test("gas usage lands in the hour of its own capture time", () =>
       states.push(state(base + minute * 60_000 + 7_000, 1000, { gas: { time: capture, m3 } }));
     }
     store.write(recordsOf(states), CENTRAL_EUROPEAN_TIME, 31);
-    const answer = usageOf(
-      store,
-      CALENDAR,
-      undefined,
-      readUsageQuery({ from: "2025-01-10", to: "2025-01-10", step: "hour" }, "2025-01-10", "2025"),
-    );
+    const answer = hourUsage(store, "2025-01-10");
     const gas = Object.fromEntries(
       answer.steps.filter((s) => s.gas !== null).map((s) => [s.start.slice(11, 16), s.gas]),
     );
