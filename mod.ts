@@ -117,6 +117,16 @@ export {
   type LogLevel,
   SILENT,
 } from "./lib/log.ts";
+export { CLOCK_JUMP_MS, MeterClock } from "./lib/meter_clock.ts";
+export { MeterInterval } from "./lib/meter_interval.ts";
+export {
+  meterRegisters,
+  type RegisterEvent,
+  type RegisterReading,
+  RegisterWatch,
+  RESET_AFTER_MS,
+  RESET_AFTER_TELEGRAMS,
+} from "./lib/meter_registers.ts";
 export {
   type Listener,
   P1Receiver,

@@ -4,11 +4,14 @@
  */
 import { parseTelegram } from "../lib/dsmr/parse.ts";
 import { MetricsRegistry } from "../lib/metrics/registry.ts";
+import { RegisterWatch } from "../lib/meter_registers.ts";
 
 const telegram = parseTelegram(
   Deno.readTextFileSync(new URL("../fixtures/nl-dsmr50-3phase-4mbus.txt", import.meta.url)),
   { format: "dsmr50" },
 );
+const registers = new RegisterWatch();
+registers.observe(telegram, Date.now());
 const registry = new MetricsRegistry(() => ({
   telegram,
   receivedAt: Date.now(),
@@ -22,9 +25,13 @@ const registry = new MetricsRegistry(() => ({
     incomplete: 1,
     reconnects: 3,
     encryptedFrames: { decrypted: 0, noKey: 0, wrongKey: 0, badTag: 0, replayed: 0, truncated: 0 },
+    clockJumps: 0,
+    registerFalls: 0,
     lastTelegramAt: Date.now(),
   },
   state: "connected",
+  registers,
+  configuredFormat: "V502",
   version: "bench",
 }));
 

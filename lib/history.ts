@@ -4,10 +4,15 @@
  * count whatever the uptime or the meter's rate. "Today" is counted from the last reading of the
  * previous meter-local day, so a 23- or 25-hour day around a DST change is still one day.
  *
+ * Points follow the meter's clock. A telegram at which that clock jumped is left out (see
+ * `MeterClock`); a clock that was really set back drops the points stamped after its new time,
+ * so the history goes on from there instead of waiting for the old time to come back.
+ *
  * @module
  */
 
 import type { Telegram } from "./dsmr/model.ts";
+import type { ReceivedTelegram } from "./receiver.ts";
 
 /** One point of the history. */
 export interface HistoryPoint {
@@ -135,13 +140,23 @@ export class History {
   }
 
   /**
-   * Adds a point (older than the newest one: ignored, so a clock jump cannot reorder it).
+   * Adds a received telegram's point, unless the meter's clock jumped at it.
+   *
+   * @param received The telegram.
+   */
+  record(received: ReceivedTelegram): void {
+    if (!received.clockJump) this.add(pointOf(received.telegram, received.receivedAt));
+  }
+
+  /**
+   * Adds a point. A point older than the newest one means the meter's clock was set back: the
+   * points after it go, so that the history stays in time order.
    *
    * @param point The point.
    */
   add(point: HistoryPoint): void {
     const newest = this.#recent.at(-1);
-    if (newest && point.time < newest.time) return;
+    if (newest && point.time < newest.time) this.#rewind(point.time);
     this.#recent.push(point);
     trim(this.#recent, point.time - this.#recentMs, this.#recentMax);
 
@@ -167,6 +182,18 @@ export class History {
       }
     });
     m.last = point;
+  }
+
+  /** Drops the points from `time` on, and the minutes after the one it falls in. */
+  #rewind(time: number): void {
+    const dropFrom = (points: HistoryPoint[], from: number) => {
+      const at = points.findIndex((p) => p.time >= from);
+      if (at >= 0) points.splice(at);
+    };
+    const minute = Math.floor(time / 60_000) * 60_000;
+    dropFrom(this.#recent, time);
+    dropFrom(this.#minutes, minute);
+    if (this.#open && this.#open.start > minute) this.#open = undefined;
   }
 
   /** Closes the open minute into a minute point. */

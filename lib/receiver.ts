@@ -19,6 +19,9 @@ import type { RawTelegram } from "./dsmr/framer.ts";
 import type { Telegram } from "./dsmr/model.ts";
 import { parseTelegram } from "./dsmr/parse.ts";
 import { type Logger, SILENT } from "./log.ts";
+import { MeterClock } from "./meter_clock.ts";
+import { MeterInterval } from "./meter_interval.ts";
+import { describeRegisterEvent, RegisterWatch } from "./meter_registers.ts";
 import { type ByteSource, type ByteStream, sleep, SourceError } from "./source/source.ts";
 
 /**
@@ -36,6 +39,11 @@ export interface ReceivedTelegram {
   bytes: Uint8Array;
   /** When it was framed, in milliseconds since the epoch. */
   receivedAt: number;
+  /**
+   * `true` when the meter's clock jumped at this telegram (see `MeterClock`): outputs that follow
+   * the meter's clock (the history, the thinned pushes to DSMR reader and MQTT) leave it out.
+   */
+  clockJump?: boolean;
 }
 
 /** What the receiver has counted since it started. */
@@ -58,6 +66,10 @@ export interface ReceiverCounters {
   reconnects: number;
   /** Encrypted (Smarty) frames, by outcome. */
   encryptedFrames: FrameCounts;
+  /** Telegrams whose meter clock jumped (ahead of or behind the previous telegram's). */
+  clockJumps: number;
+  /** Times a meter register fell below its highest value (see `RegisterWatch`). */
+  registerFalls: number;
   /** When the last valid telegram arrived (ms since the epoch). */
   lastTelegramAt?: number;
   /** When the last telegram was rejected, and why. */
@@ -77,7 +89,7 @@ export interface ReceiverOptions {
   format?: string;
   /**
    * No valid telegram for this long marks the data stale.
-   * @default {3 times the format's telegram interval}
+   * @default {3 times the meter's interval: the gaps seen between telegrams, or the format's}
    */
   staleAfterMs?: number;
   /**
@@ -144,10 +156,15 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     crcErrors: 0,
     parseErrors: 0,
     reconnects: 0,
+    clockJumps: 0,
   };
   readonly #listeners = new Set<Listener<ReceivedTelegram>>();
   readonly #stateListeners = new Set<Listener<ReceiverState>>();
   readonly #stopping = new AbortController();
+  readonly #clock = new MeterClock();
+  readonly #registers = new RegisterWatch();
+  readonly #interval = new MeterInterval();
+  readonly #meterWarned = new Set<string>();
   #state: ReceiverState = "idle";
   #latest: ReceivedTelegram | undefined;
   #lastRejection: { at: number; reason: string } | undefined;
@@ -202,12 +219,20 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     return this.#latest;
   }
 
-  /** The limit after which data without a new telegram counts as stale, in milliseconds. */
+  /**
+   * The limit after which data without a new telegram counts as stale, in milliseconds: three
+   * times the interval the meter shows (see `MeterInterval`), unless set.
+   */
   get staleAfterMs(): number {
     if (this.#staleAfterMs !== undefined) return this.#staleAfterMs;
     const id = this.#latest?.telegram.format;
     const spec = id === undefined ? resolveFormat(this.#format) : resolveFormat(id);
-    return 3 * (spec?.intervalSeconds ?? 10) * 1000;
+    return 3 * this.#interval.expectedMs((spec?.intervalSeconds ?? 10) * 1000);
+  }
+
+  /** The meter's registers as `/metrics` exports them as counters (see `RegisterWatch`). */
+  get registers(): Pick<RegisterWatch, "counterValue"> {
+    return this.#registers;
   }
 
   /** A snapshot of the counters. */
@@ -215,6 +240,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     const stats = this.#scanner.stats;
     const snapshot: ReceiverCounters = {
       ...this.#counters,
+      registerFalls: this.#registers.falls,
       discardedBytes: stats.discardedBytes,
       oversized: stats.oversized,
       incomplete: stats.incomplete,
@@ -424,6 +450,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     this.#lastError = undefined;
     this.#source.confirmSettings?.();
     const received: ReceivedTelegram = { telegram, bytes: raw.bytes, receivedAt };
+    this.#checkAcrossTelegrams(received);
     this.#latest = received;
     this.#setState("connected");
     for (const listener of this.#listeners) {
@@ -448,6 +475,34 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     this.#frameProblem = problem;
     if (same) this.#log.debug(line);
     else this.#log.warn(line, { fix: rejection.fix });
+  }
+
+  /**
+   * What only a sequence of telegrams shows: the meter's interval, a clock that jumps (the
+   * telegram is flagged and counted) and registers that fall (counted; `/metrics` holds them).
+   */
+  #checkAcrossTelegrams(received: ReceivedTelegram): void {
+    const { telegram, receivedAt } = received;
+    this.#interval.observe(receivedAt);
+    const jump = this.#clock.check(telegram.timestamp?.epochMs ?? receivedAt, receivedAt);
+    if (jump !== undefined) {
+      received.clockJump = true;
+      this.#counters.clockJumps++;
+      this.#warnOnce("clock", `${jump}: telegram left out of the history and pushes`);
+    }
+    for (const event of this.#registers.observe(telegram, receivedAt)) {
+      this.#warnOnce(`${event.kind} ${event.key}`, describeRegisterEvent(event));
+    }
+  }
+
+  /**
+   * Logs a meter problem as a warning the first time it happens, later at debug level: a meter
+   * that glitches every few telegrams would otherwise fill the log (the counters count them all).
+   */
+  #warnOnce(problem: string, message: string): void {
+    if (this.#meterWarned.has(problem)) return this.#log.debug(message);
+    this.#meterWarned.add(problem);
+    this.#log.warn(`${message} (further ones at debug level; see /api/v1/status)`);
   }
 
   /** Runs every 250 ms while reading: staleness, silent sources, serial settings probing. */

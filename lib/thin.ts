@@ -7,7 +7,11 @@
 
 import type { ReceivedTelegram } from "./receiver.ts";
 
-/** Lets through at most one telegram per `intervalSeconds` of meter time. */
+/**
+ * Lets through at most one telegram per `intervalSeconds` of meter time. A telegram at which the
+ * meter's clock jumped (`clockJump`) is never let through; a meter clock that was set back
+ * starts the count again from its new time, so thinning never waits for the old time to return.
+ */
 export class MeterTimeThinner {
   readonly #intervalMs: number;
   #last: number | undefined;
@@ -24,8 +28,12 @@ export class MeterTimeThinner {
    * @returns `true` to use it.
    */
   accept(received: ReceivedTelegram): boolean {
+    if (received.clockJump) return false;
     const time = received.telegram.timestamp?.epochMs ?? received.receivedAt;
-    if (this.#intervalMs > 0 && this.#last !== undefined && time - this.#last < this.#intervalMs) {
+    const last = this.#last;
+    if (
+      this.#intervalMs > 0 && last !== undefined && time >= last && time - last < this.#intervalMs
+    ) {
       return false;
     }
     this.#last = time;

@@ -3,6 +3,7 @@ import { History, type HistoryPoint, pointOf } from "../lib/history.ts";
 import { FrameScanner } from "../lib/dsmr/framer.ts";
 import { parseTelegram } from "../lib/dsmr/parse.ts";
 import { fixtureBytes } from "./support/paths.ts";
+import { demoTelegrams } from "./support/telegrams.ts";
 
 /** A point at a UTC instant, with the Dutch meter-local day (CET/CEST by the EU rule). */
 function point(time: number, importKwh: number, importW = 500): HistoryPoint {
@@ -81,4 +82,30 @@ Deno.test("pointOf() takes power, phases, registers and gas from a telegram", ()
     exportKwh: 3580.245,
     gasM3: 4321.987,
   });
+});
+
+Deno.test("History.record() leaves out a telegram at which the meter's clock jumped", () => {
+  const history = new History();
+  const [a, b, c] = demoTelegrams(3, { start: Date.UTC(2024, 0, 15, 9) }).map((bytes) =>
+    parseTelegram(new FrameScanner().push(bytes)[0]!)
+  );
+  history.record({ telegram: a!, bytes: new Uint8Array(), receivedAt: 0 });
+  history.record({ telegram: b!, bytes: new Uint8Array(), receivedAt: 0, clockJump: true });
+  history.record({ telegram: c!, bytes: new Uint8Array(), receivedAt: 0 });
+  const { points, today } = history.query(60);
+  assert.deepEqual(points.map((p) => p.time), [a!, c!].map((t) => t.timestamp!.epochMs));
+  assert.equal(today?.day, "2024-01-15");
+});
+
+Deno.test("History goes on after the meter's clock was set back, dropping the points after it", () => {
+  const history = new History();
+  const start = Date.UTC(2024, 0, 1, 12, 0, 0);
+  for (let s = 0; s < 120; s++) history.add(point(start + s * 1000, 100 + s / 1000));
+  // The clock is set back 90 s: the last 90 points were stamped ahead of the real time.
+  for (let s = 30; s < 60; s++) history.add(point(start + s * 1000, 100.2 + s / 1000));
+  const { points } = history.query(60);
+  assert.equal(points.length, 60);
+  assert.equal(points.at(-1)!.importKwh, 100.259);
+  assert.ok(points.every((p, i) => i === 0 || p.time > points[i - 1]!.time), "in time order");
+  assert.deepEqual(history.query(24 * 60).points.map((p) => p.time), [], "no minute closed yet");
 });

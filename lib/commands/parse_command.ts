@@ -42,7 +42,8 @@ Options:
   --authentication-key HEX  their authentication key (default ${SMARTY_AUTHENTICATION_KEY})
   -h, --help                show this help
 
-Exit status: 0 when at least one valid telegram was found, 1 when none, 2 on bad usage.
+Exit status: 0 when at least one valid telegram was found, 1 when none, 2 on bad usage or a
+FILE that cannot be read.
 `;
 
 /**
@@ -94,15 +95,23 @@ export async function runParse(args: string[], io: CommandIo): Promise<number> {
     return 2;
   }
   const path = positionals[0]!;
+  const cannotRead = (reason: string) => {
+    io.stderr(`p1reader parse: cannot read "${path}": ${reason}\n`);
+    return 2;
+  };
   let input: ReadableStream<Uint8Array>;
   if (path === "-") {
     input = io.stdin;
   } else {
     try {
-      input = (await Deno.open(path)).readable;
+      const file = await Deno.open(path);
+      if ((await file.stat()).isDirectory) {
+        file.close();
+        return cannotRead("it is a directory; give a capture file (or - for standard input)");
+      }
+      input = file.readable;
     } catch (error) {
-      io.stderr(`p1reader parse: cannot read "${path}": ${(error as Error).message}\n`);
-      return 2;
+      return cannotRead((error as Error).message);
     }
   }
 
@@ -132,7 +141,12 @@ export async function runParse(args: string[], io: CommandIo): Promise<number> {
       io.stdout(values.json ? `${JSON.stringify(telegram)}\n` : `${summarise(telegram)}\n`);
     }
   };
-  for await (const chunk of input) report(await scanner.push(chunk));
+  try {
+    for await (const chunk of input) report(await scanner.push(chunk));
+  } catch (error) {
+    // A device or special file that fails part-way: what was decoded is printed, the rest is not.
+    return cannotRead((error as Error).message);
+  }
   report(await scanner.flush());
   const stats = scanner.stats;
   const frames = framesSeen();

@@ -14,7 +14,7 @@ import { DsmrReaderPusher } from "../push/pusher.ts";
 import type { PushItem } from "../push/dsmr_reader.ts";
 import { DurableQueue } from "../push/queue.ts";
 import { P1Receiver } from "../receiver.ts";
-import { History, pointOf } from "../history.ts";
+import { History } from "../history.ts";
 import { createSource } from "../source/create.ts";
 import { ShareServer } from "../share/share_server.ts";
 import type { MqttPublisher } from "../mqtt/publisher.ts";
@@ -76,7 +76,7 @@ export async function runServe(
     logger,
   });
   const history = new History();
-  receiver.subscribe((received) => history.add(pointOf(received.telegram, received.receivedAt)));
+  receiver.subscribe((received) => history.record(received));
   const closing = new AbortController();
   let pusher: DsmrReaderPusher | undefined;
   if (config.dsmrReader) {

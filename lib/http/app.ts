@@ -59,9 +59,10 @@ export interface AppDependencies {
 
 function pushStatus(stats: PushStats | undefined, at: number) {
   if (!stats) return null;
-  const { oldestQueuedAt, lastSuccessAt, ...rest } = stats;
+  const { oldestQueuedAt, lastSuccessAt, queueWriteError, ...rest } = stats;
   return {
     ...rest,
+    queueWriteError: queueWriteError ?? null,
     oldestQueuedAgeSeconds: oldestQueuedAt === undefined ? null : (at - oldestQueuedAt) / 1000,
     lastSuccessAt: lastSuccessAt === undefined ? null : new Date(lastSuccessAt).toISOString(),
   };

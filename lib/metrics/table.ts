@@ -2,13 +2,15 @@
  * METRICS: every metric of `/metrics` as one table row (name, help, type, value reader). Three
  * sets: the original product's names (both generations, with its bugs fixed), a set following
  * Prometheus's conventions (base units, `_total` counters, labels for tariff, phase and channel),
- * and the reader's own health.
+ * and the reader's own health. Counters of meter registers export the receiver's held values (see
+ * `RegisterWatch`): a register that glitches lower never makes a counter fall.
  *
  * @module
  */
 
 import { FRAME_OUTCOMES } from "../dsmr/decryption.ts";
 import type { MbusDevice, PhaseReadings, Quantity, Telegram } from "../dsmr/model.ts";
+import { REGISTER_KEYS, type RegisterWatch } from "../meter_registers.ts";
 import type { PushStats } from "../push/pusher.ts";
 import type { ReceiverCounters, ReceiverState } from "../receiver.ts";
 import type { ShareStats } from "../share/share_server.ts";
@@ -24,6 +26,10 @@ export interface MetricSnapshot {
   counters: ReceiverCounters;
   /** The receiver's state. */
   state: ReceiverState;
+  /** The meter's registers as counters; without them, counters export the telegram's values. */
+  registers?: Pick<RegisterWatch, "counterValue"> | undefined;
+  /** The format name configured (the original's M-Bus family names depend on it). */
+  configuredFormat?: string | undefined;
   /** The reader's version. */
   version: string;
   /** The DSMR reader push, when it is on. */
@@ -46,6 +52,8 @@ export function receiverSnapshot(
     latest: { telegram: Telegram; receivedAt: number } | undefined;
     counters: ReceiverCounters;
     state: ReceiverState;
+    registers: Pick<RegisterWatch, "counterValue">;
+    format: string;
   },
   version: string,
 ): MetricSnapshot {
@@ -55,6 +63,8 @@ export function receiverSnapshot(
     receivedAt: latest?.receivedAt,
     counters: receiver.counters,
     state: receiver.state,
+    registers: receiver.registers,
+    configuredFormat: receiver.format,
     version,
   };
 }
@@ -95,6 +105,11 @@ function one(value: number | undefined): Sample[] {
 
 function fromTelegram(read: (t: Telegram) => number | undefined) {
   return (s: MetricSnapshot): Sample[] => (s.telegram ? one(read(s.telegram)) : []);
+}
+
+/** A meter register as a counter: its held value (see `RegisterWatch`), else as sent. */
+function held(s: MetricSnapshot, key: string, value: number): number {
+  return s.registers?.counterValue(key) ?? value;
 }
 
 /** A quantity in kW/kWh/V/A as is. */
@@ -174,19 +189,38 @@ function registers(direction: "import" | "export") {
   return (s: MetricSnapshot): Sample[] => {
     const energy = s.telegram?.energy[direction];
     if (!energy) return [];
+    const joules = (tariff: (typeof TARIFFS)[number] | "total", kwh: number) =>
+      Math.round(held(s, REGISTER_KEYS.energy(direction, tariff), kwh) * JOULES_PER_KWH);
     const tariffs = TARIFFS.flatMap((t) =>
-      energy[t]
-        ? [{ labels: { tariff: t.slice(1) }, value: Math.round(energy[t]!.value * JOULES_PER_KWH) }]
-        : []
+      energy[t] ? [{ labels: { tariff: t.slice(1) }, value: joules(t, energy[t]!.value) }] : []
     );
     if (tariffs.length > 0 || !energy.total) return tariffs;
-    return [{
-      labels: { tariff: "total" },
-      value: Math.round(energy.total.value * JOULES_PER_KWH),
-    }];
+    return [{ labels: { tariff: "total" }, value: joules("total", energy.total.value) }];
   };
 }
 
+/** A phase's event count as a counter. */
+function phaseCounter(count: "voltageSags" | "voltageSwells") {
+  return (s: MetricSnapshot): Sample[] =>
+    PHASES.flatMap((phase) => {
+      const value = s.telegram?.phases[phase]?.[count];
+      return value === undefined
+        ? []
+        : [{ labels: { phase }, value: held(s, REGISTER_KEYS.phase(phase, count), value) }];
+    });
+}
+
+/** A power failure count as a counter. */
+function failureCounter(length: "short" | "long") {
+  return (s: MetricSnapshot): Sample[] => {
+    const value = s.telegram?.powerFailures[length];
+    return one(
+      value === undefined ? undefined : held(s, REGISTER_KEYS.powerFailures(length), value),
+    );
+  };
+}
+
+/** M-Bus readings of one kind as counters, by channel. */
 function mbusReadings(
   kind: MbusDevice["kind"] | "heat_or_cold",
   convert: (q: Quantity) => number | undefined,
@@ -196,7 +230,9 @@ function mbusReadings(
       const matches = kind === "heat_or_cold"
         ? d.kind === "heat" || d.kind === "cold"
         : d.kind === kind;
-      const value = matches && d.reading ? convert(d.reading.value) : undefined;
+      const reading = matches ? d.reading?.value : undefined;
+      const value = reading &&
+        convert({ ...reading, value: held(s, REGISTER_KEYS.mbus(d.channel), reading.value) });
       return value === undefined ? [] : [{ labels: { channel: String(d.channel) }, value }];
     });
 }
@@ -356,25 +392,25 @@ export const METRICS: readonly MetricRow[] = [
     name: "p1_voltage_sags_total",
     help: "Voltage sags per phase (meter counter)",
     type: "counter",
-    read: perPhase((p) => p.voltageSags),
+    read: phaseCounter("voltageSags"),
   },
   {
     name: "p1_voltage_swells_total",
     help: "Voltage swells per phase (meter counter)",
     type: "counter",
-    read: perPhase((p) => p.voltageSwells),
+    read: phaseCounter("voltageSwells"),
   },
   {
     name: "p1_power_failures_total",
     help: "Power failures in any phase (meter counter)",
     type: "counter",
-    read: fromTelegram((t) => t.powerFailures.short),
+    read: failureCounter("short"),
   },
   {
     name: "p1_long_power_failures_total",
     help: "Long power failures in any phase (meter counter)",
     type: "counter",
-    read: fromTelegram((t) => t.powerFailures.long),
+    read: failureCounter("long"),
   },
   {
     name: "p1_tariff",
@@ -495,6 +531,18 @@ export const METRICS: readonly MetricRow[] = [
       })),
   },
   {
+    name: "p1_meter_clock_jumps_total",
+    help: "Telegrams at which the meter's clock jumped (left out of the history and pushes)",
+    type: "counter",
+    read: (s) => one(s.counters.clockJumps),
+  },
+  {
+    name: "p1_meter_register_falls_total",
+    help: "Times a meter register fell below its highest value (its counter holds that value)",
+    type: "counter",
+    read: (s) => one(s.counters.registerFalls),
+  },
+  {
     name: "p1_source_connected",
     help: "1 while the source delivers valid telegrams",
     type: "gauge",
@@ -564,6 +612,20 @@ export const METRICS: readonly MetricRow[] = [
     help: "Telegrams dropped because the push queue was full",
     type: "counter",
     read: (s) => one(s.push?.dropped),
+  },
+  {
+    name: "p1_dsmr_reader_lost_total",
+    feature: "push",
+    help: "Telegrams lost because they could not be written to the push queue or dead-letter file",
+    type: "counter",
+    read: (s) => one(s.push?.lost),
+  },
+  {
+    name: "p1_dsmr_reader_corrupt_skipped_total",
+    feature: "push",
+    help: "Queued telegrams skipped because their record in the queue file was damaged",
+    type: "counter",
+    read: (s) => one(s.push?.corruptSkipped),
   },
   {
     name: "p1_dsmr_reader_last_success_timestamp_seconds",

@@ -55,6 +55,12 @@ export interface PushStats {
   oldestQueuedAt: number | undefined;
   /** Telegrams dropped because the queue was full. */
   dropped: number;
+  /** Telegrams lost because they could not be written (to the queue, or to the dead-letter file). */
+  lost: number;
+  /** Queued telegrams skipped because their record in the queue file was damaged. */
+  corruptSkipped: number;
+  /** What fails to be written to the queue, while it fails. */
+  queueWriteError: string | undefined;
   /** When DSMR reader last accepted a telegram (ms since the epoch). */
   lastSuccessAt: number | undefined;
   /** `idle`, `sending`, `retrying` or `paused`. */
@@ -71,12 +77,19 @@ export class DsmrReaderPusher {
   readonly #counts = { delivered: 0, deadLetter: 0, paused: 0, retry: 0 };
   #lastSuccessAt: number | undefined;
   readonly #thinner: MeterTimeThinner;
+  readonly #initialDelay: number;
   #state: PushStats["state"] = "idle";
   #wake: (() => void) | undefined;
-  #queuedSincePeek = false;
+  #queuedSinceLease = false;
   #enqueueing: Promise<unknown> = Promise.resolve();
   #loop: Promise<void> | undefined;
   #failureLogged: string | undefined;
+  #deadLetterLost = 0;
+  /** Whether the queue's write trouble has been logged and has not ended yet. */
+  #inTrouble = false;
+  /** Telegrams lost as of the last time the queue could write. */
+  #lostWhenWell = 0;
+  #corruptLogged = 0;
 
   /** Makes the pusher; {@linkcode DsmrReaderPusher.start} begins delivery. */
   constructor(options: PusherOptions) {
@@ -85,16 +98,21 @@ export class DsmrReaderPusher {
     this.#log = options.logger ?? SILENT;
     this.#api = options.api ?? "v1";
     this.#thinner = new MeterTimeThinner(options.intervalSeconds ?? 0);
+    this.#initialDelay = options.backoff?.initialMs ?? 1000;
   }
 
   /** A snapshot of what the pusher has done. */
   get stats(): PushStats {
+    const queue = this.#queue.stats;
     return {
       pushes: { ...this.#counts },
-      queueLength: this.#queue.length,
-      queueBytes: this.#queue.bytes,
-      oldestQueuedAt: this.#queue.oldestQueuedAt,
-      dropped: this.#queue.dropped,
+      queueLength: queue.length,
+      queueBytes: queue.bytes,
+      oldestQueuedAt: queue.oldestQueuedAt,
+      dropped: queue.dropped,
+      lost: queue.lost + this.#deadLetterLost,
+      corruptSkipped: queue.corrupt,
+      queueWriteError: queue.writeError,
       lastSuccessAt: this.#lastSuccessAt,
       state: this.#state,
     };
@@ -119,29 +137,27 @@ export class DsmrReaderPusher {
       }
       item = { api: "v2", fields };
     }
-    const done = this.#enqueueing.then(async () => {
-      const dropped = await this.#queue.push(item);
-      if (dropped > 0) {
-        this.#log.warn(`DSMR reader queue is full: dropped the ${dropped} oldest telegram(s)`, {
-          dropped: this.#queue.dropped,
-        });
+    this.#enqueueing = this.#enqueueing.then(async () => {
+      try {
+        const dropped = await this.#queue.push(item);
+        if (dropped > 0) {
+          this.#log.warn(`DSMR reader queue is full: dropped the ${dropped} oldest telegram(s)`, {
+            dropped: this.#queue.stats.dropped,
+          });
+        }
+        this.#queuedSinceLease = true;
+        this.#wake?.();
+      } catch {
+        // The queue counted the telegram as lost; #watchQueue logs the trouble once.
       }
-      this.#queuedSincePeek = true;
-      this.#wake?.();
+      this.#watchQueue();
     });
-    this.#enqueueing = done.catch((error) =>
-      this.#log.error("cannot queue a telegram", { error: String(error) })
-    );
     return this.#enqueueing.then(() => {});
   }
 
   /** Starts delivering in the background. */
   start(): void {
-    if (this.#queue.tornBytes > 0) {
-      this.#log.warn(
-        `DSMR reader queue: skipped a torn last record (${this.#queue.tornBytes} bytes) from a crash`,
-      );
-    }
+    this.#watchQueue();
     if (this.#queue.length > 0) {
       this.#log.info(`DSMR reader queue: ${this.#queue.length} telegram(s) from before to deliver`);
     }
@@ -159,68 +175,124 @@ export class DsmrReaderPusher {
 
   async #deliver(): Promise<void> {
     const signal = this.#stopping.signal;
-    const initial = this.#options.backoff?.initialMs ?? 1000;
-    const max = this.#options.backoff?.maxMs ?? 300_000;
-    let delay = initial;
+    let delay = this.#initialDelay;
     while (!signal.aborted) {
-      this.#queuedSincePeek = false;
-      const record = await this.#queue.peek();
-      if (!record) {
-        this.#state = "idle";
-        if (this.#queuedSincePeek) continue; // queued while we looked: no need to wait
-        await new Promise<void>((resolve) => (this.#wake = resolve));
-        this.#wake = undefined;
-        continue;
+      try {
+        delay = await this.#deliverNext(delay);
+      } catch (error) {
+        // The queue could not be read back (an I/O error): its records stay; try again later.
+        this.#queue.release();
+        this.#state = "retrying";
+        this.#logFailure(
+          `DSMR reader queue failed (${(error as Error).message}); retrying with backoff`,
+          "error",
+        );
+        delay = await this.#backOff(delay);
       }
-      this.#state = "sending";
-      const { outcome, detail } = await this.#send(record.item);
-      if (signal.aborted && outcome !== "delivered") break;
-      switch (outcome) {
-        case "delivered":
-          await this.#queue.remove(record.seq);
-          this.#counts.delivered++;
-          this.#lastSuccessAt = Date.now();
-          if (this.#failureLogged !== undefined) {
-            this.#log.info(`DSMR reader accepts telegrams again; ${this.#queue.length} queued`);
-            this.#failureLogged = undefined;
-          }
-          delay = initial;
-          break;
-        case "dead-letter":
-          await this.#deadLetter(record, detail);
-          await this.#queue.remove(record.seq);
-          this.#counts.deadLetter++;
-          this.#log.error(
-            `DSMR reader refused a telegram for good (${detail}): moved to the dead-letter file`,
-            {
-              file: this.#options.deadLetterPath,
-            },
-          );
-          break;
-        case "paused": {
-          this.#counts.paused++;
-          this.#state = "paused";
-          const pause = this.#options.pauseMs ?? 300_000;
-          this.#logFailure(
-            `DSMR reader refused the push (${detail}): check the API key and that its API is enabled; ` +
-              `retrying every ${pause / 1000} s, telegrams stay queued`,
-            "error",
-          );
-          await sleep(pause, signal);
-          break;
+    }
+  }
+
+  /**
+   * Waits for the oldest queued telegram, sends it and acts on the answer.
+   *
+   * @param delay The backoff delay before the next retry.
+   * @returns The backoff delay after this attempt.
+   */
+  async #deliverNext(delay: number): Promise<number> {
+    const signal = this.#stopping.signal;
+    this.#queuedSinceLease = false;
+    const [record] = await this.#queue.lease();
+    this.#watchQueue(); // leasing skips damaged records
+    if (!record) {
+      this.#state = "idle";
+      if (this.#queuedSinceLease) return delay; // queued while we looked: no need to wait
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#wake = undefined;
+      return delay;
+    }
+    this.#state = "sending";
+    const { outcome, detail } = await this.#send(record.item);
+    if (signal.aborted && outcome !== "delivered") {
+      this.#queue.release();
+      return delay;
+    }
+    switch (outcome) {
+      case "delivered":
+        await this.#queue.remove(record.seq);
+        this.#watchQueue();
+        this.#counts.delivered++;
+        this.#lastSuccessAt = Date.now();
+        if (this.#failureLogged !== undefined) {
+          this.#log.info(`DSMR reader accepts telegrams again; ${this.#queue.length} queued`);
+          this.#failureLogged = undefined;
         }
-        case "retry": {
-          this.#counts.retry++;
-          this.#state = "retrying";
-          this.#logFailure(
-            `DSMR reader push failed (${detail}); retrying with backoff, telegrams stay queued`,
-            "warn",
-          );
-          await sleep(delay * (0.5 + Math.random() / 2), signal);
-          delay = Math.min(delay * 2, max);
-          break;
-        }
+        return this.#initialDelay;
+      case "dead-letter":
+        await this.#deadLetter(record, detail);
+        await this.#queue.remove(record.seq);
+        this.#watchQueue();
+        this.#counts.deadLetter++;
+        return delay;
+      case "paused": {
+        this.#queue.release();
+        this.#counts.paused++;
+        this.#state = "paused";
+        const pause = this.#options.pauseMs ?? 300_000;
+        this.#logFailure(
+          `DSMR reader refused the push (${detail}): check the API key and that its API is enabled; ` +
+            `retrying every ${pause / 1000} s, telegrams stay queued`,
+          "error",
+        );
+        await sleep(pause, signal);
+        return delay;
       }
+      case "retry":
+        this.#queue.release();
+        this.#counts.retry++;
+        this.#state = "retrying";
+        this.#logFailure(
+          `DSMR reader push failed (${detail}); retrying with backoff, telegrams stay queued`,
+          "warn",
+        );
+        return await this.#backOff(delay);
+    }
+  }
+
+  /** Sleeps for about `delay` (with jitter); returns the doubled delay, up to the maximum. */
+  async #backOff(delay: number): Promise<number> {
+    await sleep(delay * (0.5 + Math.random() / 2), this.#stopping.signal);
+    return Math.min(delay * 2, this.#options.backoff?.maxMs ?? 300_000);
+  }
+
+  /**
+   * Logs the queue's write trouble once when it begins and once when it ends (with the telegrams
+   * lost meanwhile), and damaged records as they are skipped.
+   */
+  #watchQueue(): void {
+    const { queueWriteError, lost, corruptSkipped } = this.stats;
+    if (corruptSkipped > this.#corruptLogged) {
+      this.#log.warn(
+        `DSMR reader queue: skipped ${corruptSkipped - this.#corruptLogged} damaged record(s); ` +
+          `the telegrams after them are kept`,
+        { file: this.#queue.path },
+      );
+      this.#corruptLogged = corruptSkipped;
+    }
+    if (queueWriteError === undefined) {
+      if (this.#inTrouble) {
+        this.#log.info(
+          `DSMR reader queue: writing works again; ${lost - this.#lostWhenWell} telegram(s) ` +
+            `were lost meanwhile`,
+        );
+        this.#inTrouble = false;
+      }
+      this.#lostWhenWell = lost;
+    } else if (!this.#inTrouble) {
+      this.#inTrouble = true;
+      this.#log.error(
+        `DSMR reader queue: ${queueWriteError}; telegrams that cannot be queued are counted as ` +
+          `lost, and writing is retried with every telegram`,
+      );
     }
   }
 
@@ -254,11 +326,26 @@ export class DsmrReaderPusher {
     }
   }
 
+  /** Appends a refused telegram to the dead-letter file; one that cannot be written is lost. */
   async #deadLetter(
     record: { seq: number; queuedAt: number; item: PushItem },
     reason: string,
   ): Promise<void> {
+    const file = this.#options.deadLetterPath;
     const line = `${JSON.stringify({ ...record, reason, at: new Date().toISOString() })}\n`;
-    await Deno.writeTextFile(this.#options.deadLetterPath, line, { append: true });
+    try {
+      await Deno.writeTextFile(file, line, { append: true });
+      this.#log.error(
+        `DSMR reader refused a telegram for good (${reason}): moved to the dead-letter file`,
+        { file },
+      );
+    } catch (error) {
+      this.#deadLetterLost++;
+      this.#log.error(
+        `DSMR reader refused a telegram for good (${reason}), and it cannot be written to the ` +
+          `dead-letter file (${(error as Error).message}): counted as lost`,
+        { file },
+      );
+    }
   }
 }

@@ -1,25 +1,28 @@
 /**
- * A durable, bounded, ordered on-disk queue: an append-only log of JSON lines (each appended and
- * synced to disk before `push` returns) and a small file holding the sequence number delivered
- * last (written to a temporary file, synced, then renamed over the old one). Only an index of
- * offsets stays in memory; records are read back from disk when they are sent.
+ * A durable, bounded, ordered on-disk queue, generic over what it holds, for the pushes: an
+ * append-only log of records (framed as `queue_record.ts` describes, each appended and synced
+ * before `push` returns) and a small file holding the sequence number through which every record
+ * is done (delivered or dropped). Only an index of offsets stays in memory; records are read back
+ * when they are sent.
  *
- * After a crash, a torn last line (no newline, or not JSON) is detected and cut off, not fatal.
- * A crash between a delivery and the update of the delivered mark resends that one record:
- * delivery is at least once.
+ * What it guarantees:
+ * - At least once. A record leaves only through `remove`, after its delivery. A crash between a
+ *   delivery and `remove` sends that record again: at most one duplicate per record in flight.
+ * - A leased record (in flight) is never dropped: a full queue drops the oldest records after it.
+ * - No failed write is fatal. A record that cannot be appended is counted as lost and `push`
+ *   rejects. The delivered mark is overwritten in place (it needs no new space once it has its
+ *   block); when it cannot be written it is kept in memory and written again by the next
+ *   operation. `stats.writeError` says what fails until it works again.
+ * - A damaged record is skipped and counted when the log is opened, and the records after it are
+ *   kept; the damage is then blanked out (or a torn end cut off) so that it is counted once.
+ * - An empty queue truncates its log, which frees the disk without needing any space.
  *
  * @module
  */
 
-/** One queued item. */
-export interface QueueRecord<T> {
-  /** Increasing sequence number. */
-  seq: number;
-  /** When it was queued (ms since the epoch). */
-  queuedAt: number;
-  /** The item. */
-  item: T;
-}
+import { decodeRecord, encodeRecord, type QueueRecord, scanLog } from "./queue_record.ts";
+
+export type { QueueRecord } from "./queue_record.ts";
 
 /** Options for {@linkcode DurableQueue.open}. */
 export interface QueueOptions {
@@ -39,6 +42,27 @@ export interface QueueOptions {
   maxBytes?: number;
 }
 
+/** What a queue holds and what it could not keep, since it was opened. */
+export interface QueueStats {
+  /** Records waiting. */
+  length: number;
+  /** Bytes of the records waiting. */
+  bytes: number;
+  /** When the oldest waiting record was queued (ms since the epoch), if any. */
+  oldestQueuedAt: number | undefined;
+  /** Records dropped, oldest first, because the queue was full. */
+  dropped: number;
+  /** Records lost because they could not be written (a full disk, say). */
+  lost: number;
+  /** Records skipped because they were damaged in the log. */
+  corrupt: number;
+  /** What fails to be written, while it fails (undefined when all is well). */
+  writeError: string | undefined;
+}
+
+/** The kinds of write that can fail: each recovers on its own. */
+type WriteKind = "append" | "mark" | "tidy";
+
 interface IndexEntry {
   seq: number;
   queuedAt: number;
@@ -46,8 +70,12 @@ interface IndexEntry {
   length: number;
 }
 
+/** The delivered mark is a right-aligned number of this many characters and a newline. */
+const MARK_WIDTH = 16;
+/** Delivered records to pile up at the head of the log before it is worth compacting. */
+const COMPACT_AFTER = 1024;
+
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** The durable queue; see the module documentation. */
 export class DurableQueue<T> {
@@ -56,91 +84,95 @@ export class DurableQueue<T> {
   readonly #maxRecords: number;
   readonly #maxBytes: number;
   #file: Deno.FsFile;
+  /** Records from `#head` on wait, oldest first; the first `#leased` of them are in flight. */
   #index: IndexEntry[] = [];
   #head = 0;
+  #leased = 0;
   #bytes = 0;
+  /** Where the next record goes: bytes after it are what a failed append left. */
   #end = 0;
+  #partialTail = false;
   #nextSeq = 1;
-  #delivered = 0;
+  /** The delivered mark as last written; -1 when the file lacks its fixed-width form. */
+  #markOnDisk: number;
+  #compactFrom = COMPACT_AFTER;
   #lock: Promise<unknown> = Promise.resolve();
-  /** Records dropped because the queue was full, since it was opened. */
-  dropped = 0;
-  /** Bytes cut off a torn last record when the queue was opened. */
-  readonly tornBytes: number;
+  #dropped = 0;
+  #lost = 0;
+  #corrupt = 0;
+  readonly #failures = new Map<WriteKind, string>();
 
   private constructor(
     file: Deno.FsFile,
-    logPath: string,
-    markPath: string,
+    paths: { log: string; mark: string },
     options: QueueOptions,
-    torn: number,
+    markOnDisk: number,
   ) {
     this.#file = file;
-    this.#logPath = logPath;
-    this.#markPath = markPath;
+    this.#logPath = paths.log;
+    this.#markPath = paths.mark;
     this.#maxRecords = options.maxRecords ?? 200_000;
     this.#maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
-    this.tornBytes = torn;
+    this.#markOnDisk = markOnDisk;
   }
 
   /**
-   * Opens (or creates) a queue and recovers what a previous run left.
+   * Opens (or creates) a queue and recovers what a previous run left: damaged records are
+   * skipped and counted, the records after them kept.
    *
    * @param options Where, and how large.
    * @returns The queue, holding every record not yet delivered.
+   * @throws When the directory or its files cannot be created or read.
    */
   static async open<T>(options: QueueOptions): Promise<DurableQueue<T>> {
     await Deno.mkdir(options.dir, { recursive: true });
-    const logPath = `${options.dir}/${options.name}.queue.jsonl`;
-    const markPath = `${options.dir}/${options.name}.delivered`;
-    let delivered = 0;
+    const paths = {
+      log: `${options.dir}/${options.name}.queue.jsonl`,
+      mark: `${options.dir}/${options.name}.delivered`,
+    };
+    let markText = "";
     try {
-      delivered = Number((await Deno.readTextFile(markPath)).trim()) || 0;
+      markText = await Deno.readTextFile(paths.mark);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
+    const mark = Number(markText.trim()) || 0;
     let bytes = new Uint8Array();
     try {
-      bytes = await Deno.readFile(logPath);
+      bytes = await Deno.readFile(paths.log);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
-    // Index every complete line; a torn last line is cut off.
-    const entries: IndexEntry[] = [];
-    let offset = 0;
-    let lastSeq = delivered;
-    while (offset < bytes.length) {
-      const newline = bytes.indexOf(0x0a, offset);
-      if (newline < 0) break;
-      let record: QueueRecord<unknown> | undefined;
-      try {
-        record = JSON.parse(decoder.decode(bytes.subarray(offset, newline)));
-      } catch {
-        break;
-      }
-      if (typeof record?.seq !== "number") break;
-      entries.push({
-        seq: record.seq,
-        queuedAt: record.queuedAt,
-        offset,
-        length: newline + 1 - offset,
-      });
-      lastSeq = Math.max(lastSeq, record.seq);
-      offset = newline + 1;
-    }
-    const torn = bytes.length - offset;
-    const file = await Deno.open(logPath, { read: true, write: true, create: true });
-    if (torn > 0) {
-      await file.truncate(offset);
-      await file.syncData();
-    }
-    const queue = new DurableQueue<T>(file, logPath, markPath, options, torn);
-    queue.#index = entries.filter((entry) => entry.seq > delivered);
+    let scan = scanLog(bytes, mark);
+    // The newest record stays in the log until it is delivered, so a mark beyond it is damaged:
+    // send everything again rather than silently skip what it would cover.
+    const newest = scan.records.reduce((last, record) => Math.max(last, record.seq), 0);
+    const delivered = newest > 0 && mark > newest ? 0 : mark;
+    if (delivered !== mark) scan = scanLog(bytes, delivered);
+    const file = await Deno.open(paths.log, { read: true, write: true, create: true });
+    const queue = new DurableQueue<T>(
+      file,
+      paths,
+      options,
+      markText.length === MARK_WIDTH + 1 && delivered === mark ? delivered : -1,
+    );
+    queue.#index = scan.records.filter((record) => record.seq > delivered);
     queue.#bytes = queue.#index.reduce((sum, entry) => sum + entry.length, 0);
-    queue.#end = offset;
-    queue.#nextSeq = lastSeq + 1;
-    queue.#delivered = delivered;
+    queue.#nextSeq = Math.max(delivered, newest) + 1;
+    queue.#corrupt = scan.lostRecords;
+    const tail = scan.damaged.at(-1)?.atEnd ? scan.damaged.pop() : undefined;
+    queue.#end = tail?.start ?? bytes.length;
+    queue.#partialTail = tail !== undefined;
+    await queue.#exclusive(async () => {
+      await queue.#repair(scan.damaged);
+      await queue.#writeMark(); // gives a new mark file its block while there is space
+    });
     return queue;
+  }
+
+  /** The log file's path, for messages. */
+  get path(): string {
+    return this.#logPath;
   }
 
   /** Records waiting. */
@@ -148,145 +180,280 @@ export class DurableQueue<T> {
     return this.#index.length - this.#head;
   }
 
-  /** Bytes of the records waiting. */
-  get bytes(): number {
-    return this.#bytes;
-  }
-
-  /** When the oldest waiting record was queued (ms since the epoch), if any. */
-  get oldestQueuedAt(): number | undefined {
-    return this.#index[this.#head]?.queuedAt;
+  /** What the queue holds and what it could not keep. */
+  get stats(): QueueStats {
+    return {
+      length: this.length,
+      bytes: this.#bytes,
+      oldestQueuedAt: this.#index[this.#head]?.queuedAt,
+      dropped: this.#dropped,
+      lost: this.#lost,
+      corrupt: this.#corrupt,
+      writeError: this.#failures.values().next().value,
+    };
   }
 
   /**
-   * Appends an item and syncs it to disk; drops the oldest records when the queue is full.
+   * Appends an item and syncs it to disk; drops the oldest records not in flight when the queue
+   * is full.
    *
    * @param item The item (serialised as JSON).
    * @param queuedAt When it was queued.
    * @returns How many old records had to be dropped to make room.
+   * @throws When the item cannot be written (it is counted in `stats.lost`).
    */
   push(item: T, queuedAt: number = Date.now()): Promise<number> {
     return this.#exclusive(() => this.#push(item, queuedAt));
   }
 
-  /** Runs file operations one at a time: they share the file position. */
-  #exclusive<R>(operation: () => Promise<R>): Promise<R> {
-    const result = this.#lock.then(operation);
-    this.#lock = result.catch(() => {});
-    return result;
+  /**
+   * Reads the oldest waiting records and leases them: until they are removed or released, a full
+   * queue drops the records after them, never them. A new lease replaces the previous one.
+   *
+   * @param max Most records to lease.
+   * @returns The records, oldest first (none when the queue is empty).
+   */
+  lease(max = 1): Promise<QueueRecord<T>[]> {
+    return this.#exclusive(() => this.#lease(max));
   }
 
-  async #push(item: T, queuedAt: number): Promise<number> {
-    const record: QueueRecord<T> = { seq: this.#nextSeq++, queuedAt, item };
-    const line = encoder.encode(`${JSON.stringify(record)}\n`);
-    await this.#file.seek(this.#end, Deno.SeekMode.Start);
-    let written = 0;
-    while (written < line.length) written += await this.#file.write(line.subarray(written));
-    await this.#file.syncData();
-    this.#index.push({ seq: record.seq, queuedAt, offset: this.#end, length: line.length });
-    this.#end += line.length;
-    this.#bytes += line.length;
-    let dropped = 0;
-    while (this.length > 1 && (this.length > this.#maxRecords || this.#bytes > this.#maxBytes)) {
-      const oldest = this.#index[this.#head++]!;
-      this.#bytes -= oldest.length;
-      dropped++;
-    }
-    if (dropped > 0) {
-      this.dropped += dropped;
-      await this.#markDelivered(this.#index[this.#head - 1]!.seq);
-    }
-    await this.#compactIfWorthIt();
-    return dropped;
-  }
-
-  /** Reads the oldest waiting record from disk, without removing it. */
-  peek(): Promise<QueueRecord<T> | undefined> {
-    return this.#exclusive(() => this.#peek());
-  }
-
-  async #peek(): Promise<QueueRecord<T> | undefined> {
-    const entry = this.#index[this.#head];
-    if (!entry) return undefined;
-    const buffer = new Uint8Array(entry.length);
-    await this.#file.seek(entry.offset, Deno.SeekMode.Start);
-    let read = 0;
-    while (read < entry.length) {
-      const n = await this.#file.read(buffer.subarray(read));
-      if (n === null) throw new Error(`Queue file "${this.#logPath}" ended early`);
-      read += n;
-    }
-    return JSON.parse(decoder.decode(buffer));
+  /** Ends the lease without removing anything (the delivery failed): the records may be dropped. */
+  release(): void {
+    this.#leased = 0;
   }
 
   /**
-   * Removes the oldest record once it has been delivered (or dead-lettered), durably.
+   * Removes the leased records through `seq` once they have been delivered (or dead-lettered).
    *
-   * @param seq Its sequence number (a check against removing the wrong one).
+   * @param seq The sequence number of the last leased record to remove.
+   * @throws When `seq` is not a leased record's (a caller's mistake).
    */
   remove(seq: number): Promise<void> {
     return this.#exclusive(() => this.#remove(seq));
   }
 
-  async #remove(seq: number): Promise<void> {
-    const entry = this.#index[this.#head];
-    if (!entry || entry.seq !== seq) {
-      throw new Error(`Cannot remove record ${seq}: it is not the oldest`);
-    }
-    this.#head++;
-    this.#bytes -= entry.length;
-    await this.#markDelivered(seq);
-    await this.#compactIfWorthIt();
+  /** Closes the files once pending operations are done (everything is already on disk). */
+  async close(): Promise<void> {
+    await this.#exclusive(() => Promise.resolve(this.#file.close()));
   }
 
-  async #markDelivered(seq: number): Promise<void> {
-    this.#delivered = seq;
-    const temporary = `${this.#markPath}.tmp`;
-    const file = await Deno.open(temporary, { write: true, create: true, truncate: true });
+  /** Runs file operations one at a time: they share the file position. */
+  #exclusive<R>(operation: () => Promise<R>): Promise<R> {
+    const result = this.#lock.then(operation);
+    this.#lock = result.catch(() => {}); // the caller gets the error through `result`
+    return result;
+  }
+
+  async #push(item: T, queuedAt: number): Promise<number> {
+    await this.#writeMark(); // first, a mark that could not be written before
+    const seq = this.#nextSeq;
+    const line = encodeRecord({ seq, queuedAt, item });
     try {
-      await file.write(encoder.encode(`${seq}\n`));
-      await file.syncData();
-    } finally {
-      file.close();
+      if (this.#partialTail) await this.#file.truncate(this.#end);
+      this.#partialTail = false;
+      await this.#file.seek(this.#end, Deno.SeekMode.Start);
+      await writeAll(this.#file, line);
+      await this.#file.syncData();
+      this.#failures.delete("append");
+    } catch (error) {
+      this.#lost++;
+      this.#partialTail = true;
+      this.#fail("append", `cannot append to "${this.#logPath}"`, error);
+      await this.#cutPartialTail();
+      throw error;
     }
-    await Deno.rename(temporary, this.#markPath);
+    this.#nextSeq++;
+    this.#index.push({ seq, queuedAt, offset: this.#end, length: line.length });
+    this.#end += line.length;
+    this.#bytes += line.length;
+    let dropped = 0;
+    // The newest record always stays, and so do the leased ones.
+    while (
+      this.length - this.#leased > 1 &&
+      (this.length > this.#maxRecords || this.#bytes > this.#maxBytes)
+    ) {
+      this.#bytes -= this.#cutOut(this.#head + this.#leased).length;
+      dropped++;
+    }
+    if (dropped > 0) {
+      this.#dropped += dropped;
+      await this.#writeMark();
+    }
+    await this.#tidy();
+    return dropped;
+  }
+
+  /** A failed append may have written part of its record: cut it off (or before the next). */
+  async #cutPartialTail(): Promise<void> {
+    try {
+      await this.#file.truncate(this.#end);
+      this.#partialTail = false;
+    } catch {
+      // #partialTail stays set: the next append cuts it off first.
+    }
+  }
+
+  async #lease(max: number): Promise<QueueRecord<T>[]> {
+    this.#leased = 0;
+    const records: QueueRecord<T>[] = [];
+    while (records.length < max && this.#head + this.#leased < this.#index.length) {
+      const position = this.#head + this.#leased;
+      const entry = this.#index[position]!;
+      const line = await this.#read(entry);
+      const record = line.length === entry.length ? decodeRecord(line.subarray(0, -1)) : undefined;
+      if (record?.seq === entry.seq) {
+        records.push(record as QueueRecord<T>);
+        this.#leased++;
+      } else {
+        // Damaged since it was written (the file was changed underneath): skip and count it.
+        this.#bytes -= this.#cutOut(position).length;
+        this.#corrupt++;
+      }
+    }
+    return records;
+  }
+
+  /** A record's line, newline included; shorter when the file was cut underneath. */
+  async #read(entry: IndexEntry): Promise<Uint8Array> {
+    const buffer = new Uint8Array(entry.length);
+    await this.#file.seek(entry.offset, Deno.SeekMode.Start);
+    let read = 0;
+    while (read < entry.length) {
+      const n = await this.#file.read(buffer.subarray(read));
+      if (n === null) break;
+      read += n;
+    }
+    return buffer.subarray(0, read);
+  }
+
+  /**
+   * Takes the waiting record at `position` out of the index; the leased records before it move
+   * up one place, so that order is kept and the head stays a plain counter.
+   */
+  #cutOut(position: number): IndexEntry {
+    const entry = this.#index[position]!;
+    for (let at = position; at > this.#head; at--) this.#index[at] = this.#index[at - 1]!;
+    this.#head++;
+    return entry;
+  }
+
+  async #remove(seq: number): Promise<void> {
+    let count = 0;
+    while (count < this.#leased && this.#index[this.#head + count]!.seq <= seq) count++;
+    if (count === 0 || this.#index[this.#head + count - 1]!.seq !== seq) {
+      throw new Error(`Cannot remove record ${seq} from "${this.#logPath}": it is not leased`);
+    }
+    for (let at = this.#head; at < this.#head + count; at++) this.#bytes -= this.#index[at]!.length;
+    this.#head += count;
+    this.#leased -= count;
+    await this.#writeMark();
+    await this.#tidy();
+  }
+
+  /** Every record through this sequence number is done: delivered or dropped. */
+  #doneThrough(): number {
+    return (this.#index[this.#head]?.seq ?? this.#nextSeq) - 1;
+  }
+
+  /**
+   * Writes the delivered mark when it moved, over the old one in place: a fixed-width write of
+   * one block needs no new space on a full disk, and a crash leaves the old or the new number.
+   */
+  async #writeMark(): Promise<void> {
+    const done = this.#doneThrough();
+    if (done === this.#markOnDisk) return;
+    try {
+      const file = await Deno.open(this.#markPath, { write: true, create: true });
+      try {
+        await writeAll(file, encoder.encode(`${String(done).padStart(MARK_WIDTH)}\n`));
+        await file.syncData();
+      } finally {
+        file.close();
+      }
+      this.#markOnDisk = done;
+      this.#failures.delete("mark");
+    } catch (error) {
+      this.#fail("mark", `cannot write the delivered mark "${this.#markPath}"`, error);
+    }
+  }
+
+  /** Frees the space of delivered records: all of it when the queue is empty. */
+  async #tidy(): Promise<void> {
+    if (this.length > 0) return await this.#compactIfWorthIt();
+    if (this.#end === 0) return;
+    try {
+      await this.#file.truncate(0);
+      this.#failures.delete("tidy");
+    } catch (error) {
+      return this.#fail("tidy", `cannot truncate "${this.#logPath}"`, error);
+    }
+    this.#index = [];
+    this.#head = 0;
+    this.#end = 0;
+    this.#partialTail = false;
   }
 
   /** Rewrites the log without delivered records once they make up most of it. */
   async #compactIfWorthIt(): Promise<void> {
-    if (this.#head < 1024 || this.#head * 2 < this.#index.length) return;
+    if (this.#head < this.#compactFrom || this.#head * 2 < this.#index.length) return;
     const keep = this.#index.slice(this.#head);
     const temporary = `${this.#logPath}.tmp`;
-    const out = await Deno.open(temporary, { write: true, create: true, truncate: true });
+    let out: Deno.FsFile | undefined;
     const moved: IndexEntry[] = [];
     let offset = 0;
     try {
+      // Opened before the rename, so that the handle follows the new log.
+      out = await Deno.open(temporary, { read: true, write: true, create: true, truncate: true });
       for (const entry of keep) {
-        const buffer = new Uint8Array(entry.length);
-        await this.#file.seek(entry.offset, Deno.SeekMode.Start);
-        let read = 0;
-        while (read < entry.length) {
-          read += (await this.#file.read(buffer.subarray(read))) ?? entry.length;
-        }
-        let written = 0;
-        while (written < buffer.length) written += await out.write(buffer.subarray(written));
+        const line = await this.#read(entry);
+        // Left for leasing to skip and count; copied short, it would damage the next record.
+        if (line.length < entry.length) throw new Error(`record ${entry.seq} was cut short`);
+        await writeAll(out, line);
         moved.push({ ...entry, offset });
         offset += entry.length;
       }
       await out.syncData();
-    } finally {
-      out.close();
+      await Deno.rename(temporary, this.#logPath);
+    } catch (error) {
+      out?.close();
+      await Deno.remove(temporary).catch(() => {}); // frees what the copy took; gone if never made
+      this.#compactFrom = this.#head + COMPACT_AFTER; // not again on every operation
+      return this.#fail("tidy", `cannot compact "${this.#logPath}"`, error);
     }
-    await Deno.rename(temporary, this.#logPath);
     this.#file.close();
-    this.#file = await Deno.open(this.#logPath, { read: true, write: true });
+    this.#file = out;
     this.#index = moved;
     this.#head = 0;
     this.#end = offset;
+    this.#partialTail = false;
+    this.#compactFrom = COMPACT_AFTER;
+    this.#failures.delete("tidy");
   }
 
-  /** Closes the files once pending operations are done (everything is already on disk). */
-  async close(): Promise<void> {
-    await this.#exclusive(() => Promise.resolve(this.#file.close()));
+  /**
+   * After opening: blanks damaged stretches out in place (no new space needed) and cuts a torn
+   * end off, so that the next start does not count them again.
+   */
+  async #repair(damaged: { start: number; end: number }[]): Promise<void> {
+    try {
+      for (const { start, end } of damaged) {
+        await this.#file.seek(start, Deno.SeekMode.Start);
+        await writeAll(this.#file, new Uint8Array(end - 1 - start).fill(0x20));
+      }
+      if (damaged.length > 0) await this.#file.syncData();
+      if (this.#partialTail) await this.#cutPartialTail();
+    } catch (error) {
+      this.#fail("tidy", `cannot blank damaged records out of "${this.#logPath}"`, error);
+    }
+  }
+
+  #fail(kind: WriteKind, what: string, error: unknown): void {
+    this.#failures.set(kind, `${what}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let written = 0; written < bytes.length;) {
+    written += await file.write(bytes.subarray(written));
   }
 }

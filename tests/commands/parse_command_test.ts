@@ -95,3 +95,24 @@ Deno.test("p1reader --version prints the version from deno.json", async () => {
   assert.equal(result.code, 0);
   assert.equal(result.stdout, `${version}\n`);
 });
+
+Deno.test("p1reader parse DIRECTORY exits 2 with a message, not a stack trace", async () => {
+  const dir = await Deno.makeTempDir();
+  const result = await runMain(["parse", dir]);
+  assert.equal(result.code, 2);
+  assert.equal(
+    result.stderr,
+    `p1reader parse: cannot read "${dir}": it is a directory; give a capture file (or - for standard input)\n`,
+  );
+  await Deno.remove(dir);
+});
+
+Deno.test("p1reader parse exits 2 naming the file when reading it fails part-way", async () => {
+  // /proc/self/mem opens, then fails its first read at address 0 with EIO.
+  const result = await runMain(["parse", "/proc/self/mem"], { permissions: ["--allow-all"] });
+  assert.equal(result.code, 2);
+  assert.equal(
+    result.stderr,
+    'p1reader parse: cannot read "/proc/self/mem": Input/output error (os error 5)\n',
+  );
+});

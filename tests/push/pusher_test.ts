@@ -30,6 +30,7 @@ async function pusherFor(
     timeoutMs?: number;
     intervalSeconds?: number;
     maxRecords?: number;
+    deadLetterPath?: string;
   } = {},
 ) {
   const dir = await Deno.makeTempDir();
@@ -46,7 +47,7 @@ async function pusherFor(
     timeoutMs: options.timeoutMs ?? 2000,
     intervalSeconds: options.intervalSeconds ?? 0,
     queue,
-    deadLetterPath: `${dir}/dead-letter.jsonl`,
+    deadLetterPath: options.deadLetterPath ?? `${dir}/dead-letter.jsonl`,
     backoff: { initialMs: 20, maxMs: 100 },
     pauseMs: 400,
     logger,
@@ -172,6 +173,26 @@ Deno.test("a telegram DSMR reader cannot parse is dead-lettered and the rest flo
   assert.equal(dead[0].item.telegram, sent[1]!.telegram.raw);
   assert.match(dead[0].reason, /500 Failed to parse telegram/);
   assert.equal(pusher.stats.pushes.deadLetter, 1);
+  await pusher.stop();
+  await fake.stop();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a refused telegram that cannot be dead-lettered is counted as lost and the rest flow", async () => {
+  const fake = new FakeDsmrReader().start();
+  const sent = telegrams(3);
+  fake.refuse = (telegram) => telegram === sent[0]!.telegram.raw;
+  const { pusher, lines, dir } = await pusherFor(fake, {
+    deadLetterPath: "/nonexistent/dead-letter.jsonl",
+  });
+  pusher.start();
+  for (const t of sent) await pusher.offer(t);
+  await waitFor(() => pusher.stats.queueLength === 0 && fake.readings.length === 2, "the rest");
+  assert.equal(pusher.stats.lost, 1);
+  assert.equal(pusher.stats.pushes.deadLetter, 1);
+  assert.ok(
+    lines.some((line) => /cannot be written to the dead-letter file .*counted as lost/.test(line)),
+  );
   await pusher.stop();
   await fake.stop();
   await Deno.remove(dir, { recursive: true });

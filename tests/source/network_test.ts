@@ -7,6 +7,7 @@ import { parseSourceSpec } from "../../lib/source/source.ts";
 import { TcpSource } from "../../lib/source/tcp.ts";
 import { FrameScanner } from "../../lib/dsmr/framer.ts";
 import { fixture, fixtureBytes } from "../support/paths.ts";
+import { meterServer } from "../support/meter_server.ts";
 import {
   concat,
   corruptValue,
@@ -18,28 +19,6 @@ import {
 
 const DSMR5 = fixtureBytes("nl-dsmr50-3phase-4mbus.txt");
 const BELGIAN = fixtureBytes("be-emucs-peak.txt");
-
-/** A ser2net-like TCP server: sends what it is told to every client. */
-function meterServer(port = 0) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port });
-  const clients = new Set<Deno.Conn>();
-  const accepting = (async () => {
-    for await (const conn of listener) clients.add(conn);
-  })().catch(() => {});
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    clients,
-    async send(bytes: Uint8Array) {
-      for (const conn of clients) await conn.write(bytes).catch(() => clients.delete(conn));
-    },
-    async stop() {
-      listener.close();
-      for (const conn of clients) conn.close();
-      clients.clear();
-      await accepting;
-    },
-  };
-}
 
 function collect(receiver: P1Receiver): ReceivedTelegram[] {
   const received: ReceivedTelegram[] = [];

@@ -48,6 +48,8 @@ export class FakeDsmrReader {
   disabled = false;
   /** Wait this long before answering. */
   delayMs = 0;
+  /** Answer every push with this status (a server error, say), storing nothing; 0: answer normally. */
+  failStatus = 0;
   /** Telegrams for which to answer 500 "Failed to parse telegram" although their CRC is right. */
   refuse: (telegram: string) => boolean = () => false;
   readonly key: string;
@@ -89,7 +91,14 @@ export class FakeDsmrReader {
 
   async #handle(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
-    const response = await this.#answer(request, path);
+    let response: Response;
+    try {
+      response = await this.#answer(request, path);
+    } catch (error) {
+      // The client went away before its body was read (killed, or it timed out): nothing stored.
+      if (!(error instanceof Deno.errors.BadResource)) throw error;
+      response = new Response(null, { status: 499 });
+    }
     this.requests.push({ path, status: response.status });
     return response;
   }
@@ -104,6 +113,9 @@ export class FakeDsmrReader {
     const html = { "content-type": "text/html; charset=utf-8" };
     if (!version) return new Response("Not Found", { status: 404, headers: html });
     if (request.method !== "POST") return new Response(null, { status: 405 });
+    if (this.failStatus > 0) {
+      return new Response("<h1>Server Error</h1>", { status: this.failStatus, headers: html });
+    }
     if (this.disabled) return new Response("API is disabled", { status: 405, headers: html });
     const auth = request.headers.get("authorization");
     if (request.headers.get("x-authkey") !== this.key && auth !== `Token ${this.key}`) {

@@ -6,7 +6,8 @@
 
 import { createApp } from "../../lib/http/app.ts";
 import { MetricsRegistry } from "../../lib/metrics/registry.ts";
-import { receiverSnapshot } from "../../lib/metrics/table.ts";
+import { type MetricSnapshot, receiverSnapshot } from "../../lib/metrics/table.ts";
+import type { Telegram } from "../../lib/dsmr/model.ts";
 import { P1Receiver } from "../../lib/receiver.ts";
 import { FileSource } from "../../lib/source/file.ts";
 import { VERSION } from "../../lib/version.ts";
@@ -40,6 +41,40 @@ export function appFor(receiver: P1Receiver, now?: () => number) {
     startedAt: Date.now(),
     ...(now ? { now } : {}),
   });
+}
+
+/** What a scrape reads when `telegram` is the latest one and nothing was counted yet. */
+export function snapshotOf(
+  telegram: Telegram | undefined,
+  more: Partial<MetricSnapshot> = {},
+): MetricSnapshot {
+  return {
+    telegram,
+    receivedAt: 0,
+    counters: {
+      bytesRead: 0,
+      telegramsOk: 0,
+      crcErrors: 0,
+      parseErrors: 0,
+      discardedBytes: 0,
+      oversized: 0,
+      incomplete: 0,
+      reconnects: 0,
+      encryptedFrames: {
+        decrypted: 0,
+        noKey: 0,
+        wrongKey: 0,
+        badTag: 0,
+        replayed: 0,
+        truncated: 0,
+      },
+      clockJumps: 0,
+      registerFalls: 0,
+    },
+    state: "connected",
+    version: "test",
+    ...more,
+  };
 }
 
 /** Whether promtool is installed (CI installs it through .ci/run). */

@@ -63,7 +63,10 @@ Deno.test({
   name: "the dashboard shows a clear banner when the data is stale",
   ignore: !enabled,
   async fn() {
-    const server = await startServer(["--source", `file:${fixture("nl-dsmr50-3phase-4mbus.txt")}`]);
+    // One telegram shows no interval: without --stale-after it would be stale only after 30 s.
+    const server = await startServer([
+      ...["--source", `file:${fixture("nl-dsmr50-3phase-4mbus.txt")}`, "--stale-after", "2"],
+    ]);
     try {
       const seen = await drive(server, "stale");
       assert.match(seen.banner as string, /^Data is stale: no valid telegram for \d+ s$/);
