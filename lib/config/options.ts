@@ -233,7 +233,7 @@ export const DSMR_READER_OPTIONS = optionGroup(
   { keys: ["url", "apiKey"], purpose: "to push to DSMR reader" },
 );
 
-/** The durable queue of the push. */
+/** The durable queues of the pushes (DSMR reader, InfluxDB). */
 export const QUEUE_OPTIONS = optionGroup({
   dataDir: {
     name: "data-dir",
@@ -242,7 +242,7 @@ export const QUEUE_OPTIONS = optionGroup({
     default: "./data",
     value: "DIR",
     help:
-      "where the push queue and dead letters are kept (systemd's StateDirectory sets STATE_DIRECTORY)",
+      "where the push queues and dead letters are kept (systemd's StateDirectory sets STATE_DIRECTORY)",
     read: nonEmpty,
   },
   queueMax: {
@@ -250,7 +250,8 @@ export const QUEUE_OPTIONS = optionGroup({
     env: "P1READER_QUEUE_MAX",
     default: "200000",
     value: "N",
-    help: "most telegrams the push queue keeps; beyond that the oldest are dropped",
+    help: "most telegrams each push queue (DSMR reader, InfluxDB) keeps; beyond that the oldest " +
+      "are dropped",
     read: count("telegrams"),
   },
   queueMaxBytes: {
@@ -258,7 +259,7 @@ export const QUEUE_OPTIONS = optionGroup({
     env: "P1READER_QUEUE_MAX_BYTES",
     default: "256MiB",
     value: "BYTES",
-    help: "most bytes the push queue keeps (suffixes KiB, MiB, GiB)",
+    help: "most bytes each push queue keeps (suffixes KiB, MiB, GiB)",
     read: bytes,
   },
 }, asIs);

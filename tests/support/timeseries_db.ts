@@ -88,6 +88,7 @@ function processOf(
   let reading: Promise<void> | undefined;
   return {
     async start() {
+      if (child) return; // running
       child = new Deno.Command(command, { args, stdout: "null", stderr: "piped" }).spawn();
       const stderr = child.stderr;
       reading = (async () => {

@@ -332,11 +332,11 @@ export class InfluxOutput implements Output<InfluxStats> {
   /** A server's answer or an error, with the token or password (should it be echoed) hidden. */
   #withoutSecrets(text: string): string {
     const target = this.#target;
-    const secrets = [target.token, target.api === "v1" ? target.password : undefined];
-    return secrets.reduce(
-      (safe, secret) => (secret ? safe.replaceAll(secret, "***") : safe),
-      redactUrl(text),
-    );
+    let safe = redactUrl(text);
+    for (const secret of [target.token, target.api === "v1" ? target.password : undefined]) {
+      if (secret) safe = safe.replaceAll(secret, "***");
+    }
+    return safe;
   }
 
   /** Appends a refused telegram to the dead-letter file; one that cannot be written is lost. */

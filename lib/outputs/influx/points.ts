@@ -126,6 +126,7 @@ function mbusPoint(device: MbusDevice, fallbackMs: number): Point | undefined {
  */
 export function telegramPoints(t: Telegram, receivedAt: number): TelegramPoints {
   const at = seconds(t.timestamp, receivedAt);
+  const meterMs = t.timestamp?.epochMs ?? receivedAt;
   const meter = { equipment_id: t.equipmentId ?? "" };
   const reading: Point[] = [
     { measurement: "electricity", tags: meter, fields: electricity(t).values, seconds: at },
@@ -149,7 +150,7 @@ export function telegramPoints(t: Telegram, receivedAt: number): TelegramPoints 
   }
   const events: Point[] = [];
   for (const device of t.mbus) {
-    const point = mbusPoint(device, receivedAt);
+    const point = mbusPoint(device, meterMs); // a reading without its own time: the telegram's
     if (point) events.push(point);
   }
   for (const failure of t.powerFailures.log ?? []) {
