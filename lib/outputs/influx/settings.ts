@@ -67,7 +67,8 @@ export function influxSettings(values: InfluxOptionValues): InfluxSettings | und
   if (url === undefined) {
     const orphans = setOf(values, [...V1_ONLY, ...V2_ONLY, "token"]);
     if (orphans.length === 0) return undefined;
-    throw new ConfigError(`${orphans.join(", ")} is set but --influx-url is not`);
+    const verb = orphans.length === 1 ? "is" : "are";
+    throw new ConfigError(`${orphans.join(", ")} ${verb} set but --influx-url is not`);
   }
   const v1 = setOf(values, V1_ONLY);
   const v2 = setOf(values, V2_ONLY);

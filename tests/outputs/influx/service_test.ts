@@ -177,6 +177,38 @@ Deno.test({
 });
 
 Deno.test({
+  name: "the Grafana queries of docs/influxdb.md answer on the written data",
+  ignore,
+  async fn() {
+    const page = await Deno.readTextFile(new URL("../../../docs/influxdb.md", import.meta.url));
+    const block = (lang: string) =>
+      new RegExp("```" + lang + "\\n([\\s\\S]*?)```").exec(page)![1]!.split("\n\n").map((q) =>
+        q.trim()
+      );
+    for (const query of block("sql")) {
+      // The demo meter's half minute in the capture, as Grafana would ask for it.
+      const q = query
+        .replaceAll(
+          "$timeFilter",
+          "time >= '2024-03-01T11:00:00Z' AND time < '2024-03-02T00:00:00Z'",
+        )
+        .replaceAll("$__interval", "1m");
+      const rows = await influxd.select(q, "replay");
+      assert.ok(rows.length > 0, q);
+    }
+    const demoEnd = Date.UTC(2024, 2, 1, 12, 0, 30) / 1000;
+    for (const query of block("promql")[0]!.split("\n")) {
+      const answer = await (await fetch(`${victoria.url}/api/v1/query`, {
+        method: "POST",
+        body: new URLSearchParams({ query: query.replace("[1h]", "[1d]"), time: String(demoEnd) }),
+      })).json();
+      assert.equal(answer.status, "success", query);
+      assert.ok(answer.data.result.length > 0, query);
+    }
+  },
+});
+
+Deno.test({
   name: "InfluxDB stopped and started again loses nothing; the reader retries meanwhile",
   ignore,
   async fn() {
