@@ -46,6 +46,11 @@ async function waitForInflux(
   return influx;
 }
 
+/** The service replaying the capture, with these options. */
+function replay(options: string[]): Promise<RunningServer> {
+  return startServer(["--source", `file:${capture.path}`, "--format", "auto", ...options]);
+}
+
 function v1Flags(db: string, dataDir: string, password = influxd.password): string[] {
   return [
     "--influx-url",
@@ -94,11 +99,7 @@ Deno.test({
   name: "every value of a replayed capture arrives in InfluxDB 1.6 with its time, tags and units",
   ignore,
   async fn() {
-    const server = await startServer([
-      "--source",
-      `file:${capture.path}`,
-      "--format",
-      "auto",
+    const server = await replay([
       ...v1Flags("replay", `${dir}/replay`),
     ]);
     try {
@@ -145,11 +146,7 @@ Deno.test({
       },
     ];
     for (const [i, run] of runs.entries()) {
-      const server = await startServer([
-        "--source",
-        `file:${capture.path}`,
-        "--format",
-        "auto",
+      const server = await replay([
         "--influx-url",
         victoria.url,
         ...run.flags,
@@ -213,11 +210,7 @@ Deno.test({
   ignore,
   async fn() {
     await influxd.stop();
-    const server = await startServer([
-      "--source",
-      `file:${capture.path}`,
-      "--format",
-      "auto",
+    const server = await replay([
       ...v1Flags("outage", `${dir}/outage`),
     ]);
     try {
@@ -260,11 +253,7 @@ Deno.test({
   async fn() {
     await influxd.stop();
     const flags = v1Flags("restart", `${dir}/restart`);
-    const first = await startServer([
-      "--source",
-      `file:${capture.path}`,
-      "--format",
-      "auto",
+    const first = await replay([
       ...flags,
     ]);
     const queued = await waitForInflux(
@@ -314,11 +303,7 @@ Deno.test({
     const dataDir = `${dir}/refused`;
     // Queued while the database is down, the capture goes out as one batch, which is split.
     await influxd.stop();
-    const server = await startServer([
-      "--source",
-      `file:${capture.path}`,
-      "--format",
-      "auto",
+    const server = await replay([
       ...v1Flags("refused", dataDir),
     ]);
     try {
@@ -364,11 +349,7 @@ Deno.test({
   ignore,
   async fn() {
     const wrong = "wrong password 4711";
-    const server = await startServer([
-      "--source",
-      `file:${capture.path}`,
-      "--format",
-      "auto",
+    const server = await replay([
       ...v1Flags("replay", `${dir}/wrong`, wrong),
     ]);
     try {
