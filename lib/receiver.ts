@@ -16,6 +16,7 @@ import {
 import { ChecksumError } from "./dsmr/errors.ts";
 import { AUTO_FORMAT, resolveFormat } from "./dsmr/formats.ts";
 import type { RawTelegram } from "./dsmr/framer.ts";
+import { checkFormat } from "./dsmr/format_check.ts";
 import type { Telegram } from "./dsmr/model.ts";
 import { parseTelegram } from "./dsmr/parse.ts";
 import { type Logger, SILENT } from "./log.ts";
@@ -178,6 +179,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   #rejectionsLogged = 0;
   /** The last encrypted frame rejected: why, and how many frames had been decrypted by then. */
   #frameProblem: { kind: FrameRejection["kind"]; decrypted: number } | undefined;
+  #formatChecked = false;
   #run: Promise<void> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
 
@@ -432,6 +434,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
 
   #accept(raw: RawTelegram): void {
     const receivedAt = Date.now();
+    if (!this.#formatChecked) this.#checkFormat(raw);
     let telegram: Telegram;
     try {
       telegram = parseTelegram(raw, { format: this.#format });
@@ -503,6 +506,14 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     if (this.#meterWarned.has(problem)) return this.#log.debug(message);
     this.#meterWarned.add(problem);
     this.#log.warn(`${message} (further ones at debug level; see /api/v1/status)`);
+  }
+
+  /** Says once, at the first meter telegram, when the configured format is not the meter's. */
+  #checkFormat(raw: RawTelegram): void {
+    const check = checkFormat(this.#format, raw);
+    if (check === undefined) return;
+    this.#formatChecked = true;
+    if (check.advice) this.#log[check.advice.level](check.advice.message);
   }
 
   /** Runs every 250 ms while reading: staleness, silent sources, serial settings probing. */

@@ -34,11 +34,11 @@ function fails(
   });
 }
 
-Deno.test("parseConfig() defaults: /dev/ttyUSB0, XS210ESMR5, 0.0.0.0:8080, no push", () => {
+Deno.test("parseConfig() defaults: /dev/ttyUSB0, format auto, 0.0.0.0:8080, no push", () => {
   const c = config([]);
   assert.equal(c.source, "/dev/ttyUSB0");
   assert.deepEqual(c.sourceSpec, { kind: "serial", path: "/dev/ttyUSB0" });
-  assert.equal(c.format, "XS210ESMR5");
+  assert.equal(c.format, "auto");
   assert.equal(c.host, "0.0.0.0");
   assert.equal(c.port, 8080);
   assert.equal(c.staleAfterMs, undefined);

@@ -62,9 +62,9 @@ export const METER_OPTIONS = optionGroup({
   format: {
     name: "format",
     env: "P1READER_FORMAT",
-    default: "XS210ESMR5",
+    default: "auto",
     value: "FORMAT",
-    help: `meter format: ${FORMAT_NAMES.join(", ")}`,
+    help: `meter format: ${FORMAT_NAMES.join(", ")}; auto, XS210ESMR5, V502 detect it`,
     read: (given: string) => {
       resolveFormat(given);
       return given;

@@ -38,3 +38,27 @@ export class TelegramSyntaxError extends SyntaxError {
     this.name = "TelegramSyntaxError";
   }
 }
+
+/**
+ * Text from the wire as an error message may quote it: cut to `max` characters (then `...`),
+ * control bytes, bytes above ASCII, `"` and `\` written as `\xNN`, so that a hostile byte can
+ * neither forge a log line nor end the quote.
+ *
+ * @param text The text, one character per byte.
+ * @param max The most characters kept.
+ * @returns The text to quote.
+ *
+ * @example
+ * ```ts
+ * import { quotable } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(quotable("\x8f\r\nOK"), "\\x8f\\x0d\\x0aOK");
+ * ```
+ */
+export function quotable(text: string, max = 40): string {
+  const cut = text.length > max ? `${text.slice(0, max)}...` : text;
+  return cut.replace(
+    /[^\x20-\x7e]|["\\]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}

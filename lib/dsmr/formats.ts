@@ -7,9 +7,16 @@
  */
 
 import { latin1Bytes } from "../bytes.ts";
-import { catalogueKey, type FieldGroup, FIELDS, type FieldSpec, type Setter } from "./fields.ts";
+import {
+  catalogueKey,
+  type FieldGroup,
+  FIELDS,
+  type FieldSpec,
+  type Setter,
+  valueFormat,
+} from "./fields.ts";
 import type { LexedTelegram } from "./lexer.ts";
-import type { Quantity } from "./model.ts";
+import type { Quantity, Telegram } from "./model.ts";
 import { CENTRAL_EUROPEAN_TIME, type TimeZoneRule, type ValueShape } from "./values.ts";
 
 /** Serial line settings of a P1 port. */
@@ -108,13 +115,17 @@ export const FORMATS: Readonly<Record<string, FormatSpec>> = {
   }),
 };
 
-/** The original product's format names; both read DSMR 5.0.2 telegrams. */
+/**
+ * The original product's format names, with the format each named: the author's Dutch DSMR 5.0.2
+ * meter. To its users they only ever meant "my Dutch meter", so they recognise the format from each
+ * telegram as `auto` does: a DSMR 4, Belgian or DSMR 2.2/3.0 meter set up with them keeps working.
+ */
 export const FORMAT_ALIASES: Readonly<Record<string, string>> = {
   XS210ESMR5: "dsmr50",
   V502: "dsmr50",
 };
 
-/** The format id that recognises the format from each telegram. */
+/** The format id that recognises the format from each telegram; the default. */
 export const AUTO_FORMAT = "auto";
 
 /** Every name `resolveFormat` accepts: the ids, `auto` and the original's aliases. */
@@ -125,69 +136,162 @@ export const FORMAT_NAMES: readonly string[] = [
 ];
 
 /**
- * Finds a format by id or alias, ignoring case.
+ * Finds the format a name fixes, ignoring case.
  *
  * @param name For example `dsmr50`, `V502`, `xs210esmr5` or `auto`.
- * @returns The format, or `undefined` for `auto`.
+ * @returns The format, or `undefined` for `auto` and the original's names, which recognise it from
+ *   each telegram.
  * @throws {RangeError} When the name is unknown; the message lists the valid names.
  *
  * @example
  * ```ts
  * import { resolveFormat } from "./formats.ts";
  * import assert from "node:assert/strict";
- * assert.equal(resolveFormat("V502")?.id, "dsmr50");
+ * assert.equal(resolveFormat("DSMR42")?.id, "dsmr42");
  * assert.equal(resolveFormat("auto"), undefined);
+ * assert.equal(resolveFormat("V502"), undefined);
  * ```
  */
 export function resolveFormat(name: string): FormatSpec | undefined {
   const lower = name.toLowerCase();
-  if (lower === AUTO_FORMAT) return undefined;
-  const found = FORMATS_BY_LOWER_CASE_NAME.get(lower);
-  if (!found) {
+  if (!FORMAT_NAMES_IN_LOWER_CASE.has(lower)) {
     throw new RangeError(`Unknown format "${name}": expected one of ${FORMAT_NAMES.join(", ")}`);
   }
-  return found;
+  return FORMATS[lower];
 }
 
-/** Every format by its id and aliases, in lower case. */
-const FORMATS_BY_LOWER_CASE_NAME = new Map<string, FormatSpec>([
-  ...Object.entries(FORMATS),
-  ...Object.entries(FORMAT_ALIASES).map(([alias, id]) => [alias, FORMATS[id]!] as const),
-].map(([name, spec]) => [name.toLowerCase(), spec]));
+const FORMAT_NAMES_IN_LOWER_CASE = new Set(FORMAT_NAMES.map((name) => name.toLowerCase()));
 
 /**
- * Recognises the format of a lexed telegram from its header and the lines it carries.
+ * The format a name stands for in what the user reads: the format itself, the one an original
+ * name meant (`V502`: `dsmr50`), or `undefined` for `auto`.
+ *
+ * @param name A name `resolveFormat` accepts.
+ * @returns The format.
+ */
+export function formatMeant(name: string): FormatSpec | undefined {
+  const alias = Object.keys(FORMAT_ALIASES).find((key) => key.toLowerCase() === name.toLowerCase());
+  return alias === undefined ? resolveFormat(name) : FORMATS[FORMAT_ALIASES[alias]!];
+}
+
+/**
+ * What tells a format apart, as one rule of {@linkcode DETECTION}: every clue given must hold.
+ */
+interface DetectionRule {
+  /** The format the rule recognises. */
+  format: string;
+  /** The header (without `/`) starts with this. */
+  header?: string;
+  /** The telegram has each of these references, as written. */
+  has?: readonly string[];
+  /** It has none of these. */
+  lacks?: readonly string[];
+  /** Its P1 version (`1-3:0.2.8`) is this, or `any` version at all. */
+  version?: string;
+  /** It carries a CRC (`true`) or none (`false`). */
+  crc?: boolean;
+}
+
+/**
+ * How `auto` recognises a format, most specific first; the first rule that fits wins. Only the
+ * old Dutch formats and Q3D have no CRC: a telegram with a version line, or of any country's
+ * format, must carry its CRC whether it sent one or not.
+ */
+const DETECTION: readonly DetectionRule[] = [
+  { format: "q3d", header: "ESY" },
+  { format: "q3d", has: ["1-0:1.8.0*255"] },
+  { format: "luxembourg", header: "Lux" },
+  { format: "belgium", has: ["0-0:96.1.4"] },
+  { format: "belgium", header: "FLU" },
+  { format: "hungary", has: ["0-0:42.0.0", "0-0:96.14.0"] },
+  { format: "luxembourg", has: ["0-0:42.0.0"] },
+  { format: "sweden", has: ["1-0:1.8.0"], lacks: ["1-0:1.8.1"] },
+  { format: "dsmr40", version: "40" },
+  { format: "dsmr42", version: "42" },
+  { format: "dsmr50", version: "any" },
+  { format: "ireland", has: ["1-0:0.0.0"], crc: true },
+  // DSMR 2.2 and 3.0 telegrams are read the same way; nothing in them tells them apart.
+  { format: "dsmr30", crc: false },
+  { format: "dsmr50" },
+];
+
+/** A bit for each reference a rule looks for. */
+const CLUE_BITS = new Map<string, number>();
+for (const rule of DETECTION) {
+  for (const reference of [...(rule.has ?? []), ...(rule.lacks ?? [])]) {
+    if (!CLUE_BITS.has(reference)) CLUE_BITS.set(reference, 1 << CLUE_BITS.size);
+  }
+}
+
+/** The references of a rule as bits of {@linkcode CLUE_BITS}. */
+function bitsOf(references: readonly string[] | undefined): number {
+  return (references ?? []).reduce((bits, reference) => bits | CLUE_BITS.get(reference)!, 0);
+}
+
+/** {@linkcode DETECTION} with its references as bits, so that a rule is tried in a few steps. */
+const DETECTION_BITS = DETECTION.map((rule) => ({
+  ...rule,
+  hasBits: bitsOf(rule.has),
+  lacksBits: bitsOf(rule.lacks),
+}));
+
+const VERSION_REFERENCE = "1-3:0.2.8";
+
+/**
+ * Recognises the format of a lexed telegram from its header and the lines it carries (see
+ * {@linkcode DETECTION}).
  *
  * @param lexed The lexed telegram.
  * @param hasCrc Whether a CRC follows the `!`.
  * @returns The most specific format that fits.
  */
 export function detectFormat(lexed: LexedTelegram, hasCrc: boolean): FormatSpec {
-  const header = lexed.header ?? "";
-  const refs = new Set<string>();
+  let clues = 0;
   let version: string | undefined;
-  for (const line of lexed.lines) {
-    refs.add(line.reference);
-    if (line.reference === "1-3:0.2.8") version = line.groups[0];
+  for (const { reference, groups } of lexed.lines) {
+    clues |= CLUE_BITS.get(reference) ?? 0;
+    if (reference === VERSION_REFERENCE) version ??= groups[0];
   }
-  if (header.startsWith("ESY") || refs.has("1-0:1.8.0*255")) return FORMATS.q3d!;
-  if (header.startsWith("Lux")) return FORMATS.luxembourg!;
-  if (refs.has("0-0:96.1.4") || header.startsWith("FLU")) return FORMATS.belgium!;
-  if (refs.has("0-0:42.0.0")) {
-    return refs.has("0-0:96.14.0") ? FORMATS.hungary! : FORMATS.luxembourg!;
-  }
-  if (refs.has("1-0:1.8.0") && !refs.has("1-0:1.8.1")) return FORMATS.sweden!;
-  if (version === "40") return FORMATS.dsmr40!;
-  if (version === "42") return FORMATS.dsmr42!;
-  if (version !== undefined) return FORMATS.dsmr50!;
-  if (refs.has("1-0:0.0.0") && hasCrc) return FORMATS.ireland!;
-  // DSMR 2.2 and 3.0 telegrams are read the same way; nothing in them tells them apart.
-  if (!hasCrc) return FORMATS.dsmr30!;
-  return FORMATS.dsmr50!;
+  return detect(lexed.header, clues, version, hasCrc);
 }
 
 /**
- * The catalogue rows of a format, by catalogue key (see `catalogueKey`). Parsing reads them through
+ * {@linkcode detectFormat} of a parsed telegram, which holds the same header and lines.
+ *
+ * @param telegram The telegram.
+ * @returns The most specific format that fits.
+ */
+export function detectTelegramFormat(
+  telegram: Pick<Telegram, "header" | "obis" | "checksum">,
+): FormatSpec {
+  let clues = 0;
+  let version: string | undefined;
+  for (const { reference, raw } of telegram.obis) {
+    clues |= CLUE_BITS.get(reference) ?? 0;
+    if (reference === VERSION_REFERENCE) version ??= raw[0];
+  }
+  return detect(telegram.header, clues, version, telegram.checksum.stated !== undefined);
+}
+
+function detect(
+  header: string | undefined,
+  clues: number,
+  version: string | undefined,
+  hasCrc: boolean,
+): FormatSpec {
+  const rule = DETECTION_BITS.find((rule) =>
+    (rule.hasBits & clues) === rule.hasBits && (rule.lacksBits & clues) === 0 &&
+    (rule.header === undefined || (header ?? "").startsWith(rule.header)) &&
+    (rule.version === undefined ||
+      (version !== undefined && (rule.version === "any" || rule.version === version))) &&
+    (rule.crc === undefined || rule.crc === hasCrc)
+  );
+  return FORMATS[rule!.format]!;
+}
+
+/**
+ * The catalogue rows of a format, by catalogue key (see `catalogueKey`): the rows of its groups,
+ * where a later row replaces an earlier one for the same reference. Parsing reads them through
  * {@linkcode catalogueOf}, which builds this map once per format.
  *
  * @param spec The format.
@@ -221,6 +325,8 @@ export interface CatalogueEntry {
   setQuantity: Setter<Quantity> | undefined;
   /** A count row's setter (see `FieldSpec.count`). */
   setCount: Setter<number> | undefined;
+  /** A number row's values are below this in magnitude (see `valueFormat`); else `Infinity`. */
+  limit: number;
 }
 
 /** Most references a catalogue remembers: a meter sends the same few dozen in every telegram. */
@@ -296,6 +402,7 @@ export class FormatCatalogue {
           unit: row.quantity?.unit ?? "",
           setQuantity: row.quantity?.set,
           setCount: row.count,
+          limit: row.format === undefined ? Infinity : valueFormat(row.format).limit,
         }
         : null;
       if (this.#seen.size < MAX_REMEMBERED_REFERENCES) this.#seen.set(reference, entry);

@@ -1,8 +1,17 @@
 /**
  * Turns byte chunks of any size into whole telegrams, `/` through the line end after the CRC.
  *
+ * Inside a telegram, only a `/` or `!` that starts a line starts the next telegram or ends this
+ * one: the same characters elsewhere are data (a DSMR 2.2/3.0 text message such as `test-/-test`,
+ * which has no CRC to catch a split). One exception: a telegram cut off mid-line (bytes lost on the
+ * wire) is followed by the next one's identification line; when the telegram ends, a `/` within a
+ * line that starts an identification line (three letters, no parenthesis to the line end) is taken
+ * for the start of the telegram, and what came before it is dropped as an unfinished telegram.
+ * Outside a telegram any `/` starts one, since a stream may begin mid-line and noise may precede
+ * a header on its line.
+ *
  * The scanner never throws on bytes: bytes outside a telegram, telegrams abandoned because a new
- * `/` began before their `!`, and telegrams longer than the limit are dropped and counted.
+ * `/` began a line before their `!`, and telegrams longer than the limit are dropped and counted.
  * Checking the CRC is left to {@linkcode verifyChecksum} in `parse.ts`, since whether a telegram
  * may lack one depends on the meter's format.
  *
@@ -35,7 +44,7 @@ export interface FramerStats {
   telegrams: number;
   /** Bytes dropped: outside any telegram, or part of an abandoned or oversized telegram. */
   discardedBytes: number;
-  /** Telegrams abandoned because a new `/` started before their `!`, or the input ended. */
+  /** Telegrams abandoned because a new `/` started a line before their `!`, or the input ended. */
   incomplete: number;
   /** Telegrams dropped for exceeding {@linkcode FramerOptions.maxBytes}. */
   oversized: number;
@@ -49,6 +58,12 @@ export interface FramerOptions {
    */
   maxBytes?: number;
 }
+
+/**
+ * The longest identification line (after its `/`) taken for a meter's, several times the longest
+ * seen (`XMX5LGBBFFB123456789`).
+ */
+export const MAX_IDENTIFICATION_BYTES = 64;
 
 /** The default telegram size limit: 16 KiB, several times the largest real telegram. */
 export const DEFAULT_MAX_TELEGRAM_BYTES = 16 * 1024;
@@ -115,6 +130,10 @@ function indexOfBangOrSlash(bytes: Uint8Array, from: number): number {
   return n;
 }
 
+function isLetter(byte: number): boolean {
+  return (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a);
+}
+
 function isHexDigit(byte: number): boolean {
   return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x46) ||
     (byte >= 0x61 && byte <= 0x66);
@@ -140,6 +159,8 @@ export class FrameScanner {
   readonly stats: FramerStats = { telegrams: 0, discardedBytes: 0, incomplete: 0, oversized: 0 };
   readonly #maxBytes: number;
   #length = 0;
+  /** Where, in the telegram being framed, a `/` fell within a line (see the module's notes). */
+  #slashesWithinLines: number[] = [];
   #state = State.Seek;
   #bangIndex = -1;
   #crcDigits = 0;
@@ -173,23 +194,30 @@ export class FrameScanner {
             return out;
           }
           this.stats.discardedBytes += start - i;
-          this.#length = 0;
+          this.#begin();
           this.#append(chunk, start, start + 1);
           this.#state = State.Body;
           i = start + 1;
           break;
         }
         case State.Body: {
-          // The next "!" or "/" (a "/" before the "!" restarts the telegram).
+          // The next "!" or "/": at the start of a line, a "/" restarts the telegram and a "!"
+          // ends it; within a line either is data.
           const j = indexOfBangOrSlash(chunk, i);
           if (!this.#append(chunk, i, j)) {
             i = j;
             break;
           }
           if (j === n) return out;
+          if (this.#block[this.#blockUsed + this.#length - 1] !== LF) {
+            if (chunk[j] === SLASH) this.#slashesWithinLines.push(this.#length);
+            this.#append(chunk, j, j + 1);
+            i = j + 1;
+            break;
+          }
           if (chunk[j] === SLASH) {
             this.#abandon();
-            this.#length = 0;
+            this.#begin();
             this.#append(chunk, j, j + 1);
             this.#state = State.Body;
           } else {
@@ -292,6 +320,12 @@ export class FrameScanner {
     return true;
   }
 
+  /** Starts a new telegram. */
+  #begin(): void {
+    this.#length = 0;
+    this.#slashesWithinLines.length = 0;
+  }
+
   #abandon(): void {
     this.stats.incomplete++;
     this.stats.discardedBytes += this.#length;
@@ -300,17 +334,45 @@ export class FrameScanner {
 
   #emit(): RawTelegram {
     const length = this.#length;
-    const start = this.#blockUsed;
-    const bytes = this.#block.subarray(start, start + length);
-    this.#blockUsed = start + length;
+    const end = this.#blockUsed + length;
+    const cut = this.#slashesWithinLines.length === 0 ? 0 : this.#identificationWithinLine();
+    const bytes = this.#block.subarray(this.#blockUsed + cut, end);
+    const bangIndex = this.#bangIndex - cut;
+    if (cut > 0) {
+      this.stats.incomplete++;
+      this.stats.discardedBytes += cut;
+    }
+    this.#blockUsed = end;
     let crcText = "";
-    for (let k = this.#bangIndex + 1; k < this.#bangIndex + 1 + this.#crcDigits; k++) {
+    for (let k = bangIndex + 1; k < bangIndex + 1 + this.#crcDigits; k++) {
       crcText += String.fromCharCode(bytes[k]!);
     }
     this.stats.telegrams++;
     this.#length = 0;
     this.#state = State.Seek;
-    return { bytes, bangIndex: this.#bangIndex, crcText };
+    return { bytes, bangIndex, crcText };
+  }
+
+  /**
+   * Where the last `/` within a line that starts an identification line is in the telegram being
+   * emitted (`/`, three letters, a printable character, no parenthesis up to the line end, which
+   * comes within {@linkcode MAX_IDENTIFICATION_BYTES} and before the `!`), or 0. Each `/` is
+   * looked at for a bounded number of bytes, however many a hostile telegram holds.
+   */
+  #identificationWithinLine(): number {
+    const block = this.#block;
+    const start = this.#blockUsed;
+    const bang = start + this.#bangIndex;
+    for (let s = this.#slashesWithinLines.length - 1; s >= 0; s--) {
+      let i = start + this.#slashesWithinLines[s]! + 1;
+      if (!(isLetter(block[i]!) && isLetter(block[i + 1]!) && isLetter(block[i + 2]!))) continue;
+      const fourth = block[i + 3]!;
+      if (fourth <= 0x20 || fourth >= 0x7f) continue;
+      const limit = Math.min(bang, i + MAX_IDENTIFICATION_BYTES + 2);
+      for (i += 4; i < limit && block[i] !== LF && block[i] !== 0x28 && block[i] !== 0x29; i++);
+      if (i < limit && block[i] === LF) return this.#slashesWithinLines[s]!;
+    }
+    return 0;
   }
 }
 

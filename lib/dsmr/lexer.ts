@@ -7,6 +7,8 @@
  * 1-0:1.8.1(011080.001*kWh)  reference "1-0:1.8.1", groups ["011080.001*kWh"]
  * 0-1:24.3.0(...)(m3)        DSMR 2.2 gas: its value sits on the next line,
  * (00123.456)                which starts with "(" and is joined to the line before
+ * 0-0:96.13.0(3031...3B3C    a group not closed on its line goes on on the next (DSMR 4.0's
+ * 3D3E...3F)                 long text message): joined, without the line break
  * !8FF3                      end, CRC
  * ```
  *
@@ -68,8 +70,22 @@ export function lexTelegram(text: string, bytes: Uint8Array = latin1Bytes(text))
 
 /** Appends the current line's groups to `groups`. */
 function readGroups(cursor: LineCursor, groups: string[]): string[] {
-  while (cursor.nextGroup()) groups.push(cursor.text.slice(cursor.groupStart, cursor.groupEnd));
+  while (cursor.nextGroup()) groups.push(cursor.group());
   return groups;
+}
+
+/** `A-B:C.D.E`, optionally `.F` or `*F`: an OBIS reference as meters write it. */
+const OBIS_REFERENCE = /^\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:[.*]\d{1,3})?$/;
+
+/**
+ * Whether a data line's reference is an OBIS reference as meters write it: `1-0:1.8.1`,
+ * `0-1:24.2.1`, `1-0:1.8.0*255`, `0-0:96.1.255*255`.
+ *
+ * @param reference The reference, without surrounding white space.
+ * @returns `true` for an OBIS reference.
+ */
+export function isObisReference(reference: string): boolean {
+  return OBIS_REFERENCE.test(reference);
 }
 
 /** What a {@linkcode LineCursor} stands on. */
@@ -96,7 +112,9 @@ const CLOSE = 0x29;
  * - Lines end with CR LF or LF; empty lines are skipped; the `!` line ends the walk.
  * - A data line's reference runs to its first `(` ({@linkcode LineCursor.findOpen}), trimmed.
  * - Its groups follow each other from there ({@linkcode LineCursor.nextGroup}): each runs to its
- *   `)`, or to the line end when it is not closed; anything after the last group is ignored.
+ *   `)`; anything after the last group is ignored. A group not closed on its line goes on over
+ *   the line break when the next line starts nothing else (no reference, `(`, `/` or `!`; DSMR
+ *   4.0's long text messages), and otherwise ends with its line.
  *
  * The text and the bytes hold the same characters, one per byte: the cursor reads the bytes and
  * slices the text.
@@ -114,6 +132,8 @@ export class LineCursor {
   groupStart = 0;
   /** Where it ends, at its `)` or the line end. */
   groupEnd = 0;
+  /** Whether that group goes on over one or more line breaks (see {@linkcode LineCursor.group}). */
+  groupJoined = false;
   /** Where the cursor is on the current line; -1 before the first line. */
   #at = -1;
 
@@ -212,7 +232,16 @@ export class LineCursor {
     const length = bytes.length;
     let end = at + 1;
     let c = 0;
-    while (end < length && (c = bytes[end]!) !== CLOSE && c !== LF) end++;
+    this.groupJoined = false;
+    for (;;) {
+      while (end < length && (c = bytes[end]!) !== CLOSE && c !== LF) end++;
+      if (end < length && c === LF && continuesGroup(bytes, end + 1)) {
+        this.groupJoined = true;
+        end++;
+      } else {
+        break;
+      }
+    }
     this.groupStart = at + 1;
     if (end < length && c === CLOSE) {
       this.groupEnd = end;
@@ -224,6 +253,29 @@ export class LineCursor {
     }
     return true;
   }
+
+  /** The group last read by {@linkcode LineCursor.nextGroup}, its line breaks left out. */
+  group(): string {
+    const group = this.text.slice(this.groupStart, this.groupEnd);
+    return this.groupJoined ? group.replace(/\r?\n/g, "") : group;
+  }
+}
+
+/**
+ * Whether the line at `start` goes on with the unclosed group of the line before: it is not
+ * blank and starts no line of its own (an OBIS reference `digits-`, `(`, `/` or `!`).
+ */
+function continuesGroup(bytes: Uint8Array, start: number): boolean {
+  const first = bytes[start];
+  if (
+    first === undefined || first === LF || first === CR || first === OPEN || first === SLASH ||
+    first === BANG
+  ) {
+    return false;
+  }
+  let i = start;
+  while (i < bytes.length && bytes[i]! >= 0x30 && bytes[i]! <= 0x39) i++;
+  return !(i > start && bytes[i] === 0x2d /* - */);
 }
 
 /** Where the line that `at` is on ends: its LF, or the end of the bytes. */

@@ -7,18 +7,19 @@
 
 import { latin1Bytes } from "../bytes.ts";
 import { crc16, formatCrc } from "./crc16.ts";
-import { ChecksumError, TelegramSyntaxError } from "./errors.ts";
-import type { FieldContext } from "./fields.ts";
+import { ChecksumError, quotable, TelegramSyntaxError } from "./errors.ts";
+import { type FieldContext, fitsFormat } from "./fields.ts";
 import {
   AUTO_FORMAT,
   type CatalogueEntry,
   catalogueOf,
-  detectFormat,
+  detectTelegramFormat,
+  FORMATS,
   type FormatSpec,
   resolveFormat,
 } from "./formats.ts";
-import type { RawTelegram } from "./framer.ts";
-import { lexTelegram, LineCursor, LineKind } from "./lexer.ts";
+import { MAX_IDENTIFICATION_BYTES, type RawTelegram } from "./framer.ts";
+import { isObisReference, LineCursor, LineKind } from "./lexer.ts";
 import type {
   ChecksumResult,
   MbusDevice,
@@ -28,6 +29,7 @@ import type {
   Telegram,
 } from "./model.ts";
 import {
+  decodeValue,
   decodeValueAt,
   numberGroupAt,
   type TimeZoneRule,
@@ -35,18 +37,22 @@ import {
   type ValueStop,
 } from "./values.ts";
 
-const LATIN1 = new TextDecoder("latin1");
 const UTF8 = new TextDecoder();
 
 /**
  * A telegram's bytes as text, one character per byte (Latin-1). Telegrams are ASCII, where UTF-8
  * decodes to the same text several times faster. Any other byte either shortens the UTF-8 text
- * (a valid sequence) or becomes U+FFFD (an invalid one); Latin-1 decodes those telegrams instead.
+ * (a valid sequence) or becomes U+FFFD (an invalid one); those telegrams are decoded a byte at a
+ * time (`TextDecoder("latin1")` is windows-1252, which turns 0x80-0x9F into other characters).
  */
 function telegramText(bytes: Uint8Array): string {
   const text = UTF8.decode(bytes);
   if (text.length === bytes.length && !text.includes("\uFFFD")) return text;
-  return LATIN1.decode(bytes);
+  let latin1 = "";
+  for (let at = 0; at < bytes.length; at += 4096) {
+    latin1 += String.fromCharCode(...bytes.subarray(at, at + 4096));
+  }
+  return latin1;
 }
 
 /** Options for {@linkcode parseTelegram}. */
@@ -77,18 +83,16 @@ function toRaw(input: RawTelegram | string): RawTelegram {
  * @throws {ChecksumError} When the CRC is wrong, or missing where the format requires one.
  */
 export function verifyChecksum(raw: RawTelegram, spec: FormatSpec): ChecksumResult {
+  const checksum = checkStatedCrc(raw);
+  requireCrc(checksum, spec, false);
+  return checksum;
+}
+
+/** Compares the CRC the telegram states, if any, with the one computed over `/` through `!`. */
+function checkStatedCrc(raw: RawTelegram): ChecksumResult {
   const crc = crc16(raw.bytes, 0, raw.bangIndex + 1);
   const computed = formatCrc(crc);
-  if (raw.crcText === "") {
-    if (spec.checksum === "required") {
-      throw new ChecksumError(
-        `Telegram has no CRC, but format "${spec.id}" requires one`,
-        "",
-        computed,
-      );
-    }
-    return { computed, valid: null };
-  }
+  if (raw.crcText === "") return { computed, valid: null };
   if (parseInt(raw.crcText, 16) !== crc) {
     throw new ChecksumError(
       `CRC mismatch: telegram states "${raw.crcText}", computed "${computed}"`,
@@ -99,14 +103,33 @@ export function verifyChecksum(raw: RawTelegram, spec: FormatSpec): ChecksumResu
   return { stated: raw.crcText, computed, valid: true };
 }
 
+/** Refuses a telegram without CRC in a format that has one. */
+function requireCrc(checksum: ChecksumResult, spec: FormatSpec, detected: boolean): void {
+  if (checksum.stated !== undefined || spec.checksum !== "required") return;
+  const message = detected
+    ? `Telegram has no CRC, but it is a ${spec.id} telegram (${spec.description}), which has one`
+    : `Telegram has no CRC, but format "${spec.id}" requires one`;
+  throw new ChecksumError(message, "", checksum.computed);
+}
+
 /**
- * Parses one telegram.
+ * The format `auto` recognised last. The next telegram, most likely from the same meter, is read
+ * as that format first, and read again only when its own header and lines say otherwise: the
+ * result is always the format the telegram itself shows, found without a second pass.
+ */
+let lastDetected: FormatSpec = FORMATS.dsmr50!;
+
+/**
+ * Parses one telegram, which must be recognisably a meter's: an identification line of the
+ * `/XXX5...` shape (three letters, then the meter's identification), data lines that each start
+ * with an OBIS reference, at least one line its format knows, and a valid CRC where the format has
+ * one. Noise that happens to run from `/` to `!` is refused.
  *
  * @param input A telegram from the framer, or its text from `/` through the CRC line.
  * @param options The format; see {@linkcode ParseOptions}.
  * @returns The telegram model.
  * @throws {ChecksumError} When the CRC is wrong or missing where the format requires one.
- * @throws {TelegramSyntaxError} When the text has no `/` identification line or no data line.
+ * @throws {TelegramSyntaxError} When the text is not recognisably a meter's telegram.
  * @throws {RangeError} When the format name is unknown.
  *
  * @example Reading the power a meter reports
@@ -125,11 +148,35 @@ export function parseTelegram(input: RawTelegram | string, options: ParseOptions
   }
   const text = telegramText(raw.bytes);
   const requested = options.format ?? AUTO_FORMAT;
-  const spec = typeof requested === "string"
-    ? resolveFormat(requested) ?? detectFormat(lexTelegram(text, raw.bytes), raw.crcText !== "")
-    : requested;
-  const checksum = verifyChecksum(raw, spec);
+  const fixed = typeof requested === "string" ? resolveFormat(requested) : requested;
+  const checksum = checkStatedCrc(raw);
+  let spec = fixed ?? lastDetected;
+  let read = readTelegram(raw.bytes, text, spec, checksum);
+  if (fixed === undefined) {
+    const detected = detectTelegramFormat(read.telegram);
+    if (detected !== spec) read = readTelegram(raw.bytes, text, spec = detected, checksum);
+    lastDetected = detected;
+  }
+  requireCrc(checksum, spec, fixed === undefined);
+  recognise(read, spec);
+  return read.telegram;
+}
 
+/** A telegram as read, and what it showed that is not a meter's. */
+interface ReadTelegram {
+  telegram: Telegram;
+  /** The first data line that does not start with an OBIS reference. */
+  malformed: string | undefined;
+  /** How many of its lines the format knows. */
+  known: number;
+}
+
+function readTelegram(
+  bytes: Uint8Array,
+  text: string,
+  spec: FormatSpec,
+  checksum: ChecksumResult,
+): ReadTelegram {
   const telegram: Telegram = {
     format: spec.id,
     energy: { import: {}, export: {} },
@@ -142,21 +189,53 @@ export function parseTelegram(input: RawTelegram | string, options: ParseOptions
     checksum,
     raw: text,
   };
-  readLines(raw.bytes, text, telegram, spec);
-  if (telegram.obis.length === 0) {
-    throw new TelegramSyntaxError("Cannot parse telegram: it has no data line");
-  }
+  const read = readLines(bytes, text, telegram, spec);
   if (telegram.header !== undefined && telegram.header.length >= 3) {
     telegram.manufacturer = telegram.header.slice(0, 3);
   }
-  return telegram;
+  return read;
+}
+
+/** A meter's identification: three letters (the manufacturer), then its own text. */
+const IDENTIFICATION = /^[A-Za-z]{3}[\x21-\x7e]/;
+
+/** Refuses what is not recognisably a meter's telegram (see {@linkcode parseTelegram}). */
+function recognise({ telegram, malformed, known }: ReadTelegram, spec: FormatSpec): void {
+  const header = telegram.header ?? "";
+  if (!IDENTIFICATION.test(header) || header.length > MAX_IDENTIFICATION_BYTES) {
+    throw new TelegramSyntaxError(
+      `Cannot parse telegram: its identification line "/${quotable(header)}" is not a meter's ` +
+        '("/", three letters and the meter\'s identification, such as "/ISK5\\2M550T-1012")',
+    );
+  }
+  if (telegram.obis.length === 0) {
+    throw new TelegramSyntaxError("Cannot parse telegram: it has no data line");
+  }
+  if (malformed !== undefined) {
+    throw new TelegramSyntaxError(
+      `Cannot parse telegram: its line "${
+        quotable(malformed)
+      }" does not start with an OBIS reference`,
+    );
+  }
+  if (known === 0) {
+    throw new TelegramSyntaxError(
+      `Cannot parse telegram: none of its ${telegram.obis.length} data lines is one that format ` +
+        `"${spec.id}" knows`,
+    );
+  }
 }
 
 /**
  * Reads the header and every data line into `telegram.obis`, decoding each value as its line's
  * catalogue row says, and stores the values of each known line in the named fields.
  */
-function readLines(bytes: Uint8Array, text: string, telegram: Telegram, spec: FormatSpec): void {
+function readLines(
+  bytes: Uint8Array,
+  text: string,
+  telegram: Telegram,
+  spec: FormatSpec,
+): ReadTelegram {
   const catalogue = catalogueOf(spec);
   const zone = spec.zone;
   const obis = telegram.obis;
@@ -165,6 +244,8 @@ function readLines(bytes: Uint8Array, text: string, telegram: Telegram, spec: Fo
   // The last data line and its entry: its values are stored once no continuation line follows.
   let line: ObisLine | undefined;
   let entry: CatalogueEntry | undefined;
+  let malformed: string | undefined;
+  let known = 0;
   while (cursor.nextLine()) {
     if (cursor.kind === LineKind.Data) {
       if (line && entry) store.apply(line, entry);
@@ -179,6 +260,8 @@ function readLines(bytes: Uint8Array, text: string, telegram: Telegram, spec: Fo
         reference = cursor.reference(cursor.findOpen());
         entry = catalogue.lookup(reference, position);
       }
+      if (entry !== undefined) known++;
+      else if (malformed === undefined && !isObisReference(reference)) malformed = reference;
       // One object shape for every line (`field` undefined when unknown) keeps this monomorphic.
       line = { reference, raw: NO_GROUPS, values: NO_VALUES, field: entry?.field };
       readValues(cursor, line, entry, zone);
@@ -187,10 +270,13 @@ function readLines(bytes: Uint8Array, text: string, telegram: Telegram, spec: Fo
       if (line) readValues(cursor, line, entry, zone);
     } else if (telegram.header === undefined && obis.length === 0) {
       telegram.header = cursor.header();
+    } else {
+      malformed ??= `/${cursor.header()}`;
     }
   }
   if (line && entry) store.apply(line, entry);
   store.finish();
+  return { telegram, malformed, known };
 }
 
 /** Placeholders until a line's first value: most lines have one, in an array made for it. */
@@ -217,19 +303,19 @@ function readValues(
     let value: ObisValue | undefined = shape === "number"
       ? numberGroupAt(bytes, text, open + 1, NUMBER_STOP)
       : undefined;
-    let from: number;
-    let end: number;
+    let group: string;
     if (value !== undefined) {
-      from = open + 1;
-      end = NUMBER_STOP.end;
+      const end = NUMBER_STOP.end;
+      group = text.slice(open + 1, end);
       cursor.moveTo(end + 1);
+    } else if (cursor.nextGroup() && cursor.groupJoined) {
+      group = cursor.group();
+      value = decodeValue(group, shape, zone);
     } else {
-      cursor.nextGroup();
-      from = cursor.groupStart;
-      end = cursor.groupEnd;
+      const { groupStart, groupEnd } = cursor;
+      group = text.slice(groupStart, groupEnd);
+      value = decodeValueAt(bytes, text, groupStart, groupEnd, group, shape, zone);
     }
-    const group = text.slice(from, end);
-    value ??= decodeValueAt(bytes, text, from, end, group, shape, zone);
     if (index === 0) {
       line.raw = [group];
       line.values = [value];
@@ -266,11 +352,12 @@ class FieldStore {
     } else {
       context.device = undefined;
     }
-    // The usual line, one number (in the unit of a quantity row), is stored without `apply`.
+    // The usual line, one number that fits its row's format (in the unit of a quantity row), is
+    // stored without `apply`.
     const values = line.values;
     if (values.length === 1) {
       const value = values[0]!;
-      if (value.kind === "number") {
+      if (value.kind === "number" && fitsFormat(value.value, entry.limit)) {
         const unit = entry.unit;
         if (entry.setQuantity && (value.unit === undefined || value.unit === unit)) {
           entry.setQuantity(this.#telegram, { value: value.value, unit });

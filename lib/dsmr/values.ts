@@ -71,7 +71,9 @@ const LF = 0x0a;
  * returns `undefined`; `text` holds the same characters, for the rare slices. The value stops at
  * `to` or at a `)` or line feed before it, and `stop.end` is set to where. A mantissa below 2^53
  * divided by an exact power of ten is correctly rounded, so the value equals `Number()` of the
- * digits exactly.
+ * digits exactly. Digits too many for a finite number (a 400-digit "register") are not a number.
+ * Some meters (Fluvius) leave out the `*`: a unit of {@linkcode COMMON_UNITS} straight after the
+ * digits is read as if it were there; any other letters make the value text.
  */
 function scanNumber(
   bytes: Uint8Array,
@@ -109,6 +111,7 @@ function scanNumber(
   let value: number;
   if (mantissa > Number.MAX_SAFE_INTEGER || decimals >= POWERS_OF_TEN.length) {
     value = Number(text.slice(from, end));
+    if (!Number.isFinite(value)) return undefined;
   } else {
     value = decimals > 0 ? mantissa / POWERS_OF_TEN[decimals]! : mantissa;
     if (negative) value = -value;
@@ -118,13 +121,31 @@ function scanNumber(
     stop.end = end;
     return { kind: "number", value };
   }
-  if (c !== 0x2a /* * */) return undefined;
+  if (c !== 0x2a /* * */) return unitWithoutStar(bytes, text, end, to, stop, value);
   const unitStart = end + 1;
   let unitEnd = unitStart;
   while (unitEnd < to && (c = bytes[unitEnd]!) !== CLOSE && c !== LF) unitEnd++;
   stop.end = unitEnd;
   if (unitEnd === unitStart) return { kind: "number", value };
   return { kind: "number", value, unit: unitAt(bytes, text, unitStart, unitEnd) };
+}
+
+/** The number `value` with a unit that follows its digits at `from` without a `*`, if known. */
+function unitWithoutStar(
+  bytes: Uint8Array,
+  text: string,
+  from: number,
+  to: number,
+  stop: ValueStop,
+  value: number,
+): NumberValue | undefined {
+  let end = from;
+  let c = 0;
+  while (end < to && (c = bytes[end]!) !== CLOSE && c !== LF) end++;
+  const unit = unitAt(bytes, text, from, end);
+  if (!COMMON_UNITS.includes(unit)) return undefined;
+  stop.end = end;
+  return { kind: "number", value, unit };
 }
 
 const STOP: ValueStop = { end: 0 };
@@ -181,7 +202,10 @@ export function readNumber(raw: string): NumberWithUnit | undefined {
   return read.unit === undefined ? { value: read.value } : { value: read.value, unit: read.unit };
 }
 
-/** Units meters write, so that the hot path shares one string per unit instead of slicing. */
+/**
+ * Units meters write: the hot path shares one string per unit instead of slicing, and these are
+ * the units read without a `*` before them.
+ */
 const COMMON_UNITS = [
   "kWh",
   "kW",
@@ -196,6 +220,10 @@ const COMMON_UNITS = [
   "kvar",
   "kVArh",
   "kVAr",
+  "varh",
+  "var",
+  "kVA",
+  "Hz",
 ];
 
 /** The unit in `bytes[from..to)`, as a shared string when it is a common one. */
@@ -423,6 +451,19 @@ const NIBBLES: Uint16Array = (() => {
   return nibbles;
 })();
 
+/**
+ * Whether `bytes[from..to)` is only 0xFF, as sent or hex-encoded (`FFFF...`): what some meters
+ * (E.ON Hungary's Sagemcom) send as an empty text message, 1,024 bytes of it.
+ */
+function isPadding(bytes: Uint8Array, from: number, to: number): boolean {
+  const raw = bytes[from] === 0xff;
+  for (let i = from; i < to; i++) {
+    const byte = bytes[i]!;
+    if (raw ? byte !== 0xff : byte !== 0x46 /* F */ && byte !== 0x66 /* f */) return false;
+  }
+  return raw || (to - from) % 2 === 0;
+}
+
 /** How a value of a known line is to be read in the generic view. */
 export type ValueShape = "number" | "timestamp" | "text" | "hex" | "auto";
 
@@ -469,6 +510,7 @@ export function decodeValueAt(
     case "timestamp":
       return timestampAt(bytes, from, to, zone) ?? { kind: "text", value: raw };
     case "hex":
+      if (isPadding(bytes, from, to)) return { kind: "empty" };
       return { kind: "text", value: hexTextAt(bytes, from, to) ?? raw };
     case "text":
       return { kind: "text", value: raw };

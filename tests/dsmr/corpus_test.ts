@@ -1,7 +1,8 @@
 /**
  * Conformance over the shared corpus of real telegrams (`../shared/corpus`, present in CI): the
- * CRC verdict matches `expected.json`, and every raw value is decoded to the same number and unit
- * in the `obis` view.
+ * CRC verdict matches `expected.json`, and with the default options (no `--format` set) every raw
+ * value is decoded to the same number and unit in the `obis` view and every line the format knows
+ * fills its named field; the original's format names read every meter as the default does.
  */
 import assert from "node:assert/strict";
 import { crc16, formatCrc } from "../../lib/dsmr/crc16.ts";
@@ -9,9 +10,14 @@ import { ChecksumError } from "../../lib/dsmr/errors.ts";
 import { detectFormat } from "../../lib/dsmr/formats.ts";
 import { FrameScanner, type RawTelegram } from "../../lib/dsmr/framer.ts";
 import { lexTelegram } from "../../lib/dsmr/lexer.ts";
-import type { ObisValue } from "../../lib/dsmr/model.ts";
+import type { ObisLine, ObisValue, Telegram } from "../../lib/dsmr/model.ts";
 import { parseTelegram, verifyChecksum } from "../../lib/dsmr/parse.ts";
+import { catalogueKey } from "../../lib/dsmr/fields.ts";
+import { OPTIONS } from "../../lib/config.ts";
 import { CORPUS } from "../support/paths.ts";
+
+/** What `--format` is when no option sets it. */
+const DEFAULT_FORMAT = String(OPTIONS.find((option) => option.name === "format")?.default);
 
 interface Expected {
   header: string | null;
@@ -44,6 +50,44 @@ function assertDecoded(raw: string, decoded: ObisValue | undefined, where: strin
       `${where}: ${JSON.stringify(decoded)}`,
     );
   } else assert.ok(decoded !== undefined, where);
+}
+
+/**
+ * The named field a known line fills (`energy.import.t1`, `mbus[].reading` of its channel), or
+ * `undefined` when it is not filled.
+ */
+function namedValue(telegram: Telegram, line: ObisLine): unknown {
+  let value: unknown = telegram;
+  for (const part of line.field!.split(".")) {
+    if (part === "mbus[]") {
+      const { channel } = catalogueKey(line.reference);
+      value = telegram.mbus.find((device) => device.channel === channel);
+    } else {
+      value = (value as Record<string, unknown> | undefined)?.[part];
+    }
+  }
+  return value;
+}
+
+/** Checks that each line the format knows is in its named field, a lone number as written. */
+function assertNamed(telegram: Telegram, where: string): void {
+  for (const line of telegram.obis) {
+    if (line.field === undefined || line.raw.every((raw) => raw === "")) continue;
+    // A device's lines fill one field; an id that is no text (`xxxxxxxxxxxxx`) is left out.
+    if (line.field === "equipmentId" && telegram.equipmentId === undefined) continue;
+    const value = namedValue(telegram, line);
+    assert.notEqual(value, undefined, `${where}: ${line.reference} fills ${line.field}`);
+    const [only] = line.values;
+    if (line.values.length === 1 && only?.kind === "number") {
+      const named = typeof value === "number" ? { value, unit: only.unit } : value as {
+        value: number;
+        unit: string;
+      };
+      if (only.unit === undefined || only.unit === named.unit) {
+        assert.equal(named.value, only.value, `${where}: ${line.reference} ${line.field}`);
+      }
+    }
+  }
 }
 
 if (CORPUS === undefined) {
@@ -94,9 +138,14 @@ if (CORPUS === undefined) {
       if (!wholeFrame || entry.crc_valid === false) return;
 
       assert.equal(frames.length, 1);
-      const telegram = parseTelegram(frames[0]!);
+      const telegram = parseTelegram(frames[0]!, { format: DEFAULT_FORMAT });
       assert.equal(`/${telegram.header}`, entry.header);
+      assert.equal(telegram.format, spec.id, "read as the format its header and lines show");
       assert.deepEqual(telegram.problems, []);
+      assertNamed(telegram, file);
+      for (const name of ["XS210ESMR5", "V502"]) {
+        assert.deepEqual(parseTelegram(frames[0]!, { format: name }), telegram, name);
+      }
       const seen: Record<string, string[][]> = {};
       for (const line of telegram.obis) {
         (seen[line.reference] ??= []).push(line.raw);

@@ -51,14 +51,43 @@ Deno.test("FrameScanner splits several telegrams in one chunk and skips garbage 
   assert.equal(scanner.stats.telegrams, 3);
 });
 
-Deno.test("FrameScanner starts over at a / inside an unfinished telegram", () => {
+Deno.test("FrameScanner starts over at a / that starts a line inside an unfinished telegram", () => {
   const scanner = new FrameScanner();
-  const truncated = TELEGRAM.subarray(0, 300);
+  const truncated = TELEGRAM.subarray(0, TELEGRAM.indexOf(0x0a, 300) + 1);
   const out = frameAll(scanner, [truncated, BELGIAN]);
   assert.equal(out.length, 1);
   assert.deepEqual(out[0]!.bytes, BELGIAN);
   assert.equal(scanner.stats.incomplete, 1);
-  assert.equal(scanner.stats.discardedBytes, 300);
+  assert.equal(scanner.stats.discardedBytes, truncated.length);
+});
+
+Deno.test("FrameScanner finds the next telegram after one cut off within a line", () => {
+  for (const cut of [1, 2, 5, 40, 300, TELEGRAM.length - 8]) {
+    const truncated = TELEGRAM.subarray(0, cut);
+    for (const chunks of [[truncated, BELGIAN], [concat(truncated, BELGIAN)]]) {
+      const scanner = new FrameScanner();
+      const out = frameAll(scanner, chunks);
+      assert.deepEqual(out.map((t) => decode(t.bytes)), [decode(BELGIAN)], `cut at ${cut}`);
+      assert.equal(out[0]!.bytes[out[0]!.bangIndex], 0x21);
+      assert.equal(scanner.stats.incomplete, 1);
+      assert.equal(scanner.stats.discardedBytes, cut);
+    }
+  }
+});
+
+Deno.test("FrameScanner keeps a / or ! within a line as data of the telegram (DSMR 3 text)", () => {
+  // No CRC would catch a telegram split at the "/" of its text message, or cut at its "!".
+  const text = "/ISk5\\2MT382-1000\r\n\r\n1-0:1.8.1(00001.001*kWh)\r\n" +
+    "0-0:96.13.0(test-/-test!)\r\n0-0:96.13.1(km/hour, /KAM5 and/or)\r\n" +
+    "0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3)\r\n" +
+    "(00001.001)\r\n!\r\n";
+  for (const chunks of [[encode(text)], [...text].map((c) => encode(c))]) {
+    const scanner = new FrameScanner();
+    const out = frameAll(scanner, [...chunks, encode(text)]);
+    assert.deepEqual(out.map((t) => decode(t.bytes)), [text, text]);
+    assert.equal(scanner.stats.incomplete, 0);
+    assert.equal(scanner.stats.discardedBytes, 0);
+  }
 });
 
 Deno.test("FrameScanner drops a telegram over the size limit and recovers on the next", () => {
@@ -196,7 +225,7 @@ Deno.test("FrameScanner finds ! and / at every position and alignment of a chunk
   const filler = (n: number, seed: number) =>
     new Uint8Array(n).map((_, i) => near[(i * 7 + seed) % near.length]!);
   for (let length = 0; length < 70; length++) {
-    const telegram = concat(encode("/"), filler(length, length), encode("!0A1B\r\n"));
+    const telegram = concat(encode("/"), filler(length, length), encode("\n!0A1B\r\n"));
     for (let offset = 0; offset < 4; offset++) {
       // The same bytes at each alignment of the underlying buffer.
       const stream = concat(new Uint8Array(offset), filler(40, 3), telegram).subarray(offset);
@@ -204,10 +233,39 @@ Deno.test("FrameScanner finds ! and / at every position and alignment of a chunk
       const out = frameAll(scanner, [stream]);
       assert.equal(out.length, 1, `length ${length}, offset ${offset}`);
       assert.deepEqual(out[0]!.bytes, telegram, `length ${length}, offset ${offset}`);
-      assert.equal(out[0]!.bangIndex, length + 1);
+      assert.equal(out[0]!.bangIndex, length + 2);
     }
-    // A "/" in the body starts the telegram over from there.
-    const restart = concat(telegram.subarray(0, 1 + (length >> 1)), telegram);
+    // A "/" that starts a line of the body starts the telegram over from there.
+    const restart = concat(telegram.subarray(0, 1 + (length >> 1)), encode("\n"), telegram);
     assert.deepEqual(frameAll(new FrameScanner(), [restart])[0]?.bytes, telegram);
+    // Within a line, "/" and "!" are data, wherever they fall in a word.
+    const inline = concat(
+      encode("/"),
+      filler(length, length),
+      encode("/!"),
+      filler(length, 1),
+      encode("\n!0A1B\r\n"),
+    );
+    const [whole] = frameAll(new FrameScanner(), [inline]);
+    assert.deepEqual(whole?.bytes, inline, `inline, length ${length}`);
+  }
+});
+
+Deno.test("FrameScanner takes a / within a line for a header only on a line a header can be", () => {
+  const body = (line: string) => `/XXX5\r\n\r\n0-0:96.13.0(${line}\r\n1-0:1.8.1(1.0*kWh)\r\n!\r\n`;
+  for (
+    const [line, cut] of [
+      ["x/ABC5\\2M550", true], // the next telegram's header after a cut-off line
+      [`x/ABC5${"y".repeat(60)}`, true], // as long as a header can be (64 characters)
+      [`x/ABC5${"y".repeat(61)}`, false], // longer: part of the line
+      ["x/ABC5 (text)", false], // a parenthesis: a value, not a header
+      ["x/AB5 text", false], // two letters
+      ["x/ABC\x01text", false], // no printable character after the letters
+    ] as const
+  ) {
+    const text = body(line);
+    const [telegram] = frameAll(new FrameScanner(), [encode(text)]);
+    const expected = cut ? text.slice(text.indexOf("/ABC")) : text;
+    assert.equal(decode(telegram!.bytes), expected, JSON.stringify(line));
   }
 });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { ChecksumError, TelegramSyntaxError } from "../../lib/dsmr/errors.ts";
-import { FrameScanner } from "../../lib/dsmr/framer.ts";
+import { FrameScanner, type RawTelegram } from "../../lib/dsmr/framer.ts";
+import { crc16, formatCrc } from "../../lib/dsmr/crc16.ts";
+import { latin1Bytes } from "../../lib/bytes.ts";
 import type { Telegram } from "../../lib/dsmr/model.ts";
 import { parseTelegram } from "../../lib/dsmr/parse.ts";
 import { lexTelegram } from "../../lib/dsmr/lexer.ts";
@@ -263,6 +265,7 @@ Deno.test("parseTelegram() reads bytes outside ASCII as Latin-1, one character p
   };
   assert.equal(message(0xe9), "caf\u00e9", "a Latin-1 byte, which is not UTF-8");
   assert.equal(message(0xc3, 0xa9), "caf\u00c3\u00a9", "the UTF-8 bytes of an e acute");
+  assert.equal(message(0x80, 0x9f), "caf\u0080\u009f", "not windows-1252's euro sign");
 });
 
 Deno.test("parseTelegram() reads lines by reference when a meter changes their order", () => {
@@ -284,16 +287,16 @@ Deno.test("parseTelegram() reads lines by reference when a meter changes their o
 
 Deno.test("parseTelegram() does not take a longer or spaced reference for the one before it", () => {
   const known = "/XXX5\r\n\r\n1-0:1.8.1(000001.000*kWh)\r\n!";
-  const longer = "/XXX5\r\n\r\n1-0:1.8.10(000002.000*kWh)\r\n!";
+  const longer = "/XXX5\r\n\r\n1-0:1.8.10(000002.000*kWh)\r\n1-0:1.7.0(1.0*kW)\r\n!";
   const spaced = "/XXX5\r\n\r\n 1-0:1.8.1 (000003.000*kWh)\r\n!";
   for (let round = 0; round < 2; round++) {
     assert.deepEqual(parseTelegram(known, { format: "dsmr30" }).energy.import, { t1: kwh(1) });
     const a = parseTelegram(longer, { format: "dsmr30" });
     assert.deepEqual(a.energy.import, {});
-    assert.deepEqual(a.obis.map((line) => [line.reference, line.field]), [[
-      "1-0:1.8.10",
-      undefined,
-    ]]);
+    assert.deepEqual(a.obis.map((line) => [line.reference, line.field]), [
+      ["1-0:1.8.10", undefined],
+      ["1-0:1.7.0", "power.import"],
+    ]);
     const b = parseTelegram(spaced, { format: "dsmr30" });
     assert.deepEqual(b.energy.import, { t1: kwh(3) });
     assert.equal(b.obis[0]?.reference, "1-0:1.8.1");
@@ -336,4 +339,93 @@ Deno.test("parseTelegram() reads number groups as the lexer cuts them and decode
       );
     }
   }
+});
+
+/** A telegram with its CRC computed, from its lines. */
+function withCrc(lines: string[]): RawTelegram {
+  const text = `${lines.join("\r\n")}\r\n!`;
+  const [raw] = new FrameScanner().push(
+    latin1Bytes(`${text}${formatCrc(crc16(latin1Bytes(text), 0, text.length))}\r\n`),
+  );
+  return raw!;
+}
+
+/** Every number in a model, however deep. */
+function numbers(value: unknown): number[] {
+  if (typeof value === "number") return [value];
+  if (value === null || typeof value !== "object") return [];
+  return Object.values(value).flatMap(numbers);
+}
+
+Deno.test("parseTelegram() keeps values that can never be right out of the named fields", () => {
+  const telegram = parseTelegram(withCrc([
+    "/ISK5\\2M550T-1012",
+    "",
+    "1-3:0.2.8(50)",
+    `1-0:1.8.1(${"9".repeat(400)}.000*kWh)`,
+    "1-0:1.8.2(1234567.000*kWh)",
+    "1-0:2.8.1(000012.345*kWh)",
+    "1-0:1.7.0(123.456*kW)",
+    "1-0:32.7.0(2301.0*V)",
+    "0-0:96.7.21(123456)",
+    "0-0:96.14.0(12345)",
+    `1-0:99.1.0(${"9".repeat(400)})`,
+    "0-1:24.1.0(003)",
+    "0-1:24.2.1(240630235500S)(00042.000*<img src=x onerror=alert(1)>)",
+    "0-2:24.1.0(003)",
+    "0-2:24.2.1(240630235500S)(1234567.000*m3)",
+  ]));
+  assert.equal(telegram.checksum.valid, true);
+  assert.deepEqual(telegram.problems.map((problem) => problem.reference), [
+    "1-0:1.8.1",
+    "1-0:1.8.2",
+    "1-0:1.7.0",
+    "1-0:32.7.0",
+    "0-0:96.7.21",
+    "0-0:96.14.0",
+    "0-1:24.2.1",
+    "0-2:24.2.1",
+  ]);
+  assert.match(telegram.problems[1]!.reason, /format F9\(3\) kWh from "1234567.000\*kWh"/);
+  assert.equal(
+    telegram.problems[0]!.reason,
+    `Cannot read a number of format F9(3) kWh from "${"9".repeat(80)}..."`,
+    "a long value is named by its start",
+  );
+  assert.deepEqual(telegram.energy, {
+    import: {},
+    export: { t1: { value: 12.345, unit: "kWh" } },
+  });
+  assert.deepEqual(telegram.power, {});
+  assert.deepEqual(telegram.phases, {});
+  assert.deepEqual(telegram.powerFailures, {});
+  assert.equal(telegram.tariff, undefined);
+  assert.deepEqual(telegram.mbus.map((device) => device.reading), [undefined, undefined]);
+  // The raw view keeps what was sent; a number too long to be finite is text there.
+  const line = telegram.obis.find((l) => l.reference === "1-0:99.1.0")!;
+  assert.deepEqual(line.values, [{ kind: "text", value: "9".repeat(400) }]);
+  assert.ok(numbers(telegram).every(Number.isFinite), "no number that JSON would write as null");
+});
+
+Deno.test("parseTelegram() reads values at the edge of their format and scaled units", () => {
+  const telegram = parseTelegram(withCrc([
+    "/XXX5",
+    "",
+    "1-3:0.2.8(50)",
+    "1-0:1.8.1(999999.999*kWh)",
+    "1-0:1.8.2(000999999*Wh)",
+    "1-0:1.7.0(99.999*kW)",
+    "1-0:2.7.0(002124.86*W)",
+    "0-0:96.14.0(9999)",
+  ]));
+  assert.deepEqual(telegram.problems, []);
+  assert.deepEqual(telegram.energy.import, {
+    t1: { value: 999999.999, unit: "kWh" },
+    t2: { value: 999.999, unit: "kWh" },
+  });
+  assert.deepEqual(telegram.power, {
+    import: { value: 99.999, unit: "kW" },
+    export: { value: 2.12486, unit: "kW" },
+  });
+  assert.equal(telegram.tariff, 9999);
 });

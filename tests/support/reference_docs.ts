@@ -202,7 +202,7 @@ export function renderFormats(): Promise<string> {
     return `| \`${spec.id}\` | ${spec.description} | ${serial} | ${spec.checksum} | ${spec.intervalSeconds} s |`;
   });
   const aliases = Object.entries(FORMAT_ALIASES).map(([alias, id]) =>
-    `- \`${alias}\`: the original product's name, read as \`${id}\``
+    `- \`${alias}\`: the original product's name for its \`${id}\` meter; recognises the format as \`auto\` does`
   );
   return Promise.resolve(
     [
