@@ -238,7 +238,11 @@ Deno.test({
         [...(await influxRows(influxd, "outage")).values()].sort(byKey),
         [...capture.rows.values()].sort(byKey),
       );
-      await waitForInflux(server, (s) => s.queueLength === 0, "an empty queue");
+      await waitForInflux(
+        server,
+        (s) => s.queueLength === 0 && s.state === "idle",
+        "an empty queue, counted",
+      );
       assert.match(server.log(), /InfluxDB accepts points again/);
     } finally {
       await server.stop();
@@ -268,7 +272,11 @@ Deno.test({
     await Deno.writeFile(`${dir}/empty.txt`, new Uint8Array());
     const second = await startServer(["--source", `file:${dir}/empty.txt`, ...flags]);
     try {
-      const done = await waitForInflux(second, (s) => s.queueLength === 0, "the queue to empty");
+      const done = await waitForInflux(
+        second,
+        (s) => s.queueLength === 0 && s.state === "idle",
+        "the queue to empty, counted",
+      );
       assert.match(
         second.log(),
         new RegExp(`"queued":${queued.queueLength}|queued=${queued.queueLength}`),
