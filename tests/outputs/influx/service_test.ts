@@ -74,7 +74,7 @@ Deno.test({
     [influxd, victoria, capture] = await Promise.all([
       startInfluxd({ databases: ["replay", "outage", "restart", "refused"] }),
       startVictoriaMetrics(),
-      captureOf(await Deno.makeTempDir({ dir: "/tmp", prefix: "p1-influx-capture-" })),
+      captureOf(dir),
     ]);
     // The capture holds every kind of point.
     const measurements = new Set([...capture.rows.values()].map((row) => row.measurement));
