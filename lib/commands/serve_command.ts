@@ -18,6 +18,8 @@ import { History } from "../history.ts";
 import { createSource } from "../source/create.ts";
 import { ShareServer } from "../share/share_server.ts";
 import type { MqttPublisher } from "../mqtt/publisher.ts";
+import { OutputStartError } from "../outputs/output.ts";
+import { createInfluxOutput } from "../outputs/influx/output.ts";
 import { VERSION } from "../version.ts";
 import type { CommandIo } from "./parse_command.ts";
 
@@ -144,6 +146,24 @@ export async function runServe(
       prefix: config.mqtt.prefix,
     });
   }
+  // Outputs of the shape outputs/output.ts defines, built from their part of the configuration.
+  const outputs = [createInfluxOutput(config.influx, config)].filter((output) => !!output);
+  const context = {
+    receiver,
+    logger,
+    version: VERSION,
+    dataDir: config.dataDir,
+    closing: closing.signal,
+  };
+  for (const output of outputs) {
+    try {
+      await output.start(context);
+    } catch (error) {
+      if (!(error instanceof OutputStartError)) throw error;
+      io.stderr(`p1reader: ${error.message}\n`);
+      return 2;
+    }
+  }
   const metrics = new MetricsRegistry(() => ({
     ...receiverSnapshot(receiver, VERSION),
     push: pusher?.stats,
@@ -153,7 +173,7 @@ export async function runServe(
     ...(pusher ? ["push" as const] : []),
     ...(share ? ["share" as const] : []),
     ...(mqttPublisher ? ["mqtt" as const] : []),
-  ]);
+  ], { outputs });
   const startedAt = Date.now();
   const app = createApp({
     receiver,
@@ -163,6 +183,7 @@ export async function runServe(
     logger,
     history,
     closing: closing.signal,
+    outputs,
     ...(pusher ? { push: () => pusher.stats } : {}),
     ...(share ? { share: () => share.stats } : {}),
     ...(mqttPublisher ? { mqtt: () => mqttPublisher.stats } : {}),
@@ -212,6 +233,7 @@ export async function runServe(
           pusher?.stop(),
           share?.close(),
           mqttPublisher?.stop(),
+          ...outputs.map((output) => output.stop()),
           server.shutdown(),
         ]);
       })();

@@ -11,6 +11,7 @@
 
 import { Hono } from "hono";
 import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { Output } from "../outputs/output.ts";
 import type { PushStats } from "../push/pusher.ts";
 import type { ShareStats } from "../share/share_server.ts";
 import type { MqttStats } from "../mqtt/publisher.ts";
@@ -49,6 +50,8 @@ export interface AppDependencies {
   push?: () => PushStats;
   /** MQTT publishing's stats, when it is on. */
   mqtt?: () => MqttStats;
+  /** Outputs that are on: each shows its status under its name. */
+  outputs?: readonly Output[];
   /** The share server's stats, when it is on. */
   share?: () => ShareStats;
   /** Where unexpected errors are logged. */
@@ -210,6 +213,10 @@ export function createApp(deps: AppDependencies): Hono {
       dsmrReader: pushStatus(deps.push?.(), at),
       share: deps.share?.() ?? null,
       mqtt: deps.mqtt?.() ?? null,
+      ...Object.fromEntries((deps.outputs ?? []).map((output) => {
+        const stats = output.stats();
+        return [output.name, output.status ? output.status(stats, at) : stats];
+      })),
     });
   });
 
