@@ -82,23 +82,6 @@ export class MeterClock {
       ahead ? "ahead" : "back"
     } (${instant(meterMs)}; expected about ${instant(from)} from ${what})`;
   }
-
-  /**
-   * Checks the time of a telegram replayed from a capture. A replay runs at its own pace (as
-   * fast as it can, or one telegram per interval), so the host's clock says nothing about how
-   * far the meter's clock may move from one telegram to the next: a capture thinned to one
-   * telegram every 5 minutes is no clock jump. Only a time ahead of the host's clock, which no
-   * recorded telegram can have, is one.
-   *
-   * @param meterMs The meter's time of the telegram.
-   * @param receivedAt When it was replayed, by the host's clock.
-   * @returns `undefined` when the time is trusted, else why it is not (for the log).
-   */
-  checkReplayed(meterMs: number, receivedAt: number): string | undefined {
-    if (meterMs - receivedAt <= CLOCK_JUMP_MS) return undefined;
-    return `the meter's clock is ${describeSpan(meterMs - receivedAt)} ahead of this host's ` +
-      `(${instant(meterMs)}) in a replayed capture`;
-  }
 }
 
 /** A length of time in the largest whole unit that fits: `3 s`, `12 min`, `5 h`, `16802 d`. */

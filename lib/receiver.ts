@@ -487,10 +487,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   #checkAcrossTelegrams(received: ReceivedTelegram): void {
     const { telegram, receivedAt } = received;
     this.#interval.observe(receivedAt);
-    const meterMs = telegram.timestamp?.epochMs ?? receivedAt;
-    const jump = this.#source.endless
-      ? this.#clock.check(meterMs, receivedAt)
-      : this.#clock.checkReplayed(meterMs, receivedAt);
+    const jump = this.#clock.check(telegram.timestamp?.epochMs ?? receivedAt, receivedAt);
     if (jump !== undefined) {
       received.clockJump = true;
       this.#counters.clockJumps++;

@@ -78,8 +78,10 @@ export async function runImport(
       args: [
         "--format",
         "auto",
+        // The receiver's warnings speak of a live meter (a replay outruns its clock checks); the
+        // summary counts what was skipped. --log-level warn shows them.
         "--log-level",
-        "warn",
+        "error",
         ...flags,
         "--source",
         capture === "-" ? "-" : `file:${capture}`,
@@ -121,7 +123,7 @@ export async function runImport(
     ...(config.decryption ? { decryption: config.decryption } : {}),
     logger,
   });
-  const history = new HistoryOutput(config.history);
+  const history = new HistoryOutput(config.history, { capture: true });
   const closing = new AbortController();
   try {
     await history.start({
@@ -144,7 +146,11 @@ export async function runImport(
   io.stderr(
     `${counters.telegramsOk} telegrams loaded into ${stats.database} ` +
       `(${stats.minutesWritten} new minutes; ${counters.crcErrors} CRC errors, ` +
-      `${counters.parseErrors} unparsable telegrams skipped)\n` +
+      `${counters.parseErrors} unparsable telegrams skipped` +
+      (stats.lateTelegrams > 0
+        ? `; ${stats.lateTelegrams} out of time order or ahead of now`
+        : "") +
+      ")\n" +
       (stats.lastError ? `the last write failed: ${stats.lastError.message}\n` : ""),
   );
   if (stats.lastError) return 1;

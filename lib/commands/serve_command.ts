@@ -16,10 +16,11 @@ import { DurableQueue } from "../push/queue.ts";
 import { P1Receiver } from "../receiver.ts";
 import { History } from "../history.ts";
 import { HISTORY } from "../outputs/history/history_output.ts";
-import { type Output, OutputStartError } from "../outputs/output.ts";
 import { createSource } from "../source/create.ts";
 import { ShareServer } from "../share/share_server.ts";
 import type { MqttPublisher } from "../mqtt/publisher.ts";
+import { OutputStartError } from "../outputs/output.ts";
+import { createInfluxOutput } from "../outputs/influx/output.ts";
 import { VERSION } from "../version.ts";
 import type { CommandIo } from "./parse_command.ts";
 
@@ -78,24 +79,6 @@ export async function runServe(
     logger,
   });
   const closing = new AbortController();
-  // Outputs of the common shape, built from their part of the configuration (the others follow).
-  const outputs = [HISTORY.create(config)].filter((output) => output !== undefined) as Output[];
-  for (const output of outputs) {
-    try {
-      await output.start({
-        receiver,
-        logger,
-        version: VERSION,
-        dataDir: config.dataDir,
-        closing: closing.signal,
-      });
-    } catch (error) {
-      if (!(error instanceof OutputStartError)) throw error;
-      io.stderr(`p1reader: ${error.message}\n`);
-      await Promise.all(outputs.map((started) => started.stop()));
-      return 2;
-    }
-  }
   // Without the history database, the dashboard's charts come from memory.
   const history = config.history ? undefined : new History();
   if (history) {
@@ -167,6 +150,26 @@ export async function runServe(
       prefix: config.mqtt.prefix,
     });
   }
+  // Outputs of the shape outputs/output.ts defines, built from their part of the configuration.
+  const outputs = [HISTORY.create(config), createInfluxOutput(config.influx, config)].filter((
+    output,
+  ) => !!output);
+  const context = {
+    receiver,
+    logger,
+    version: VERSION,
+    dataDir: config.dataDir,
+    closing: closing.signal,
+  };
+  for (const output of outputs) {
+    try {
+      await output.start(context);
+    } catch (error) {
+      if (!(error instanceof OutputStartError)) throw error;
+      io.stderr(`p1reader: ${error.message}\n`);
+      return 2;
+    }
+  }
   const metrics = new MetricsRegistry(() => ({
     ...receiverSnapshot(receiver, VERSION),
     push: pusher?.stats,
@@ -185,8 +188,8 @@ export async function runServe(
     startedAt,
     logger,
     ...(history ? { history } : {}),
-    outputs,
     closing: closing.signal,
+    outputs,
     ...(pusher ? { push: () => pusher.stats } : {}),
     ...(share ? { share: () => share.stats } : {}),
     ...(mqttPublisher ? { mqtt: () => mqttPublisher.stats } : {}),

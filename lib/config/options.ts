@@ -13,6 +13,7 @@
  */
 
 import { parseKey, SMARTY_AUTHENTICATION_KEY } from "../dsmr/decryption.ts";
+import { influxSettings } from "../outputs/influx/settings.ts";
 import { FORMAT_NAMES, resolveFormat } from "../dsmr/formats.ts";
 import { LOG_LEVELS } from "../log.ts";
 import { readCurrency, readPriceSchedule } from "../outputs/history/prices.ts";
@@ -233,7 +234,7 @@ export const DSMR_READER_OPTIONS = optionGroup(
   { keys: ["url", "apiKey"], purpose: "to push to DSMR reader" },
 );
 
-/** The durable queue of the push. */
+/** The durable queues of the pushes (DSMR reader, InfluxDB). */
 export const QUEUE_OPTIONS = optionGroup({
   dataDir: {
     name: "data-dir",
@@ -241,7 +242,7 @@ export const QUEUE_OPTIONS = optionGroup({
     alsoEnv: ["STATE_DIRECTORY"],
     default: "./data",
     value: "DIR",
-    help: "where the push queue, its dead letters and the history database are kept " +
+    help: "where the push queues, their dead letters and the history database are kept " +
       "(systemd's StateDirectory sets STATE_DIRECTORY)",
     read: nonEmpty,
   },
@@ -250,7 +251,8 @@ export const QUEUE_OPTIONS = optionGroup({
     env: "P1READER_QUEUE_MAX",
     default: "200000",
     value: "N",
-    help: "most telegrams the push queue keeps; beyond that the oldest are dropped",
+    help: "most telegrams each push queue (DSMR reader, InfluxDB) keeps; beyond that the oldest " +
+      "are dropped",
     read: count("telegrams"),
   },
   queueMaxBytes: {
@@ -258,7 +260,7 @@ export const QUEUE_OPTIONS = optionGroup({
     env: "P1READER_QUEUE_MAX_BYTES",
     default: "256MiB",
     value: "BYTES",
-    help: "most bytes the push queue keeps (suffixes KiB, MiB, GiB)",
+    help: "most bytes each push queue keeps (suffixes KiB, MiB, GiB)",
     read: bytes,
   },
 }, asIs);
@@ -482,6 +484,93 @@ export const HISTORY_OPTIONS = optionGroup({
     : undefined,
 }));
 
+/** Writing every reading to InfluxDB or VictoriaMetrics, on when its URL is set. */
+export const INFLUX_OPTIONS = optionGroup({
+  url: {
+    name: "influx-url",
+    env: "P1READER_INFLUX_URL",
+    value: "URL",
+    help: "write every reading to this InfluxDB or VictoriaMetrics, e.g. http://127.0.0.1:8086 " +
+      "(line protocol; off when unset)",
+    read: (given: string) => {
+      const base = url(["http:", "https:"], "expected an http:// or https:// URL")(given);
+      if (/[?#]/.test(base)) {
+        throw new ConfigError("expected a base URL without ?query or #fragment");
+      }
+      return withoutTrailingSlash(base);
+    },
+  },
+  api: {
+    name: "influx-api",
+    env: "P1READER_INFLUX_API",
+    default: "auto",
+    value: "auto|v1|v2",
+    help: "v1: InfluxDB 1.x's /write (--influx-db); v2: InfluxDB 2.x's /api/v2/write " +
+      "(--influx-org, --influx-bucket); auto: by which of those are set",
+    read: oneOf(["auto", "v1", "v2"]),
+  },
+  db: {
+    name: "influx-db",
+    env: "P1READER_INFLUX_DB",
+    value: "NAME",
+    help: "InfluxDB 1.x database",
+    read: nonEmpty,
+  },
+  username: {
+    name: "influx-username",
+    env: "P1READER_INFLUX_USERNAME",
+    value: "NAME",
+    help: "InfluxDB 1.x user",
+    read: nonEmpty,
+  },
+  password: {
+    name: "influx-password",
+    env: "P1READER_INFLUX_PASSWORD",
+    value: "PASSWORD",
+    help: "InfluxDB 1.x password",
+    secret: true,
+    read: text,
+  },
+  org: {
+    name: "influx-org",
+    env: "P1READER_INFLUX_ORG",
+    value: "NAME",
+    help: "InfluxDB 2.x organisation",
+    read: nonEmpty,
+  },
+  bucket: {
+    name: "influx-bucket",
+    env: "P1READER_INFLUX_BUCKET",
+    value: "NAME",
+    help: "InfluxDB 2.x bucket",
+    read: nonEmpty,
+  },
+  token: {
+    name: "influx-token",
+    env: "P1READER_INFLUX_TOKEN",
+    value: "TOKEN",
+    help: "InfluxDB 2.x API token (also for 2.x's 1.x-compatible /write)",
+    secret: true,
+    read: nonEmpty,
+  },
+  intervalSeconds: {
+    name: "influx-interval",
+    env: "P1READER_INFLUX_INTERVAL",
+    default: "0",
+    value: "SECONDS",
+    help: "write at most one telegram per this many seconds of meter time (0: every telegram)",
+    read: seconds,
+  },
+  timeoutMs: {
+    name: "influx-timeout",
+    env: "P1READER_INFLUX_TIMEOUT",
+    default: "10",
+    value: "SECONDS",
+    help: "request timeout of a write",
+    read: positiveMilliseconds,
+  },
+}, (values) => ({ influx: influxSettings(values) }));
+
 /** Log lines. */
 export const LOG_OPTIONS = optionGroup({
   logLevel: {
@@ -522,6 +611,7 @@ export const OPTION_GROUPS = [
   DSMR_READER_OPTIONS,
   QUEUE_OPTIONS,
   MQTT_OPTIONS,
+  INFLUX_OPTIONS,
   SHARE_OPTIONS,
   HISTORY_OPTIONS,
   LOG_OPTIONS,

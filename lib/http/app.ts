@@ -11,6 +11,7 @@
 
 import { Hono } from "hono";
 import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { Output } from "../outputs/output.ts";
 import type { PushStats } from "../push/pusher.ts";
 import type { ShareStats } from "../share/share_server.ts";
 import type { MqttStats } from "../mqtt/publisher.ts";
@@ -18,7 +19,6 @@ import type { P1Receiver } from "../receiver.ts";
 import { type Logger, SILENT } from "../log.ts";
 import { fullTelegram } from "../views/full.ts";
 import type { History } from "../history.ts";
-import type { Output } from "../outputs/output.ts";
 import { DASHBOARD_HTML } from "../ui/page.ts";
 import { originalApi, originalFlat } from "../views/original.ts";
 
@@ -38,8 +38,6 @@ export interface AppDependencies {
   >;
   /** The in-memory history for the dashboard (when the history database is off). */
   history?: History;
-  /** The outputs that are on: their routes, and their part of the status. */
-  outputs?: readonly Output[];
   /** Aborted when the service stops: event streams end. */
   closing?: AbortSignal;
   /** The `/metrics` registry. */
@@ -52,6 +50,8 @@ export interface AppDependencies {
   push?: () => PushStats;
   /** MQTT publishing's stats, when it is on. */
   mqtt?: () => MqttStats;
+  /** Outputs that are on: each shows its status under its name and adds its routes. */
+  outputs?: readonly Output[];
   /** The share server's stats, when it is on. */
   share?: () => ShareStats;
   /** Where unexpected errors are logged. */
@@ -215,12 +215,10 @@ export function createApp(deps: AppDependencies): Hono {
       dsmrReader: pushStatus(deps.push?.(), at),
       share: deps.share?.() ?? null,
       mqtt: deps.mqtt?.() ?? null,
-      ...Object.fromEntries(
-        (deps.outputs ?? []).map((output) => {
-          const stats = output.stats();
-          return [output.name, output.status ? output.status(stats, at) : stats];
-        }),
-      ),
+      ...Object.fromEntries((deps.outputs ?? []).map((output) => {
+        const stats = output.stats();
+        return [output.name, output.status ? output.status(stats, at) : stats];
+      })),
     });
   });
 

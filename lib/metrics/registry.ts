@@ -134,19 +134,18 @@ interface MbusFamilies {
   seenAt: number;
 }
 
-/** A family of an output: its writers, the output, and the family to read from its stats. */
-interface OutputFamily {
-  writers: Record<ExpositionFormat, FamilyWriter>;
-  output: Output;
-  metric: OutputMetric<unknown>;
-}
-
 /** Options for {@linkcode MetricsRegistry}. */
 export interface MetricsRegistryOptions {
   /** The clock that ages M-Bus families. @default {Date.now} */
   now?: () => number;
-  /** Outputs of the common shape that are on; their families follow the table's. */
+  /** Outputs that are on: their families follow the table's, read from one `stats()` a scrape. */
   outputs?: readonly Output[];
+}
+
+/** An output's families, with its writers prepared once. */
+interface OutputFamilies {
+  output: Output;
+  families: { writers: Record<ExpositionFormat, FamilyWriter>; metric: OutputMetric<unknown> }[];
 }
 
 function tableFamilies(rows: readonly MetricRow[]): TableFamily[] {
@@ -160,9 +159,9 @@ function tableFamilies(rows: readonly MetricRow[]): TableFamily[] {
 export class MetricsRegistry {
   readonly #runtime: RuntimeFamily[];
   readonly #table: TableFamily[];
-  readonly #outputs: OutputFamily[];
   readonly #snapshot: () => MetricSnapshot;
   readonly #now: () => number;
+  readonly #outputs: OutputFamilies[];
   /** Per-device M-Bus families by the original's `<id>`, in the order devices appeared. */
   readonly #mbus = new Map<string, MbusFamilies>();
   /** The last telegram's devices by name: every family of every device looks its device up. */
@@ -173,7 +172,7 @@ export class MetricsRegistry {
    *
    * @param snapshot Reads the receiver's state; called once per scrape.
    * @param features The optional outputs that are on (their metrics appear only then).
-   * @param options The clock, and the outputs of the common shape.
+   * @param options The clock.
    */
   constructor(
     snapshot: () => MetricSnapshot,
@@ -182,6 +181,10 @@ export class MetricsRegistry {
   ) {
     this.#snapshot = snapshot;
     this.#now = options.now ?? Date.now;
+    this.#outputs = (options.outputs ?? []).map((output) => ({
+      output,
+      families: (output.metrics ?? []).map((metric) => ({ writers: writers(metric), metric })),
+    }));
     const registry = new Registry();
     for (const collect of DEFAULT_COLLECTORS) collect(registry);
     registry.removeSingleMetric(DROPPED_DEFAULT);
@@ -191,9 +194,6 @@ export class MetricsRegistry {
     }));
     this.#table = tableFamilies(
       METRICS.filter((row) => row.feature === undefined || features.includes(row.feature)),
-    );
-    this.#outputs = (options.outputs ?? []).flatMap((output) =>
-      (output.metrics ?? []).map((metric) => ({ writers: writers(metric), output, metric }))
     );
   }
 
@@ -249,10 +249,9 @@ export class MetricsRegistry {
       ),
     );
     const written = table.map(({ writers, row }) => writers[format].write(row.read(snapshot)));
-    const stats = new Map<Output, unknown>();
-    const outputs = this.#outputs.map(({ writers, output, metric }) => {
-      if (!stats.has(output)) stats.set(output, output.stats());
-      return writers[format].write(metric.read(stats.get(output)));
+    const outputs = this.#outputs.flatMap(({ output, families }) => {
+      const stats = output.stats();
+      return families.map(({ writers, metric }) => writers[format].write(metric.read(stats)));
     });
     return {
       body: exposition([...runtime, ...written, ...outputs], format),

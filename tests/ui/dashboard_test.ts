@@ -88,7 +88,7 @@ Deno.test({
     const states = generateStates({
       start: Date.UTC(2025, 1, 20, 11, 0, 30),
       end: Date.UTC(2025, 3, 3, 10, 0),
-      stepMs: 600_000,
+      stepMs: 60_000,
       downtime: [[Date.UTC(2025, 3, 1, 8), Date.UTC(2025, 3, 1, 20)]],
     });
     await Deno.writeTextFile(`${dir}/capture.txt`, captureOf(states));

@@ -30,6 +30,7 @@ import type { ReceivedTelegram, ReceiverState } from "../../receiver.ts";
 import { MeterCalendar } from "./calendar.ts";
 import { MinuteBuilder, type MinuteRecord } from "./minute.ts";
 import type { Prices } from "./prices.ts";
+import { CLOCK_JUMP_MS } from "../../meter_clock.ts";
 import { factsOf } from "./readings.ts";
 import { historyRoutes } from "./routes.ts";
 import { HistoryStore, isCorruption, isDiskFull } from "./store.ts";
@@ -63,7 +64,10 @@ export interface HistoryStats {
   databaseBytes: number | undefined;
   /** Telegrams taken in. */
   telegrams: number;
-  /** Telegrams ignored because their meter time was before the minute being gathered. */
+  /**
+   * Telegrams ignored because their meter time went back before the minute being gathered (or, in
+   * an import, lay ahead of the host's clock).
+   */
   lateTelegrams: number;
   /** Minute rows written. */
   minutesWritten: number;
@@ -91,6 +95,14 @@ export interface HistoryOutputOptions {
   maxPendingMinutes?: number;
   /** The clock. @default {Date.now} */
   now?: () => number;
+  /**
+   * Whether the telegrams come from a capture being imported as fast as it can be read. The
+   * receiver judges the meter's clock by the host's, which such a replay outruns (a capture thinned
+   * to one telegram a minute would be all clock jumps): its meter times are then followed as they
+   * are, and only a time ahead of the host's clock, which no recorded telegram can have, is left
+   * out. @default {false}
+   */
+  capture?: boolean;
 }
 
 const NOT_STARTED = "the history database is not open";
@@ -103,6 +115,7 @@ export class HistoryOutput implements Output<HistoryStats> {
   readonly #spacingMs: number;
   readonly #maxPending: number;
   readonly #now: () => number;
+  readonly #capture: boolean;
   readonly #builder = new MinuteBuilder();
   #pending: MinuteRecord[] = [];
   #store: HistoryStore | undefined;
@@ -112,6 +125,7 @@ export class HistoryOutput implements Output<HistoryStats> {
   #unsubscribe: (() => void)[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastWriteAttempt = -Infinity;
+  #futureTelegrams = 0;
   #loggedError: string | undefined;
   readonly #stats: Omit<
     HistoryStats,
@@ -138,6 +152,7 @@ export class HistoryOutput implements Output<HistoryStats> {
     this.#spacingMs = options.writeSpacingMs ?? 1000;
     this.#maxPending = options.maxPendingMinutes ?? 1440;
     this.#now = options.now ?? Date.now;
+    this.#capture = options.capture ?? false;
   }
 
   /** Opens the database and subscribes to the receiver. */
@@ -191,7 +206,7 @@ export class HistoryOutput implements Output<HistoryStats> {
       database: this.#path,
       databaseBytes: this.#store?.sizeBytes,
       pendingMinutes: this.#pending.length,
-      lateTelegrams: this.#builder.late,
+      lateTelegrams: this.#builder.late + this.#futureTelegrams,
     };
   }
 
@@ -321,8 +336,12 @@ export class HistoryOutput implements Output<HistoryStats> {
 
   #take(received: ReceivedTelegram): void {
     // A meter clock that jumped would misplace the telegram (the receiver counts it).
-    if (received.clockJump) return;
+    if (received.clockJump && !this.#capture) return;
     const facts = factsOf(received.telegram, received.receivedAt);
+    if (this.#capture && facts.time > this.#now() + CLOCK_JUMP_MS) {
+      this.#futureTelegrams++;
+      return;
+    }
     this.#zone = resolveFormat(facts.format)?.zone ?? this.#zone;
     this.#stats.telegrams++;
     const closed = this.#builder.add(facts);

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { runMain } from "../../support/run.ts";
 import { type RunningServer, SERVE_PERMISSIONS, startServer } from "../../support/server.ts";
+import { generateStates } from "../../support/history_capture.ts";
 import { type MeterState, telegramText } from "../../support/meter_telegrams.ts";
 
 const T0 = Date.UTC(2025, 0, 10, 10, 0, 5);
@@ -425,6 +426,44 @@ Deno.test({
     });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /cannot read ".*none\.txt"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "p1reader import takes a capture thinned to one telegram every 5 minutes whole, but no time ahead of now",
+  ...RESOURCES,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "history-import-" });
+  const states = generateStates({
+    start: Date.UTC(2025, 5, 1, 22, 0, 30),
+    end: Date.UTC(2025, 5, 2, 22, 0),
+    stepMs: 300_000,
+  });
+  const future = { ...states.at(-1)!, time: Date.now() + 86_400_000, importT1: 99_999 };
+  await Deno.writeTextFile(`${dir}/thinned.txt`, [...states, future].map(telegramText).join(""));
+  try {
+    const result = await runMain(
+      ["import", "--data-dir", `${dir}/data`, `${dir}/thinned.txt`],
+      { permissions: SERVE_PERMISSIONS },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stderr,
+      /^289 telegrams loaded .*\(288 new minutes;.*; 1 out of time order or ahead of now\)/,
+    );
+    const service = await startServer(["--source", silentSource(), "--data-dir", `${dir}/data`]);
+    const usage = await json(`${service.url}/api/v1/usage?from=2025-06-02&to=2025-06-02`);
+    await service.stop();
+    const [first, last] = [states[0]!, states.at(-1)!];
+    const round = (value: number) => Math.round(value * 1000) / 1000;
+    assert.equal(
+      usage.total.import.total,
+      round(last.importT1 + last.importT2 - first.importT1 - first.importT2),
+    );
+    assert.equal(usage.total.gas, round(last.gas!.m3 - first.gas!.m3));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -97,7 +97,7 @@ async function replayed(url: string, telegrams: number): Promise<void> {
   for (;;) {
     const status = await json(`${url}/api/v1/status`);
     if (
-      status.state === "ended" && status.history.telegrams === telegrams &&
+      status.state === "ended" && status.counters.telegramsOk === telegrams &&
       status.history.pendingMinutes === 0
     ) return;
     if (Date.now() > deadline) {
@@ -116,7 +116,7 @@ Deno.test({
   const states = generateStates({
     start: START,
     end: END,
-    stepMs: 300_000,
+    stepMs: 60_000,
     downtime: [DOWNTIME],
     replacement: { at: REPLACED, equipmentId: "E0000000000000002" },
   });
@@ -132,7 +132,7 @@ Deno.test({
     await replayed(service.url, first.length);
     const before = await json(`${service.url}/api/v1/history?minutes=2880`);
     const usageBefore = await json(`${service.url}/api/v1/usage?from=2025-03-10&to=2025-03-25`);
-    assert.equal(before.points.length, 2 * 288, "two days of minutes, one telegram in each");
+    assert.equal(before.points.length, 2 * 1440, "two days of minutes, one telegram in each");
     assert.equal((await service.stop()).code, 0);
     const refused = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const silent = `tcp://127.0.0.1:${refused.addr.port}`;
@@ -157,10 +157,14 @@ Deno.test({
     const history = await json(`${service.url}/api/v1/history?minutes=60`);
     assert.equal((await service.stop()).code, 0);
 
+    // Replayed faster than it was recorded, the first telegram after the downtime is a meter clock
+    // jump to the receiver (its clock moved two days while the host's did not): it is left out.
+    const kept = states.filter((s, i) => i === 0 || s.time - states[i - 1]!.time <= 60_000);
+    assert.equal(kept.length, states.length - 1);
     const runs = Object.fromEntries(
       (["importT1", "importT2", "exportT1", "exportT2", "gas"] as const).map((r) => [
         r,
-        segments(states, r),
+        segments(kept, r),
       ]),
     ) as Record<Register, ReturnType<typeof segments>>;
     const expected = (from: number, to: number) => {
