@@ -151,9 +151,8 @@ export async function runServe(
     });
   }
   // Outputs of the shape outputs/output.ts defines, built from their part of the configuration.
-  const outputs = [HISTORY.create(config), createInfluxOutput(config.influx, config)].filter((
-    output,
-  ) => !!output);
+  const built = [HISTORY.create(config), createInfluxOutput(config.influx, config)];
+  const outputs = built.filter((output) => !!output);
   const context = {
     receiver,
     logger,

@@ -1,7 +1,7 @@
 /**
  * The dashboard page (`GET /ui`): one self-contained HTML document (styles, script and a small
- * canvas chart inline; nothing from a CDN), fed by `/api/v1/stream`, `/api/v1/history` and (the energy
- * history's panel, `usage_panel.ts`) `/api/v1/usage`.
+ * canvas chart inline; nothing from a CDN), fed by `/api/v1/stream`, `/api/v1/history` and (the
+ * energy history's panel, `usage_panel.ts`) `/api/v1/usage`.
  * Being a module, it is part of the bundle and of the compiled binary.
  *
  * @module

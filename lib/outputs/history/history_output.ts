@@ -164,9 +164,8 @@ export class HistoryOutput implements Output<HistoryStats> {
       ? `--data-dir "${context.dataDir}"`
       : `--history-db "${path}"`;
     try {
-      Deno.mkdirSync(path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".", {
-        recursive: true,
-      });
+      const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+      Deno.mkdirSync(dir, { recursive: true });
       this.#open();
     } catch (error) {
       if (!isDiskFull(error)) {
@@ -212,10 +211,11 @@ export class HistoryOutput implements Output<HistoryStats> {
 
   /** Its part of `/api/v1/status`. */
   status(stats: HistoryStats): unknown {
-    const { lastWriteAt, lastError, ...rest } = stats;
+    const { database, databaseBytes, lastWriteAt, lastError, ...rest } = stats;
     return {
+      database: database ?? null,
+      databaseBytes: databaseBytes ?? null,
       ...rest,
-      databaseBytes: rest.databaseBytes ?? null,
       lastWriteAt: lastWriteAt === undefined ? null : new Date(lastWriteAt).toISOString(),
       lastError: lastError
         ? { at: new Date(lastError.at).toISOString(), message: lastError.message }
@@ -232,13 +232,8 @@ export class HistoryOutput implements Output<HistoryStats> {
   }
 
   /** The meter's calendar (its zone rule, as written last). */
-  get calendar(): MeterCalendar {
-    return new MeterCalendar(this.#store?.zone() ?? this.#zone);
-  }
-
-  /** The currency of the prices. */
-  get prices(): Prices {
-    return this.#config.prices;
+  #calendar(store: HistoryStore): MeterCalendar {
+    return new MeterCalendar(store.zone() ?? this.#zone);
   }
 
   /**
@@ -251,11 +246,10 @@ export class HistoryOutput implements Output<HistoryStats> {
    */
   usage(params: { from?: string; to?: string; step?: string }): UsageAnswer {
     const store = this.#openStore();
-    const calendar = this.calendar;
+    const calendar = this.#calendar(store);
     const newest = store.newestReading() ?? this.#now();
-    const today = calendar.date(newest);
-    const first = store.meters().length > 0 ? store.oldestReading() : undefined;
-    const query = readUsageQuery(params, today, calendar.date(first ?? newest).slice(0, 4));
+    const first = store.oldestReading() ?? newest;
+    const query = readUsageQuery(params, calendar.date(newest), calendar.date(first).slice(0, 4));
     return usageOf(store, calendar, this.#config.prices, query);
   }
 
@@ -269,7 +263,7 @@ export class HistoryOutput implements Output<HistoryStats> {
     const store = this.#openStore();
     const newest = store.newestReading();
     if (newest === undefined) return { resolution: "minute", points: [], today: null };
-    const calendar = this.calendar;
+    const calendar = this.#calendar(store);
     const from = newest - minutes * 60_000;
     const gas = store.mbusReadings("gas", from - 2 * 3_600_000, newest);
     let g = 0;
