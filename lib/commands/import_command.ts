@@ -67,11 +67,7 @@ export async function runImport(
   env: Record<string, string>,
 ): Promise<number> {
   const { flags, positionals } = splitArguments(args);
-  if (positionals.length !== 1 || flags.some((flag) => /^--source(=|$)/.test(flag))) {
-    io.stderr(`p1reader import: expected one CAPTURE (or - for standard input)\n\n${IMPORT_USAGE}`);
-    return 2;
-  }
-  const capture = positionals[0]!;
+  const capture = positionals.length === 1 ? positionals[0]! : "-";
   let config;
   try {
     config = parseConfig({
@@ -98,6 +94,10 @@ export async function runImport(
   if (config === "help") {
     io.stdout(IMPORT_USAGE);
     return 0;
+  }
+  if (positionals.length !== 1 || flags.some((flag) => /^--source(=|$)/.test(flag))) {
+    io.stderr(`p1reader import: expected one CAPTURE (or - for standard input)\n\n${IMPORT_USAGE}`);
+    return 2;
   }
   if (!config.history) {
     io.stderr(

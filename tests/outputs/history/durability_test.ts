@@ -426,6 +426,11 @@ Deno.test({
     });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /cannot read ".*none\.txt"/);
+    const typo = await runMain(["import", "--data-dri", dir, older], {
+      permissions: SERVE_PERMISSIONS,
+    });
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /Unknown option '--data-dri'.*did you mean --data-dir/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
