@@ -88,6 +88,9 @@ Deno.test({
     const dir = await Deno.makeTempDir();
     const server = await startServer([
       ...["--source", `tcp://127.0.0.1:${meter.port}`, "--data-dir", dir],
+      // The dashboard's history in memory, point by point; the history database leaves the
+      // telegram out too (tests/outputs/history/durability_test.ts).
+      ...["--history", "off"],
       ...["--dsmr-reader-url", fake.url, "--dsmr-reader-key", fake.key],
       ...["--dsmr-reader-interval", "5", "--mqtt-url", broker.anonymousUrl, "--mqtt-interval", "5"],
     ]);

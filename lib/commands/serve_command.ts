@@ -15,6 +15,7 @@ import type { PushItem } from "../push/dsmr_reader.ts";
 import { DurableQueue } from "../push/queue.ts";
 import { P1Receiver } from "../receiver.ts";
 import { History } from "../history.ts";
+import { HISTORY } from "../outputs/history/history_output.ts";
 import { createSource } from "../source/create.ts";
 import { ShareServer } from "../share/share_server.ts";
 import type { MqttPublisher } from "../mqtt/publisher.ts";
@@ -77,9 +78,12 @@ export async function runServe(
     ...(config.decryption ? { decryption: config.decryption } : {}),
     logger,
   });
-  const history = new History();
-  receiver.subscribe((received) => history.record(received));
   const closing = new AbortController();
+  // Without the history database, the dashboard's charts come from memory.
+  const history = config.history ? undefined : new History();
+  if (history) {
+    receiver.subscribe((received) => history.record(received));
+  }
   let pusher: DsmrReaderPusher | undefined;
   if (config.dsmrReader) {
     let queue: DurableQueue<PushItem>;
@@ -147,7 +151,8 @@ export async function runServe(
     });
   }
   // Outputs of the shape outputs/output.ts defines, built from their part of the configuration.
-  const outputs = [createInfluxOutput(config.influx, config)].filter((output) => !!output);
+  const built = [HISTORY.create(config), createInfluxOutput(config.influx, config)];
+  const outputs = built.filter((output) => !!output);
   const context = {
     receiver,
     logger,
@@ -181,7 +186,7 @@ export async function runServe(
     version: VERSION,
     startedAt,
     logger,
-    history,
+    ...(history ? { history } : {}),
     closing: closing.signal,
     outputs,
     ...(pusher ? { push: () => pusher.stats } : {}),

@@ -36,7 +36,7 @@ export interface AppDependencies {
     | "subscribe"
     | "onStateChange"
   >;
-  /** The in-memory history for the dashboard. */
+  /** The in-memory history for the dashboard (when the history database is off). */
   history?: History;
   /** Aborted when the service stops: event streams end. */
   closing?: AbortSignal;
@@ -50,7 +50,7 @@ export interface AppDependencies {
   push?: () => PushStats;
   /** MQTT publishing's stats, when it is on. */
   mqtt?: () => MqttStats;
-  /** Outputs that are on: each shows its status under its name. */
+  /** Outputs that are on: each shows its status under its name and adds its routes. */
   outputs?: readonly Output[];
   /** The share server's stats, when it is on. */
   share?: () => ShareStats;
@@ -166,6 +166,8 @@ export function createApp(deps: AppDependencies): Hono {
   const log = deps.logger ?? SILENT;
   // Like the original (ASP.NET): paths match without regard to case or a trailing slash.
   const app = new Hono({ getPath: matchPath });
+  // First, so that an output's route (the history database's /api/v1/history) wins.
+  for (const output of deps.outputs ?? []) output.routes?.(app);
 
   app.get("/", (c) => {
     // Browsers go to the dashboard; API clients keep getting the original's JSON.

@@ -21,6 +21,7 @@ import {
   receiverSnapshot,
 } from "../../lib/metrics/table.ts";
 import { INFLUX_METRICS, type InfluxStats } from "../../lib/outputs/influx/stats.ts";
+import { HISTORY_METRICS, type HistoryStats } from "../../lib/outputs/history/history_output.ts";
 import { VERSION } from "../../lib/version.ts";
 import { ROOT } from "./paths.ts";
 import { receiverOf } from "./service.ts";
@@ -172,6 +173,12 @@ export async function renderMetrics(): Promise<string> {
     );
     return `${metricLine(metric, labels)} (only with \`--influx-url\`)`;
   });
+  const history = HISTORY_METRICS.map((metric) => {
+    const labels = new Set(
+      metric.read(ANY_STATS as HistoryStats).flatMap((s) => Object.keys(s.labels ?? {})),
+    );
+    return `${metricLine(metric, labels)} (unless \`--history off\`)`;
+  });
   const runtime = (await runtimeFamilies()).map((family) =>
     `- \`${family.name}\` (${family.type}): ${escapeHtml(family.help)}`
   );
@@ -180,6 +187,7 @@ export async function renderMetrics(): Promise<string> {
     "",
     ...table,
     ...outputs,
+    ...history,
     "",
     "### The original's per-device M-Bus families",
     "",

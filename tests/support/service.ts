@@ -4,8 +4,11 @@
  * @module
  */
 
+import { type Config, parseConfig } from "../../lib/config.ts";
 import { createApp } from "../../lib/http/app.ts";
 import { MetricsRegistry } from "../../lib/metrics/registry.ts";
+import { HISTORY } from "../../lib/outputs/history/history_output.ts";
+import type { Output } from "../../lib/outputs/output.ts";
 import { type MetricSnapshot, receiverSnapshot } from "../../lib/metrics/table.ts";
 import type { Telegram } from "../../lib/dsmr/model.ts";
 import { P1Receiver } from "../../lib/receiver.ts";
@@ -31,14 +34,19 @@ export async function receiverOf(...names: string[]): Promise<P1Receiver> {
   return receiver;
 }
 
-/** The app the service would serve for this receiver. */
+/**
+ * The app the service would serve for this receiver, with the outputs that are on by default
+ * (the history, not started: its routes answer 503).
+ */
 export function appFor(receiver: P1Receiver, now?: () => number) {
   const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, VERSION));
+  const defaults = parseConfig({ args: [], env: {} }) as Config;
   return createApp({
     receiver,
     metrics,
     version: VERSION,
     startedAt: Date.now(),
+    outputs: [HISTORY.create(defaults)].filter((output) => output !== undefined) as Output[],
     ...(now ? { now } : {}),
   });
 }

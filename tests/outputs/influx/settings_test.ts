@@ -112,7 +112,11 @@ Deno.test("a data directory that cannot be written stops the service with exit 2
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/file`, "");
   const result = await runMain(
-    ["serve", "--source", "demo", ...URL, "--influx-db", "p1", "--data-dir", `${dir}/file/data`],
+    // The history, on by default, would be the first to find the directory unwritable.
+    [
+      ...["serve", "--source", "demo", ...URL, "--influx-db", "p1", "--history", "off"],
+      ...["--data-dir", `${dir}/file/data`],
+    ],
     { permissions: ["--allow-read", "--allow-env", "--allow-write", "--allow-net"] },
   );
   await Deno.remove(dir, { recursive: true });
