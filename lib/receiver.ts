@@ -162,7 +162,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   readonly #listeners = new Set<Listener<ReceivedTelegram>>();
   readonly #stateListeners = new Set<Listener<ReceiverState>>();
   readonly #stopping = new AbortController();
-  readonly #clock = new MeterClock();
+  readonly #clock: MeterClock;
   readonly #registers = new RegisterWatch();
   readonly #interval = new MeterInterval();
   readonly #meterWarned = new Set<string>();
@@ -186,6 +186,8 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   /** Makes a receiver; nothing is opened until {@linkcode P1Receiver.start}. */
   constructor(options: ReceiverOptions) {
     this.#source = options.source;
+    // A replay (a file, standard input) ends, and runs faster than the host's clock.
+    this.#clock = new MeterClock({ replay: !options.source.endless });
     this.#format = options.format ?? AUTO_FORMAT;
     resolveFormat(this.#format);
     this.#log = options.logger ?? SILENT;
