@@ -11,6 +11,7 @@
  * @module
  */
 
+import { energyTotal, gasDevice } from "./dsmr/derive.ts";
 import type { Telegram } from "./dsmr/model.ts";
 import type { ReceivedTelegram } from "./receiver.ts";
 
@@ -54,13 +55,6 @@ export interface HistoryAnswer {
     | null;
 }
 
-function sum(values: ({ value: number } | undefined)[]): number | undefined {
-  const present = values.filter((v): v is { value: number } => v !== undefined);
-  return present.length === 0
-    ? undefined
-    : Math.round(present.reduce((a, v) => a + v.value, 0) * 1000) / 1000;
-}
-
 /**
  * The history point of a telegram.
  *
@@ -85,14 +79,11 @@ export function pointOf(t: Telegram, receivedAt: number): HistoryPoint {
     return (watts(r.powerImport) ?? 0) - (watts(r.powerExport) ?? 0);
   });
   if (phases.some((p) => p !== null)) point.phasesW = phases;
-  const e = t.energy;
-  const importKwh = sum([e.import.t1, e.import.t2, e.import.t3, e.import.t4]) ??
-    e.import.total?.value;
-  const exportKwh = sum([e.export.t1, e.export.t2, e.export.t3, e.export.t4]) ??
-    e.export.total?.value;
+  const importKwh = energyTotal(t.energy.import);
+  const exportKwh = energyTotal(t.energy.export);
   if (importKwh !== undefined) point.importKwh = importKwh;
   if (exportKwh !== undefined) point.exportKwh = exportKwh;
-  const gas = t.mbus.find((d) => d.kind === "gas" && d.reading)?.reading?.value.value;
+  const gas = gasDevice(t)?.reading?.value.value;
   if (gas !== undefined) point.gasM3 = gas;
   return point;
 }

@@ -18,7 +18,7 @@ import heapSpacesSizeAndUsed from "prom-client/lib/metrics/heapSpacesSizeAndUsed
 import version from "prom-client/lib/metrics/version.js";
 import type { MbusDevice, Telegram } from "../dsmr/model.ts";
 import type { Output, OutputMetric } from "../outputs/output.ts";
-import { rawValue } from "../views/original.ts";
+import { gasDevice, rawMbusId } from "../dsmr/derive.ts";
 import {
   type ExposedSample,
   exposition,
@@ -28,7 +28,6 @@ import {
 } from "./exposition.ts";
 import {
   type Feature,
-  gasDevice,
   type MetricRow,
   METRICS,
   type MetricSnapshot,
@@ -78,8 +77,7 @@ const POSITION_NAMED_FORMAT = "XS210ESMR5";
 
 /** The original's M-Bus key of a device: its raw hex identifier, or its 1-based position. */
 function originalMbusKey(telegram: Telegram, device: MbusDevice, index: number): string {
-  const raw = rawValue(telegram, `0-${device.channel}:96.1.0`) ??
-    rawValue(telegram, `0-${device.channel}:96.1.1`);
+  const raw = rawMbusId(telegram, device.channel);
   return raw && raw.length <= MBUS_KEY_MAX_LENGTH && /^[A-Za-z0-9_]+$/.test(raw)
     ? raw
     : String(index + 1);

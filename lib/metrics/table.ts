@@ -9,6 +9,7 @@
  */
 
 import { FRAME_OUTCOMES } from "../dsmr/decryption.ts";
+import { countedRegisters, gasDevice } from "../dsmr/derive.ts";
 import type { MbusDevice, PhaseReadings, Quantity, Telegram } from "../dsmr/model.ts";
 import { REGISTER_KEYS, type RegisterWatch } from "../meter_registers.ts";
 import type { PushStats } from "../push/pusher.ts";
@@ -95,7 +96,6 @@ export interface MetricRow {
 export type Feature = "push" | "share" | "mqtt";
 
 const PHASES = ["l1", "l2", "l3"] as const;
-const TARIFFS = ["t1", "t2", "t3", "t4"] as const;
 /** Windows FILETIME (100 ns ticks since 1601-01-01 UTC) of an instant, as the original exported. */
 const FILETIME_EPOCH_OFFSET_MS = 11_644_473_600_000;
 
@@ -115,12 +115,6 @@ function held(s: MetricSnapshot, key: string, value: number): number {
 /** A quantity in kW/kWh/V/A as is. */
 function plain(q: Quantity | undefined): number | undefined {
   return q?.value;
-}
-
-/** The first M-Bus device that measures gas, as the original's `gasUsage`. */
-export function gasDevice(t: Telegram): MbusDevice | undefined {
-  return t.mbus.find((d) => d.kind === "gas" && d.reading) ??
-    t.mbus.find((d) => d.reading?.value.unit === "m3");
 }
 
 function perPhase(read: (p: PhaseReadings) => number | undefined) {
@@ -189,13 +183,12 @@ function registers(direction: "import" | "export") {
   return (s: MetricSnapshot): Sample[] => {
     const energy = s.telegram?.energy[direction];
     if (!energy) return [];
-    const joules = (tariff: (typeof TARIFFS)[number] | "total", kwh: number) =>
-      Math.round(held(s, REGISTER_KEYS.energy(direction, tariff), kwh) * JOULES_PER_KWH);
-    const tariffs = TARIFFS.flatMap((t) =>
-      energy[t] ? [{ labels: { tariff: t.slice(1) }, value: joules(t, energy[t]!.value) }] : []
-    );
-    if (tariffs.length > 0 || !energy.total) return tariffs;
-    return [{ labels: { tariff: "total" }, value: joules("total", energy.total.value) }];
+    return countedRegisters(energy).map(([register, quantity]) => ({
+      labels: { tariff: register === "total" ? "total" : register.slice(1) },
+      value: Math.round(
+        held(s, REGISTER_KEYS.energy(direction, register), quantity.value) * JOULES_PER_KWH,
+      ),
+    }));
   };
 }
 

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { meterReading } from "../dsmr/derive.ts";
 import type { MbusDevice, Telegram } from "../dsmr/model.ts";
 
 /** The default topic prefix; with it, unique ids keep the form they have always had. */
@@ -283,20 +284,6 @@ export const NO_LIVE_METER = "offline";
 /** The discovery config topic of a sensor. */
 export function configTopic(options: DiscoveryOptions, uniqueId: string): string {
   return `${options.discoveryPrefix}/sensor/${uniqueId}/config`;
-}
-
-const DAY_MS = 86_400_000;
-
-/**
- * The reading of an M-Bus channel that holds a meter, or `undefined` for an empty slot: one that
- * relays no reading, or a 0 it never captured (no valid time, or 1 January 1970: the
- * `700101010000W` of an unused channel).
- */
-export function meterReading(device: MbusDevice): MbusDevice["reading"] {
-  const reading = device.reading;
-  const time = reading?.time?.epochMs;
-  const empty = reading?.value.value === 0 && (time === undefined || time < DAY_MS);
-  return empty ? undefined : reading;
 }
 
 /**

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { gasDevice, twoTariffs } from "../dsmr/derive.ts";
 import type { Telegram } from "../dsmr/model.ts";
 import { splitCredentials } from "./credentials.ts";
 
@@ -43,31 +44,24 @@ function decimal(value: number, decimals = 3): string {
 
 /**
  * The v2 fields of a telegram, as the original product sent them: decimal strings, the meter
- * time in ISO 8601 with its offset, phases and the first M-Bus device's reading.
+ * time in ISO 8601 with its offset, phases and the gas meter's reading (DSMR reader takes the
+ * extra device for gas). A single-register meter's total counts as tariff 1, as DSMR reader does.
  *
  * @param t The telegram.
  * @returns The fields, or `undefined` when a required one is missing.
  */
 export function v2Fields(t: Telegram): Record<string, string | number> | undefined {
-  const imp = t.energy.import;
-  const exp = t.energy.export;
-  // Single-register meters (Luxembourg, Sweden): the total counts as tariff 1, as DSMR reader does.
-  const delivered1 = imp.t1 ?? imp.total;
-  const returned1 = exp.t1 ?? exp.total;
-  const delivered2 = imp.t2 ?? (imp.total ? { value: 0 } : undefined);
-  const returned2 = exp.t2 ?? (exp.total ? { value: 0 } : undefined);
-  if (
-    !t.timestamp || !delivered1 || !returned1 || !delivered2 || !returned2 || !t.power.import ||
-    !t.power.export
-  ) {
+  const delivered = twoTariffs(t.energy.import);
+  const returned = twoTariffs(t.energy.export);
+  if (!t.timestamp || !delivered || !returned || !t.power.import || !t.power.export) {
     return undefined;
   }
   const fields: Record<string, string | number> = {
     timestamp: t.timestamp.iso,
-    electricity_delivered_1: decimal(delivered1.value),
-    electricity_returned_1: decimal(returned1.value),
-    electricity_delivered_2: decimal(delivered2.value),
-    electricity_returned_2: decimal(returned2.value),
+    electricity_delivered_1: decimal(delivered.t1.value),
+    electricity_returned_1: decimal(returned.t1.value),
+    electricity_delivered_2: decimal(delivered.t2.value),
+    electricity_returned_2: decimal(returned.t2.value),
     electricity_currently_delivered: decimal(t.power.import.value),
     electricity_currently_returned: decimal(t.power.export.value),
   };
@@ -78,10 +72,10 @@ export function v2Fields(t: Telegram): Record<string, string | number> | undefin
     if (p?.voltage) fields[`phase_voltage_${phase}`] = decimal(p.voltage.value, 1);
     if (p?.current) fields[`phase_power_current_${phase}`] = Math.round(p.current.value);
   }
-  const device = t.mbus.find((d) => d.reading);
-  if (device?.reading) {
-    if (device.reading.time) fields.extra_device_timestamp = device.reading.time.iso;
-    fields.extra_device_delivered = decimal(device.reading.value.value);
+  const gas = gasDevice(t)?.reading;
+  if (gas) {
+    if (gas.time) fields.extra_device_timestamp = gas.time.iso;
+    fields.extra_device_delivered = decimal(gas.value.value);
   }
   return fields;
 }
