@@ -12,13 +12,9 @@
 import { Hono } from "hono";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import type { Output } from "../outputs/output.ts";
-import type { PushStats } from "../push/pusher.ts";
-import type { ShareStats } from "../share/share_server.ts";
-import type { MqttStats } from "../mqtt/publisher.ts";
 import type { P1Receiver } from "../receiver.ts";
 import { type Logger, SILENT } from "../log.ts";
 import { fullTelegram } from "../views/full.ts";
-import type { History } from "../history.ts";
 import { DASHBOARD_HTML } from "../ui/page.ts";
 import { originalApi, originalFlat } from "../views/original.ts";
 
@@ -36,8 +32,6 @@ export interface AppDependencies {
     | "subscribe"
     | "onStateChange"
   >;
-  /** The in-memory history for the dashboard (when the history database is off). */
-  history?: History;
   /** Aborted when the service stops: event streams end. */
   closing?: AbortSignal;
   /** The `/metrics` registry. */
@@ -46,29 +40,26 @@ export interface AppDependencies {
   version: string;
   /** When the service started (ms since the epoch). */
   startedAt: number;
-  /** The DSMR reader push's stats, when it is on. */
-  push?: () => PushStats;
-  /** MQTT publishing's stats, when it is on. */
-  mqtt?: () => MqttStats;
   /** Outputs that are on: each shows its status under its name and adds its routes. */
   outputs?: readonly Output[];
-  /** The share server's stats, when it is on. */
-  share?: () => ShareStats;
+  /** Outputs that are off and show `null` under their name in the status. */
+  outputsOff?: readonly string[];
   /** Where unexpected errors are logged. */
   logger?: Logger;
   /** The clock. @default {Date.now} */
   now?: () => number;
 }
 
-function pushStatus(stats: PushStats | undefined, at: number) {
-  if (!stats) return null;
-  const { oldestQueuedAt, lastSuccessAt, queueWriteError, ...rest } = stats;
-  return {
-    ...rest,
-    queueWriteError: queueWriteError ?? null,
-    oldestQueuedAgeSeconds: oldestQueuedAt === undefined ? null : (at - oldestQueuedAt) / 1000,
-    lastSuccessAt: lastSuccessAt === undefined ? null : new Date(lastSuccessAt).toISOString(),
-  };
+/** The outputs' parts of the status: `null` for those off that show it, then those that are on. */
+function outputStatus(deps: AppDependencies, at: number): Record<string, unknown> {
+  const status: Record<string, unknown> = {};
+  for (const name of deps.outputsOff ?? []) status[name] = null;
+  for (const output of deps.outputs ?? []) {
+    const stats = output.stats();
+    const shown = output.status ? output.status(stats, at) : stats;
+    if (shown !== undefined) status[output.name] = shown;
+  }
+  return status;
 }
 
 /** The status event of the stream: what the dashboard shows about the source. */
@@ -166,7 +157,6 @@ export function createApp(deps: AppDependencies): Hono {
   const log = deps.logger ?? SILENT;
   // Like the original (ASP.NET): paths match without regard to case or a trailing slash.
   const app = new Hono({ getPath: matchPath });
-  // First, so that an output's route (the history database's /api/v1/history) wins.
   for (const output of deps.outputs ?? []) output.routes?.(app);
 
   app.get("/", (c) => {
@@ -212,32 +202,11 @@ export function createApp(deps: AppDependencies): Hono {
       lastRejection: lastRejection
         ? { at: new Date(lastRejection.at).toISOString(), reason: lastRejection.reason }
         : null,
-      dsmrReader: pushStatus(deps.push?.(), at),
-      share: deps.share?.() ?? null,
-      mqtt: deps.mqtt?.() ?? null,
-      ...Object.fromEntries((deps.outputs ?? []).map((output) => {
-        const stats = output.stats();
-        return [output.name, output.status ? output.status(stats, at) : stats];
-      })),
+      ...outputStatus(deps, at),
     });
   });
 
   app.get("/ui", (c) => c.html(DASHBOARD_HTML));
-
-  app.get("/api/v1/history", (c) => {
-    const text = c.req.query("minutes") ?? "60";
-    const minutes = Number(text);
-    if (!/^\d+$/.test(text) || minutes < 1 || minutes > 2880) {
-      return c.json({
-        error: "bad request",
-        reason: `minutes must be a whole number from 1 to 2880, not "${text}"`,
-      }, 400);
-    }
-    if (!deps.history) {
-      return c.json({ error: "no history", reason: "this service keeps no history" }, 404);
-    }
-    return c.json(deps.history.query(minutes));
-  });
 
   app.get("/api/v1/stream", () => eventStream(deps, now));
 

@@ -26,13 +26,7 @@ import {
   type FamilyDescription,
   FamilyWriter,
 } from "./exposition.ts";
-import {
-  type Feature,
-  type MetricRow,
-  METRICS,
-  type MetricSnapshot,
-  originalMbusRows,
-} from "./table.ts";
+import { type MetricRow, METRICS, type MetricSnapshot, originalMbusRows } from "./table.ts";
 
 const Registry = untypedRegistry as typeof PromClient.Registry;
 type Registry = PromClient.Registry;
@@ -169,14 +163,9 @@ export class MetricsRegistry {
    * Makes the registry.
    *
    * @param snapshot Reads the receiver's state; called once per scrape.
-   * @param features The optional outputs that are on (their metrics appear only then).
-   * @param options The clock.
+   * @param options The outputs that are on, and the clock.
    */
-  constructor(
-    snapshot: () => MetricSnapshot,
-    features: readonly Feature[] = [],
-    options: MetricsRegistryOptions = {},
-  ) {
+  constructor(snapshot: () => MetricSnapshot, options: MetricsRegistryOptions = {}) {
     this.#snapshot = snapshot;
     this.#now = options.now ?? Date.now;
     this.#outputs = (options.outputs ?? []).map((output) => ({
@@ -190,9 +179,7 @@ export class MetricsRegistry {
       writers: writers(metric as unknown as FamilyDescription),
       metric: metric as unknown as RuntimeFamily["metric"],
     }));
-    this.#table = tableFamilies(
-      METRICS.filter((row) => row.feature === undefined || features.includes(row.feature)),
-    );
+    this.#table = tableFamilies(METRICS);
   }
 
   #devicesOf(telegram: Telegram | undefined, format: string | undefined): Map<string, MbusDevice> {

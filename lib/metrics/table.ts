@@ -12,10 +12,7 @@ import { FRAME_OUTCOMES } from "../dsmr/decryption.ts";
 import { countedRegisters, gasDevice } from "../dsmr/derive.ts";
 import type { MbusDevice, PhaseReadings, Quantity, Telegram } from "../dsmr/model.ts";
 import { REGISTER_KEYS, type RegisterWatch } from "../meter_registers.ts";
-import type { PushStats } from "../push/pusher.ts";
 import type { ReceiverCounters, ReceiverState } from "../receiver.ts";
-import type { ShareStats } from "../share/share_server.ts";
-import type { MqttStats } from "../mqtt/publisher.ts";
 
 /** What a scrape reads from. */
 export interface MetricSnapshot {
@@ -33,16 +30,10 @@ export interface MetricSnapshot {
   configuredFormat?: string | undefined;
   /** The reader's version. */
   version: string;
-  /** The DSMR reader push, when it is on. */
-  push?: PushStats | undefined;
-  /** The share server, when it is on. */
-  share?: ShareStats | undefined;
-  /** MQTT publishing, when it is on. */
-  mqtt?: MqttStats | undefined;
 }
 
 /**
- * The snapshot of a receiver that every scrape starts from (outputs add their own stats).
+ * The snapshot of a receiver that every scrape reads (outputs have their own families).
  *
  * @param receiver The receiver.
  * @param version The reader's version.
@@ -88,12 +79,7 @@ export interface MetricRow {
   type: "gauge" | "counter";
   /** Reads the samples; an absent value gives no sample (never a made-up 0). */
   read(snapshot: MetricSnapshot): Sample[];
-  /** The output the row belongs to; such rows are registered only when that output is on. */
-  feature?: Feature;
 }
-
-/** Optional outputs whose metrics appear only when they are on. */
-export type Feature = "push" | "share" | "mqtt";
 
 const PHASES = ["l1", "l2", "l3"] as const;
 /** Windows FILETIME (100 ns ticks since 1601-01-01 UTC) of an instant, as the original exported. */
@@ -558,125 +544,6 @@ export const METRICS: readonly MetricRow[] = [
     help: "The reader's version and runtime",
     type: "gauge",
     read: (s) => [{ labels: { version: s.version, deno: Deno.version.deno }, value: 1 }],
-  },
-  // ---- the DSMR reader push (only when it is on) ------------------------------------------
-  {
-    name: "p1_dsmr_reader_pushes_total",
-    feature: "push",
-    help: "Requests to DSMR reader, by outcome",
-    type: "counter",
-    read: (s) =>
-      s.push
-        ? [
-          { labels: { result: "delivered" }, value: s.push.pushes.delivered },
-          { labels: { result: "dead_letter" }, value: s.push.pushes.deadLetter },
-          { labels: { result: "paused" }, value: s.push.pushes.paused },
-          { labels: { result: "retry" }, value: s.push.pushes.retry },
-        ]
-        : [],
-  },
-  {
-    name: "p1_dsmr_reader_queued_telegrams",
-    feature: "push",
-    help: "Telegrams waiting to be pushed",
-    type: "gauge",
-    read: (s) => one(s.push?.queueLength),
-  },
-  {
-    name: "p1_dsmr_reader_queued_bytes",
-    feature: "push",
-    help: "Bytes of the telegrams waiting to be pushed",
-    type: "gauge",
-    read: (s) => one(s.push?.queueBytes),
-  },
-  {
-    name: "p1_dsmr_reader_oldest_queued_age_seconds",
-    feature: "push",
-    help: "How long the oldest waiting telegram has waited",
-    type: "gauge",
-    read: (s) =>
-      s.push
-        ? one(s.push.oldestQueuedAt === undefined ? 0 : (Date.now() - s.push.oldestQueuedAt) / 1000)
-        : [],
-  },
-  {
-    name: "p1_dsmr_reader_dropped_total",
-    feature: "push",
-    help: "Telegrams dropped because the push queue was full",
-    type: "counter",
-    read: (s) => one(s.push?.dropped),
-  },
-  {
-    name: "p1_dsmr_reader_lost_total",
-    feature: "push",
-    help: "Telegrams lost because they could not be written to the push queue or dead-letter file",
-    type: "counter",
-    read: (s) => one(s.push?.lost),
-  },
-  {
-    name: "p1_dsmr_reader_corrupt_skipped_total",
-    feature: "push",
-    help: "Queued telegrams skipped because their record in the queue file was damaged",
-    type: "counter",
-    read: (s) => one(s.push?.corruptSkipped),
-  },
-  {
-    name: "p1_dsmr_reader_last_success_timestamp_seconds",
-    feature: "push",
-    help: "When DSMR reader last accepted a telegram",
-    type: "gauge",
-    read: (s) => one(s.push?.lastSuccessAt === undefined ? undefined : s.push.lastSuccessAt / 1000),
-  },
-  // ---- MQTT (only when it is on) -----------------------------------------------------------
-  {
-    name: "p1_mqtt_connected",
-    feature: "mqtt",
-    help: "1 while connected to the MQTT broker",
-    type: "gauge",
-    read: (s) => one(s.mqtt ? (s.mqtt.connected ? 1 : 0) : undefined),
-  },
-  {
-    name: "p1_mqtt_published_total",
-    feature: "mqtt",
-    help: "Telegrams published to MQTT",
-    type: "counter",
-    read: (s) => one(s.mqtt?.published),
-  },
-  {
-    name: "p1_mqtt_connects_total",
-    feature: "mqtt",
-    help: "Connections made to the MQTT broker",
-    type: "counter",
-    read: (s) => one(s.mqtt?.connects),
-  },
-  // ---- the share port (only when it is on) ------------------------------------------------
-  {
-    name: "p1_share_clients",
-    feature: "share",
-    help: "Clients connected to the share port",
-    type: "gauge",
-    read: (s) => one(s.share?.clients),
-  },
-  {
-    name: "p1_share_telegrams_forwarded_total",
-    feature: "share",
-    help: "Telegram copies written to share clients",
-    type: "counter",
-    read: (s) => one(s.share?.telegramsForwarded),
-  },
-  {
-    name: "p1_share_clients_dropped_total",
-    feature: "share",
-    help: "Share clients dropped because they did not keep up",
-    type: "counter",
-    read: (s) => one(s.share?.clientsDropped),
-  },
-  {
-    name: "p1_share_connections_refused_total",
-    feature: "share",
-    help: "Share connections refused by --share-allow",
-    type: "counter",
-    read: (s) => one(s.share?.connectionsRefused),
   },
   {
     name: "process_resident_memory_bytes",

@@ -33,6 +33,8 @@ export interface OutputContext {
   version: string;
   /** The directory where outputs keep their files (queues, databases), created when missing. */
   dataDir: string;
+  /** Most records and bytes each push's durable queue keeps (`--queue-max`, `--queue-max-bytes`). */
+  queue: { maxRecords: number; maxBytes: number };
   /** Aborted when the service begins to stop: long-lived work (event streams) ends. */
   closing: AbortSignal;
 }
@@ -64,7 +66,8 @@ export interface Output<S = unknown> {
   /** A snapshot of what it has done (counters, queue length, connection state). */
   stats(): S;
   /**
-   * Its part of `/api/v1/status`, JSON-safe. Without it the stats themselves are shown.
+   * Its part of `/api/v1/status`, JSON-safe; `undefined` leaves its key out. Without this method
+   * the stats themselves are shown.
    *
    * @param stats A snapshot from {@linkcode Output.stats}.
    * @param now The service's clock, for ages.
@@ -94,6 +97,17 @@ export class OutputStartError extends Error {
  * configuration those options fill (`undefined` when it is off).
  */
 export interface OutputDefinition<R extends OptionRows = OptionRows, C = unknown> {
+  /** Its key in `/api/v1/status`: the {@linkcode Output.name} of what it creates. */
+  readonly name: string;
+  /**
+   * Shown as `null` in `/api/v1/status` while off, as the outputs of the first release (the DSMR
+   * reader push, the share port, MQTT) always were; the others' keys are absent while off.
+   */
+  readonly nullWhenOff?: true;
+  /** When it is on, as the documentation says it, e.g. ``only with `--mqtt-url` ``. */
+  readonly when: string;
+  /** Its `/metrics` families (those of what it creates), for the documentation. */
+  readonly metrics: readonly OutputMetric<never>[];
   /** Its options: one group of rows, filled into its part of the configuration. */
   readonly options: OptionGroup<R, C>;
   /**

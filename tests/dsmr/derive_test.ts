@@ -10,7 +10,7 @@ import {
 import { FrameScanner } from "../../lib/dsmr/framer.ts";
 import type { Telegram } from "../../lib/dsmr/model.ts";
 import { parseTelegram } from "../../lib/dsmr/parse.ts";
-import { v2Fields } from "../../lib/push/dsmr_reader.ts";
+import { v2Fields } from "../../lib/outputs/dsmr_reader/api.ts";
 import { originalFlat } from "../../lib/views/original.ts";
 import { CORPUS, fixture } from "../support/paths.ts";
 import { appFor, receiverOf } from "../support/service.ts";

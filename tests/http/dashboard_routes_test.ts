@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { createApp } from "../../lib/http/app.ts";
-import { History, pointOf } from "../../lib/history.ts";
+import { type Config, parseConfig } from "../../lib/config.ts";
 import { MetricsRegistry } from "../../lib/metrics/registry.ts";
 import { receiverSnapshot } from "../../lib/metrics/table.ts";
 import { P1Receiver } from "../../lib/receiver.ts";
+import { createService } from "../../lib/service.ts";
 import { FileSource } from "../../lib/source/file.ts";
 import { appFor, receiverOf } from "../support/service.ts";
 import { fixture } from "../support/paths.ts";
@@ -29,12 +30,15 @@ Deno.test("GET /ui is one self-contained page: nothing from another host", async
   assert.match(html, /new EventSource\("api\/v1\/stream"\)/);
 });
 
-Deno.test("GET /api/v1/history checks minutes and answers per telegram or per minute", async () => {
-  const receiver = await receiverOf("nl-dsmr50-3phase-4mbus.txt");
-  const history = new History();
-  history.add(pointOf(receiver.latest!.telegram, receiver.latest!.receivedAt));
-  const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, "t"));
-  const app = createApp({ receiver, metrics, version: "t", startedAt: 0, history });
+Deno.test("with --history off, GET /api/v1/history checks minutes and answers from memory", async () => {
+  const receiver = new P1Receiver({
+    source: new FileSource({ path: fixture("nl-dsmr50-3phase-4mbus.txt") }),
+  });
+  const config = parseConfig({ args: ["--history", "off"], env: {} }) as Config;
+  const service = createService(config, { receiver });
+  await service.start();
+  await receiver.finished;
+  const app = service.app;
   assert.equal((await app.request("/api/v1/history?minutes=0")).status, 400);
   const bad = await app.request("/api/v1/history?minutes=lots");
   assert.equal(bad.status, 400);
@@ -49,6 +53,7 @@ Deno.test("GET /api/v1/history checks minutes and answers per telegram or per mi
     (await (await app.request("/api/v1/history?minutes=2880")).json()).resolution,
     "minute",
   );
+  await service.stop();
 });
 
 /** Reads server-sent events until none arrives for `idleMs`. */

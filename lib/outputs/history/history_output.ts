@@ -16,9 +16,9 @@
 import type { Hono } from "hono";
 import { resolveFormat } from "../../dsmr/formats.ts";
 import { CENTRAL_EUROPEAN_TIME, type TimeZoneRule } from "../../dsmr/values.ts";
-import type { HistoryAnswer, HistoryPoint } from "../../history.ts";
+import { type HistoryAnswer, type HistoryPoint, MemoryHistoryOutput } from "./memory.ts";
 import { type Logger, SILENT } from "../../log.ts";
-import { HISTORY_OPTIONS } from "../../config/options.ts";
+import { HISTORY_OPTIONS } from "./options.ts";
 import {
   type Output,
   type OutputContext,
@@ -487,11 +487,17 @@ export const HISTORY_METRICS: readonly OutputMetric<HistoryStats>[] = [
   },
 ];
 
-/** The history as the service's list of outputs holds it. */
+/**
+ * The history as the service's list of outputs holds it: in the database, or, with
+ * `--history off`, in memory for the dashboard's charts.
+ */
 export const HISTORY: OutputDefinition<
   typeof HISTORY_OPTIONS.rows,
   { history: HistoryConfig | undefined }
 > = {
+  name: "history",
+  when: "unless `--history off`",
+  metrics: HISTORY_METRICS,
   options: HISTORY_OPTIONS,
-  create: ({ history }) => (history ? new HistoryOutput(history) : undefined),
+  create: ({ history }) => (history ? new HistoryOutput(history) : new MemoryHistoryOutput()),
 };

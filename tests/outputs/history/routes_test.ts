@@ -1,17 +1,12 @@
 import assert from "node:assert/strict";
-import { createApp } from "../../../lib/http/app.ts";
-import { SILENT } from "../../../lib/log.ts";
-import { MetricsRegistry } from "../../../lib/metrics/registry.ts";
-import { receiverSnapshot } from "../../../lib/metrics/table.ts";
-import { HistoryOutput } from "../../../lib/outputs/history/history_output.ts";
+import { type Config, parseConfig } from "../../../lib/config.ts";
 import { P1Receiver } from "../../../lib/receiver.ts";
+import { createService } from "../../../lib/service.ts";
 import { FileSource } from "../../../lib/source/file.ts";
 import { captureOf, generateStates } from "../../support/history_capture.ts";
 import { startServer } from "../../support/server.ts";
 
-const PRICES = { currency: "EUR", import: { all: [{ price: 0.3 }] }, export: {} };
-
-/** The app over a history that has read three days of a generated meter. */
+/** The service over a history that has read three days of a generated meter. */
 async function appWithHistory() {
   const dir = await Deno.makeTempDir({ prefix: "history-routes-" });
   const capture = `${dir}/capture.txt`;
@@ -23,26 +18,17 @@ async function appWithHistory() {
       stepMs: 60_000,
     })),
   );
-  const receiver = new P1Receiver({ source: new FileSource({ path: capture }), format: "auto" });
-  const history = new HistoryOutput({ database: undefined, minuteDays: 31, prices: PRICES });
-  const closing = new AbortController();
-  await history.start({
-    receiver,
-    logger: SILENT,
-    version: "t",
-    dataDir: dir,
-    closing: closing.signal,
-  });
-  receiver.start();
-  await receiver.finished;
-  const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, "t"), [], {
-    outputs: [history],
-  });
-  const app = createApp({ receiver, metrics, version: "t", startedAt: 0, outputs: [history] });
+  const config = parseConfig({
+    args: ["--source", `file:${capture}`, "--data-dir", dir, "--price-import", "0.3"],
+    env: {},
+  }) as Config;
+  const service = createService(config);
+  await service.start();
+  await service.receiver.finished;
   return {
-    app,
+    app: service.app,
     async [Symbol.asyncDispose]() {
-      await history.stop();
+      await service.stop();
       await Deno.remove(dir, { recursive: true });
     },
   };
@@ -159,9 +145,7 @@ Deno.test("GET /api/v1/history answers per minute from the database, with today'
 
 Deno.test("the history's routes answer 503 while its database is not open", async () => {
   const receiver = new P1Receiver({ source: new FileSource({ path: "/nonexistent" }) });
-  const history = new HistoryOutput({ database: undefined, minuteDays: 31, prices: PRICES });
-  const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, "t"));
-  const app = createApp({ receiver, metrics, version: "t", startedAt: 0, outputs: [history] });
+  const app = createService(parseConfig({ args: [], env: {} }) as Config, { receiver }).app;
   for (const path of ["/api/v1/usage", "/api/v1/usage.csv", "/api/v1/history"]) {
     const response = await app.request(path);
     assert.equal(response.status, 503, path);

@@ -11,9 +11,12 @@
  * @module
  */
 
-import { energyTotal, gasDevice } from "./dsmr/derive.ts";
-import type { Telegram } from "./dsmr/model.ts";
-import type { ReceivedTelegram } from "./receiver.ts";
+import { energyTotal, gasDevice } from "../../dsmr/derive.ts";
+import type { Telegram } from "../../dsmr/model.ts";
+import type { Hono } from "hono";
+import type { ReceivedTelegram } from "../../receiver.ts";
+import type { Output, OutputContext } from "../output.ts";
+import { recentRoute } from "./routes.ts";
 
 /** One point of the history. */
 export interface HistoryPoint {
@@ -243,5 +246,52 @@ export class History {
       exportKwh: diff("exportKwh"),
       gasM3: diff("gasM3"),
     };
+  }
+}
+
+/**
+ * The history in memory as an output, for a service without the history database
+ * (`--history off`): it serves the dashboard's charts and shows nothing in `/api/v1/status`.
+ */
+export class MemoryHistoryOutput implements Output<{ recent: number; minutes: number }> {
+  /** Its name, like the database's history, whose place it takes. */
+  readonly name = "history";
+  readonly #history: History;
+  #unsubscribe: (() => void) | undefined;
+
+  /**
+   * Makes the output.
+   *
+   * @param options How much it keeps.
+   */
+  constructor(options: HistoryOptions = {}) {
+    this.#history = new History(options);
+  }
+
+  /** Records every telegram the receiver accepts. */
+  start(context: OutputContext): Promise<void> {
+    this.#unsubscribe = context.receiver.subscribe((received) => this.#history.record(received));
+    return Promise.resolve();
+  }
+
+  /** Stops recording; what it kept goes with the process. */
+  stop(): Promise<void> {
+    this.#unsubscribe?.();
+    return Promise.resolve();
+  }
+
+  /** Points kept per telegram and per minute. */
+  stats(): { recent: number; minutes: number } {
+    return this.#history.sizes;
+  }
+
+  /** Nothing in `/api/v1/status`: a service without the history database shows no `history`. */
+  status(): undefined {
+    return undefined;
+  }
+
+  /** Adds `GET /api/v1/history`. */
+  routes(app: Hono): void {
+    recentRoute(app, { history: (minutes) => this.#history.query(minutes) });
   }
 }

@@ -5,14 +5,14 @@
  */
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { FrameScanner } from "../../lib/dsmr/framer.ts";
-import { parseTelegram } from "../../lib/dsmr/parse.ts";
-import { MqttPublisher } from "../../lib/mqtt/publisher.ts";
-import type { ReceivedTelegram } from "../../lib/receiver.ts";
-import { CORPUS, fixture } from "../support/paths.ts";
-import { haveMosquitto, startBroker } from "../support/mosquitto.ts";
-import { waitFor } from "../support/helpers.ts";
-import { startServer } from "../support/server.ts";
+import { FrameScanner } from "../../../lib/dsmr/framer.ts";
+import { parseTelegram } from "../../../lib/dsmr/parse.ts";
+import { MqttPublisher } from "../../../lib/outputs/mqtt/publisher.ts";
+import type { ReceivedTelegram } from "../../../lib/receiver.ts";
+import { CORPUS, fixture } from "../../support/paths.ts";
+import { haveMosquitto, startBroker } from "../../support/mosquitto.ts";
+import { waitFor } from "../../support/helpers.ts";
+import { startServer } from "../../support/server.ts";
 import { configSetProblems, renderValueTemplate, sensorConfigProblems } from "./ha_rules.ts";
 
 const enabled = haveMosquitto() || Deno.env.get("CI") !== undefined;

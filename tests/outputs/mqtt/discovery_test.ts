@@ -4,17 +4,17 @@
  * history must survive an upgrade). Pure: the broker tests are in `mqtt_test.ts`.
  */
 import assert from "node:assert/strict";
-import { FrameScanner } from "../../lib/dsmr/framer.ts";
-import type { Telegram } from "../../lib/dsmr/model.ts";
-import { parseTelegram } from "../../lib/dsmr/parse.ts";
+import { FrameScanner } from "../../../lib/dsmr/framer.ts";
+import type { Telegram } from "../../../lib/dsmr/model.ts";
+import { parseTelegram } from "../../../lib/dsmr/parse.ts";
 import {
   defaultEntityId,
   discoveryMessages,
   type DiscoveryOptions,
   type MqttMessage,
-} from "../../lib/mqtt/discovery.ts";
-import { fullTelegram } from "../../lib/views/full.ts";
-import { CORPUS, ROOT } from "../support/paths.ts";
+} from "../../../lib/outputs/mqtt/discovery.ts";
+import { fullTelegram } from "../../../lib/views/full.ts";
+import { CORPUS, ROOT } from "../../support/paths.ts";
 import {
   configSetProblems,
   energySources,

@@ -8,11 +8,11 @@
  */
 
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import type { Telegram } from "../dsmr/model.ts";
-import { type Logger, redactUrl, SILENT } from "../log.ts";
-import type { ReceivedTelegram, ReceiverState } from "../receiver.ts";
-import { MeterTimeThinner } from "../thin.ts";
-import { fullTelegram } from "../views/full.ts";
+import type { Telegram } from "../../dsmr/model.ts";
+import { type Logger, redactUrl, SILENT } from "../../log.ts";
+import type { ReceivedTelegram, ReceiverState } from "../../receiver.ts";
+import { MeterTimeThinner } from "../../thin.ts";
+import { fullTelegram } from "../../views/full.ts";
 import {
   DEFAULT_PREFIX,
   discoveryMessages,

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import { FrameScanner } from "../../lib/dsmr/framer.ts";
-import { parseTelegram } from "../../lib/dsmr/parse.ts";
-import type { DsmrReaderApi, PushItem } from "../../lib/push/dsmr_reader.ts";
-import { DsmrReaderPusher } from "../../lib/push/pusher.ts";
-import { DurableQueue } from "../../lib/push/queue.ts";
-import type { ReceivedTelegram } from "../../lib/receiver.ts";
-import { DemoMeter } from "../../lib/source/demo.ts";
-import { FakeDsmrReader } from "../support/fake_dsmr_reader.ts";
-import { memoryLogger, waitFor } from "../support/helpers.ts";
-import { fixtureBytes } from "../support/paths.ts";
+import { FrameScanner } from "../../../lib/dsmr/framer.ts";
+import { parseTelegram } from "../../../lib/dsmr/parse.ts";
+import type { DsmrReaderApi } from "../../../lib/outputs/dsmr_reader/api.ts";
+import { DsmrReaderOutput } from "../../../lib/outputs/dsmr_reader/output.ts";
+import type { ReceivedTelegram } from "../../../lib/receiver.ts";
+import { DemoMeter } from "../../../lib/source/demo.ts";
+import { FakeDsmrReader } from "../../support/fake_dsmr_reader.ts";
+import { memoryLogger, waitFor } from "../../support/helpers.ts";
+import { fixtureBytes } from "../../support/paths.ts";
+import { contextFor } from "../../support/service.ts";
 
 /** Distinct telegrams one meter-second apart. */
 function telegrams(count: number, start = Date.UTC(2024, 0, 15, 9, 0, 0)): ReceivedTelegram[] {
@@ -30,43 +30,34 @@ async function pusherFor(
     timeoutMs?: number;
     intervalSeconds?: number;
     maxRecords?: number;
-    deadLetterPath?: string;
   } = {},
 ) {
   const dir = await Deno.makeTempDir();
-  const queue = await DurableQueue.open<PushItem>({
-    dir,
-    name: "dsmr-reader",
-    maxRecords: options.maxRecords ?? 1000,
-  });
   const { logger, lines } = memoryLogger();
-  const pusher = new DsmrReaderPusher({
+  const pusher = new DsmrReaderOutput({
     url: fake.url,
     apiKey: options.key ?? fake.key,
     api: options.api ?? "v1",
     timeoutMs: options.timeoutMs ?? 2000,
     intervalSeconds: options.intervalSeconds ?? 0,
-    queue,
-    deadLetterPath: options.deadLetterPath ?? `${dir}/dead-letter.jsonl`,
     backoff: { initialMs: 20, maxMs: 100 },
     pauseMs: 400,
-    logger,
   });
+  await pusher.start(contextFor(dir, logger, { maxRecords: options.maxRecords ?? 1000 }));
   return { pusher, lines, dir };
 }
 
 Deno.test("v1 push delivers the meter's telegrams verbatim, CR LF kept, with Token auth", async () => {
   const fake = new FakeDsmrReader().start();
   const { pusher, dir } = await pusherFor(fake);
-  pusher.start();
   const sent = telegrams(5);
   for (const t of sent) await pusher.offer(t);
   // The reading is stored before the pusher has counted it: wait for the count itself.
-  await waitFor(() => pusher.stats.pushes.delivered === 5, "five deliveries");
+  await waitFor(() => pusher.stats().pushes.delivered === 5, "five deliveries");
   assert.deepEqual(fake.readings.map((r) => r.telegram), sent.map((t) => t.telegram.raw));
   assert.ok(fake.readings[0]!.telegram!.includes("\r\n"));
-  assert.equal(pusher.stats.pushes.delivered, 5);
-  assert.equal(pusher.stats.queueLength, 0);
+  assert.equal(pusher.stats().pushes.delivered, 5);
+  assert.equal(pusher.stats().queueLength, 0);
   await pusher.stop();
   await fake.stop();
   await Deno.remove(dir, { recursive: true });
@@ -75,7 +66,6 @@ Deno.test("v1 push delivers the meter's telegrams verbatim, CR LF kept, with Tok
 Deno.test("v2 push sends the original's fields with the meter time and its offset", async () => {
   const fake = new FakeDsmrReader().start();
   const { pusher, dir } = await pusherFor(fake, { api: "v2" });
-  pusher.start();
   const [raw] = new FrameScanner().push(fixtureBytes("nl-original-readme-example.txt"));
   await pusher.offer({ telegram: parseTelegram(raw!), bytes: raw!.bytes, receivedAt: Date.now() });
   await waitFor(() => fake.readings.length === 1, "a reading");
@@ -102,7 +92,6 @@ Deno.test("v2 push sends the original's fields with the meter time and its offse
 Deno.test("a DSMR reader behind a reverse proxy path prefix is reached", async () => {
   const fake = new FakeDsmrReader({ prefix: "/dsmr" }).start();
   const { pusher, dir } = await pusherFor(fake);
-  pusher.start();
   await pusher.offer(telegrams(1)[0]!);
   await waitFor(() => fake.readings.length === 1, "a reading");
   assert.deepEqual(fake.requests.map((r) => r.path), ["/dsmr/api/v1/datalogger/dsmrreading"]);
@@ -116,11 +105,10 @@ Deno.test("DSMR reader down for 30 telegrams: all 30 arrive afterwards, in order
   const port = fake.port;
   await fake.stop();
   const { pusher, lines, dir } = await pusherFor(fake);
-  pusher.start();
   const sent = telegrams(30);
   for (const t of sent) await pusher.offer(t);
-  await waitFor(() => pusher.stats.pushes.retry >= 3, "a few failed attempts");
-  assert.equal(pusher.stats.queueLength, 30);
+  await waitFor(() => pusher.stats().pushes.retry >= 3, "a few failed attempts");
+  assert.equal(pusher.stats().queueLength, 30);
   const back = new FakeDsmrReader({ port }).start();
   await waitFor(() => back.readings.length === 30, "all 30 readings", 15_000);
   assert.deepEqual(back.readings.map((r) => r.telegram), sent.map((t) => t.telegram.raw));
@@ -138,13 +126,12 @@ Deno.test("DSMR reader down for 30 telegrams: all 30 arrive afterwards, in order
 Deno.test("a wrong API key pauses the push with one error, no tight loop, and keeps the queue", async () => {
   const fake = new FakeDsmrReader().start();
   const { pusher, lines, dir } = await pusherFor(fake, { key: "WRONG" });
-  pusher.start();
   for (const t of telegrams(3)) await pusher.offer(t);
   await new Promise((resolve) => setTimeout(resolve, 1000));
   assert.ok(fake.requests.length <= 4, `${fake.requests.length} requests in 1 s`);
   assert.ok(fake.requests.every((r) => r.status === 403));
-  assert.equal(pusher.stats.queueLength, 3);
-  assert.equal(pusher.stats.state, "paused");
+  assert.equal(pusher.stats().queueLength, 3);
+  assert.equal(pusher.stats().state, "paused");
   const errors = lines.filter((line) => line.includes("ERROR"));
   assert.equal(errors.length, 1);
   assert.match(errors[0]!, /refused the push \(403 Invalid auth key\): check the API key/);
@@ -159,20 +146,18 @@ Deno.test("a telegram DSMR reader cannot parse is dead-lettered and the rest flo
   const sent = telegrams(4);
   fake.refuse = (telegram) => telegram === sent[1]!.telegram.raw;
   const { pusher, dir } = await pusherFor(fake);
-  pusher.start();
   for (const t of sent) await pusher.offer(t);
-  await waitFor(() => pusher.stats.queueLength === 0 && fake.readings.length === 3, "the rest");
+  await waitFor(() => pusher.stats().queueLength === 0 && fake.readings.length === 3, "the rest");
   assert.deepEqual(
     fake.readings.map((r) => r.telegram),
     [0, 2, 3].map((i) => sent[i]!.telegram.raw),
   );
-  const dead = (await Deno.readTextFile(`${dir}/dead-letter.jsonl`)).trim().split("\n").map((l) =>
-    JSON.parse(l)
-  );
+  const dead = (await Deno.readTextFile(`${dir}/dsmr-reader.dead-letter.jsonl`)).trim().split("\n")
+    .map((l) => JSON.parse(l));
   assert.equal(dead.length, 1);
   assert.equal(dead[0].item.telegram, sent[1]!.telegram.raw);
   assert.match(dead[0].reason, /500 Failed to parse telegram/);
-  assert.equal(pusher.stats.pushes.deadLetter, 1);
+  assert.equal(pusher.stats().pushes.deadLetter, 1);
   await pusher.stop();
   await fake.stop();
   await Deno.remove(dir, { recursive: true });
@@ -182,14 +167,13 @@ Deno.test("a refused telegram that cannot be dead-lettered is counted as lost an
   const fake = new FakeDsmrReader().start();
   const sent = telegrams(3);
   fake.refuse = (telegram) => telegram === sent[0]!.telegram.raw;
-  const { pusher, lines, dir } = await pusherFor(fake, {
-    deadLetterPath: "/nonexistent/dead-letter.jsonl",
-  });
-  pusher.start();
+  const { pusher, lines, dir } = await pusherFor(fake);
+  // A directory where the dead-letter file should be: it cannot be written.
+  await Deno.mkdir(`${dir}/dsmr-reader.dead-letter.jsonl`);
   for (const t of sent) await pusher.offer(t);
-  await waitFor(() => pusher.stats.queueLength === 0 && fake.readings.length === 2, "the rest");
-  assert.equal(pusher.stats.lost, 1);
-  assert.equal(pusher.stats.pushes.deadLetter, 1);
+  await waitFor(() => pusher.stats().queueLength === 0 && fake.readings.length === 2, "the rest");
+  assert.equal(pusher.stats().lost, 1);
+  assert.equal(pusher.stats().pushes.deadLetter, 1);
   assert.ok(
     lines.some((line) => /cannot be written to the dead-letter file .*counted as lost/.test(line)),
   );
@@ -202,12 +186,11 @@ Deno.test("a slow DSMR reader runs into the timeout and the telegram is retried"
   const fake = new FakeDsmrReader().start();
   fake.delayMs = 600;
   const { pusher, lines, dir } = await pusherFor(fake, { timeoutMs: 150 });
-  pusher.start();
   await pusher.offer(telegrams(1)[0]!);
-  await waitFor(() => pusher.stats.pushes.retry >= 1, "a timeout");
+  await waitFor(() => pusher.stats().pushes.retry >= 1, "a timeout");
   assert.ok(lines.some((line) => line.includes("no answer within 0.15 s")));
   fake.delayMs = 0;
-  await waitFor(() => pusher.stats.pushes.delivered === 1, "the retry to succeed");
+  await waitFor(() => pusher.stats().pushes.delivered === 1, "the retry to succeed");
   await pusher.stop();
   await new Promise((resolve) => setTimeout(resolve, 700)); // let the slow handlers finish
   await fake.stop();
@@ -219,10 +202,9 @@ Deno.test("a full queue drops the oldest telegrams, counts them and warns", asyn
   const port = fake.port;
   await fake.stop();
   const { pusher, lines, dir } = await pusherFor(fake, { maxRecords: 5 });
-  pusher.start();
   const sent = telegrams(8);
   for (const t of sent) await pusher.offer(t);
-  assert.equal(pusher.stats.dropped, 3);
+  assert.equal(pusher.stats().dropped, 3);
   assert.ok(lines.some((line) => line.includes("queue is full: dropped the 1 oldest")));
   const back = new FakeDsmrReader({ port }).start();
   await waitFor(() => back.readings.length === 5, "the five newest", 10_000);
@@ -235,11 +217,10 @@ Deno.test("a full queue drops the oldest telegrams, counts them and warns", asyn
 Deno.test("--dsmr-reader-interval thins the stream by meter time", async () => {
   const fake = new FakeDsmrReader().start();
   const { pusher, dir } = await pusherFor(fake, { intervalSeconds: 10 });
-  pusher.start();
   const sent = telegrams(25);
   for (const t of sent) await pusher.offer(t);
   await waitFor(
-    () => pusher.stats.queueLength === 0 && fake.readings.length === 3,
+    () => pusher.stats().queueLength === 0 && fake.readings.length === 3,
     "three readings",
   );
   assert.deepEqual(

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DurableQueue } from "../../lib/push/queue.ts";
+import { DurableQueue } from "../../../lib/outputs/queue/queue.ts";
 
 async function open(dir: string, options: { maxRecords?: number; maxBytes?: number } = {}) {
   return await DurableQueue.open<{ n: number }>({ dir, name: "test", ...options });

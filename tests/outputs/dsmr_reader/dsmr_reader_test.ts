@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { pushRequest } from "../../lib/push/dsmr_reader.ts";
-import { DemoMeter } from "../../lib/source/demo.ts";
-import { FakeDsmrReader } from "../support/fake_dsmr_reader.ts";
-import { concat, waitFor } from "../support/helpers.ts";
-import { startServer } from "../support/server.ts";
+import { pushRequest } from "../../../lib/outputs/dsmr_reader/api.ts";
+import { DemoMeter } from "../../../lib/source/demo.ts";
+import { FakeDsmrReader } from "../../support/fake_dsmr_reader.ts";
+import { concat, waitFor } from "../../support/helpers.ts";
+import { startServer } from "../../support/server.ts";
 
 const USER = "p1@home";
 const PASSWORD = "s3cr:t";

@@ -10,8 +10,8 @@
  * @module
  */
 
-import { concatBytes } from "../bytes.ts";
-import { type Logger, SILENT } from "../log.ts";
+import { concatBytes } from "../../bytes.ts";
+import { type Logger, SILENT } from "../../log.ts";
 import { type Cidr, isAllowed } from "./cidr.ts";
 
 /** Options for {@linkcode ShareServer.start}. */

@@ -5,8 +5,8 @@ import {
   encodeRecord,
   type QueueRecord,
   scanLog,
-} from "../../lib/push/queue_record.ts";
-import { concat } from "../support/helpers.ts";
+} from "../../../lib/outputs/queue/queue_record.ts";
+import { concat } from "../../support/helpers.ts";
 
 const encoder = new TextEncoder();
 

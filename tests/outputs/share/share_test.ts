@@ -1,19 +1,19 @@
 import assert from "node:assert/strict";
-import { FrameScanner } from "../../lib/dsmr/framer.ts";
-import { parseTelegram } from "../../lib/dsmr/parse.ts";
-import { P1Receiver, type ReceivedTelegram } from "../../lib/receiver.ts";
-import { isAllowed, parseCidrList } from "../../lib/share/cidr.ts";
-import { ShareServer } from "../../lib/share/share_server.ts";
-import { FileSource } from "../../lib/source/file.ts";
-import { TcpSource } from "../../lib/source/tcp.ts";
+import { FrameScanner } from "../../../lib/dsmr/framer.ts";
+import { parseTelegram } from "../../../lib/dsmr/parse.ts";
+import { P1Receiver, type ReceivedTelegram } from "../../../lib/receiver.ts";
+import { isAllowed, parseCidrList } from "../../../lib/outputs/share/cidr.ts";
+import { ShareServer } from "../../../lib/outputs/share/share_server.ts";
+import { FileSource } from "../../../lib/source/file.ts";
+import { TcpSource } from "../../../lib/source/tcp.ts";
 import {
   concat,
   corruptValue,
   openDescriptors,
   socketsOpened,
   waitFor,
-} from "../support/helpers.ts";
-import { fixtureBytes } from "../support/paths.ts";
+} from "../../support/helpers.ts";
+import { fixtureBytes } from "../../support/paths.ts";
 
 const DSMR5 = fixtureBytes("nl-dsmr50-3phase-4mbus.txt");
 const BELGIAN = fixtureBytes("be-emucs-peak.txt");

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { History, type HistoryPoint, pointOf } from "../lib/history.ts";
-import { FrameScanner } from "../lib/dsmr/framer.ts";
-import { parseTelegram } from "../lib/dsmr/parse.ts";
-import { fixtureBytes } from "./support/paths.ts";
-import { demoTelegrams } from "./support/telegrams.ts";
+import { History, type HistoryPoint, pointOf } from "../../../lib/outputs/history/memory.ts";
+import { FrameScanner } from "../../../lib/dsmr/framer.ts";
+import { parseTelegram } from "../../../lib/dsmr/parse.ts";
+import { fixtureBytes } from "../../support/paths.ts";
+import { demoTelegrams } from "../../support/telegrams.ts";
 
 /** A point at a UTC instant, with the Dutch meter-local day (CET/CEST by the EU rule). */
 function point(time: number, importKwh: number, importW = 500): HistoryPoint {

@@ -9,8 +9,8 @@
  * @module
  */
 
-import { meterReading } from "../dsmr/derive.ts";
-import type { MbusDevice, Telegram } from "../dsmr/model.ts";
+import { meterReading } from "../../dsmr/derive.ts";
+import type { MbusDevice, Telegram } from "../../dsmr/model.ts";
 
 /** The default topic prefix; with it, unique ids keep the form they have always had. */
 export const DEFAULT_PREFIX = "p1reader";

@@ -5,9 +5,10 @@
  * @module
  */
 
-import { gasDevice, twoTariffs } from "../dsmr/derive.ts";
-import type { Telegram } from "../dsmr/model.ts";
-import { splitCredentials } from "./credentials.ts";
+import { gasDevice, twoTariffs } from "../../dsmr/derive.ts";
+import type { Telegram } from "../../dsmr/model.ts";
+import { splitCredentials } from "../credentials.ts";
+import type { DeliveryOutcome } from "../queue/delivery.ts";
 
 /** Which API to push to. */
 export type DsmrReaderApi = "v1" | "v2";
@@ -16,9 +17,6 @@ export type DsmrReaderApi = "v1" | "v2";
 export type PushItem =
   | { api: "v1"; telegram: string }
   | { api: "v2"; fields: Record<string, string | number> };
-
-/** What an answer means: delivered, give up on this telegram, stop for a while, or try again. */
-export type PushOutcome = "delivered" | "dead-letter" | "paused" | "retry";
 
 const PATHS: Record<DsmrReaderApi, string> = {
   v1: "/api/v1/datalogger/dsmrreading",
@@ -94,7 +92,7 @@ export function v2Fields(t: Telegram): Record<string, string | number> | undefin
  *
  * @example
  * ```ts
- * import { pushRequest } from "./dsmr_reader.ts";
+ * import { pushRequest } from "./api.ts";
  * import assert from "node:assert/strict";
  * const { url, init } = pushRequest("https://me:pw@example.org/dsmr", "KEY", { api: "v1", telegram: "/X5\r\n!" });
  * assert.equal(url, "https://example.org/dsmr/api/v1/datalogger/dsmrreading");
@@ -130,17 +128,17 @@ export function pushRequest(
 
 /**
  * What DSMR reader's answer means. 201 is success; 400, and a 500 "Failed to parse telegram", are
- * about this telegram and will not change (dead letter); 403 (bad key) and 405 (API disabled)
+ * about this telegram and will not change (refused: it goes to the dead-letter file); 403 (bad key) and 405 (API disabled)
  * need the user (pause); anything else may pass later (retry).
  *
  * @param status The HTTP status.
  * @param body The response body.
  * @returns The outcome.
  */
-export function classifyResponse(status: number, body: string): PushOutcome {
+export function classifyResponse(status: number, body: string): DeliveryOutcome {
   if (status === 201) return "delivered";
-  if (status === 400) return "dead-letter";
-  if (status === 500 && body.includes("Failed to parse telegram")) return "dead-letter";
+  if (status === 400) return "refused";
+  if (status === 500 && body.includes("Failed to parse telegram")) return "refused";
   if (status === 403 || status === 405) return "paused";
   return "retry";
 }

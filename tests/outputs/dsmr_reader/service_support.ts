@@ -6,9 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { DemoMeter } from "../../lib/source/demo.ts";
-import type { FakeDsmrReader, StoredReading } from "../support/fake_dsmr_reader.ts";
-import { concat } from "../support/helpers.ts";
+import { DemoMeter } from "../../../lib/source/demo.ts";
+import type { FakeDsmrReader, StoredReading } from "../../support/fake_dsmr_reader.ts";
+import { concat } from "../../support/helpers.ts";
 
 /** A capture file's bytes and its telegrams as DSMR reader receives them. */
 export interface Capture {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { FakeDsmrReader } from "../support/fake_dsmr_reader.ts";
-import { waitFor } from "../support/helpers.ts";
-import { startServer } from "../support/server.ts";
+import { FakeDsmrReader } from "../../support/fake_dsmr_reader.ts";
+import { waitFor } from "../../support/helpers.ts";
+import { startServer } from "../../support/server.ts";
 import {
   assertStoredOnceInOrder,
   demoCapture,
