@@ -16,6 +16,7 @@ import type { Telegram } from "../../dsmr/model.ts";
 import type { Hono } from "hono";
 import type { ReceivedTelegram } from "../../receiver.ts";
 import type { Output, OutputContext } from "../output.ts";
+import { Ring } from "./ring.ts";
 import { recentRoute } from "./routes.ts";
 
 /** One point of the history. */
@@ -91,15 +92,6 @@ export function pointOf(t: Telegram, receivedAt: number): HistoryPoint {
   return point;
 }
 
-/** Drops the oldest points: those before `cutoff`, and any beyond `max`. */
-function trim(points: HistoryPoint[], cutoff: number, max: number): void {
-  let drop = 0;
-  while (drop < points.length && (points[drop]!.time < cutoff || points.length - drop > max)) {
-    drop++;
-  }
-  if (drop > 0) points.splice(0, drop);
-}
-
 interface Minute {
   start: number;
   count: number;
@@ -113,19 +105,17 @@ interface Minute {
 /** The ring buffers; see the module documentation. */
 export class History {
   readonly #recentMs: number;
-  readonly #recentMax: number;
   readonly #minutesMs: number;
-  readonly #minutesMax: number;
-  #recent: HistoryPoint[] = [];
-  #minutes: HistoryPoint[] = [];
+  readonly #recent: Ring<HistoryPoint>;
+  readonly #minutes: Ring<HistoryPoint>;
   #open: Minute | undefined;
 
   /** Makes an empty history. */
   constructor(options: HistoryOptions = {}) {
     this.#recentMs = options.recentMs ?? 3_600_000;
-    this.#recentMax = options.recentMax ?? 7200;
     this.#minutesMs = options.minutesMs ?? 48 * 3_600_000;
-    this.#minutesMax = Math.ceil(this.#minutesMs / 60_000) + 1;
+    this.#recent = new Ring(options.recentMax ?? 7200);
+    this.#minutes = new Ring(Math.ceil(this.#minutesMs / 60_000) + 1);
   }
 
   /** Points kept per telegram and per minute (for bounds checks). */
@@ -152,7 +142,8 @@ export class History {
     const newest = this.#recent.at(-1);
     if (newest && point.time < newest.time) this.#rewind(point.time);
     this.#recent.push(point);
-    trim(this.#recent, point.time - this.#recentMs, this.#recentMax);
+    const cutoff = point.time - this.#recentMs;
+    this.#recent.dropOldestWhile((oldest) => oldest.time < cutoff);
 
     const start = Math.floor(point.time / 60_000) * 60_000;
     if (this.#open && this.#open.start !== start) this.#close();
@@ -180,13 +171,9 @@ export class History {
 
   /** Drops the points from `time` on, and the minutes after the one it falls in. */
   #rewind(time: number): void {
-    const dropFrom = (points: HistoryPoint[], from: number) => {
-      const at = points.findIndex((p) => p.time >= from);
-      if (at >= 0) points.splice(at);
-    };
     const minute = Math.floor(time / 60_000) * 60_000;
-    dropFrom(this.#recent, time);
-    dropFrom(this.#minutes, minute);
+    this.#recent.dropNewestWhile((newest) => newest.time >= time);
+    this.#minutes.dropNewestWhile((newest) => newest.time >= minute);
     if (this.#open && this.#open.start > minute) this.#open = undefined;
   }
 
@@ -208,7 +195,8 @@ export class History {
     if (last.exportKwh !== undefined) point.exportKwh = last.exportKwh;
     if (last.gasM3 !== undefined) point.gasM3 = last.gasM3;
     this.#minutes.push(point);
-    trim(this.#minutes, m.start - this.#minutesMs, this.#minutesMax);
+    const cutoff = m.start - this.#minutesMs;
+    this.#minutes.dropOldestWhile((oldest) => oldest.time < cutoff);
   }
 
   /**
