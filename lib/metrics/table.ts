@@ -220,8 +220,11 @@ const watts = (
   q: Quantity | undefined,
 ) => (q === undefined ? undefined : Math.round(q.value * 1000 * 1000) / 1000);
 
-/** Every metric family with a fixed name. */
-export const METRICS: readonly MetricRow[] = [
+/**
+ * The meter's families with a fixed name: they read only the latest telegram and the registers
+ * held for it, so they change only with a new telegram.
+ */
+export const METER_METRICS: readonly MetricRow[] = [
   // ---- the original product, generation 1 (README) --------------------------------------
   {
     name: "p1_usage_electricity_low",
@@ -476,7 +479,10 @@ export const METRICS: readonly MetricRow[] = [
         }]
         : [],
   },
-  // ---- the reader's health ----------------------------------------------------------------
+];
+
+/** The reader's own families: counters, state and process figures that change between telegrams. */
+export const READER_METRICS: readonly MetricRow[] = [
   {
     name: "p1_telegrams_total",
     help: "Telegrams framed, by result",
@@ -545,13 +551,10 @@ export const METRICS: readonly MetricRow[] = [
     type: "gauge",
     read: (s) => [{ labels: { version: s.version, deno: Deno.version.deno }, value: 1 }],
   },
-  {
-    name: "process_resident_memory_bytes",
-    help: "Resident memory size in bytes.",
-    type: "gauge",
-    read: () => one(Deno.memoryUsage().rss),
-  },
 ];
+
+/** Every metric family with a fixed name: the meter's, then the reader's. */
+export const METRICS: readonly MetricRow[] = [...METER_METRICS, ...READER_METRICS];
 
 /**
  * The original's per-device families (`p1_mbus_<id>_device_type`, `_capture_time`, `_value`) for

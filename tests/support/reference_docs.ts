@@ -177,7 +177,7 @@ export async function renderMetrics(): Promise<string> {
     "",
     ...mbus,
     "",
-    "### The runtime's own (prom-client)",
+    "### The process's own (as prom-client names them)",
     "",
     ...runtime,
   ].join("\n");
