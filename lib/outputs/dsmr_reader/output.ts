@@ -14,7 +14,7 @@ import { redactUrl } from "../../log.ts";
 import type { ReceivedTelegram } from "../../receiver.ts";
 import { MeterTimeThinner } from "../../thin.ts";
 import type { Output, OutputContext, OutputDefinition, OutputMetric } from "../output.ts";
-import { type DeliveryAnswer, QueueDelivery } from "../queue/delivery.ts";
+import { type DeliveryAnswer, QueueDelivery, sendRequest } from "../queue/delivery.ts";
 import {
   classifyResponse,
   type DsmrReaderApi,
@@ -239,24 +239,13 @@ export class DsmrReaderOutput implements Output<PushStats> {
 
   async #send(item: PushItem, stopping: AbortSignal): Promise<DeliveryAnswer> {
     const { url, init } = pushRequest(this.#options.url, this.#options.apiKey, item);
-    const timeout = this.#options.timeoutMs ?? 3000;
-    try {
-      const response = await fetch(url, {
-        ...init,
-        signal: AbortSignal.any([AbortSignal.timeout(timeout), stopping]),
-      });
-      const body = await response.text();
-      return {
-        outcome: classifyResponse(response.status, body),
-        detail: `${response.status} ${body.slice(0, 80).trim()}`.trim(),
-      };
-    } catch (error) {
-      const name = (error as Error).name;
-      const detail = name === "TimeoutError"
-        ? `no answer within ${timeout / 1000} s`
-        : (error as Error).message;
-      return { outcome: "retry", detail };
-    }
+    const answer = await sendRequest(url, init, this.#options.timeoutMs ?? 3000, stopping);
+    if ("failure" in answer) return { outcome: "retry", detail: answer.failure };
+    const { response, body } = answer;
+    return {
+      outcome: classifyResponse(response.status, body),
+      detail: `${response.status} ${body.slice(0, 80).trim()}`.trim(),
+    };
   }
 }
 

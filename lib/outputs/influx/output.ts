@@ -16,7 +16,7 @@ import { redactUrl } from "../../log.ts";
 import type { ReceivedTelegram } from "../../receiver.ts";
 import { MeterTimeThinner } from "../../thin.ts";
 import type { Output, OutputContext, OutputDefinition } from "../output.ts";
-import { type DeliveryAnswer, QueueDelivery } from "../queue/delivery.ts";
+import { type DeliveryAnswer, QueueDelivery, sendRequest } from "../queue/delivery.ts";
 import { classifyWrite, type InfluxTarget, retryAfterMs, writeRequest } from "./client.ts";
 import { formatLine } from "./line_protocol.ts";
 import { telegramPoints } from "./points.ts";
@@ -148,25 +148,17 @@ export class InfluxOutput implements Output<InfluxStats> {
 
   async #send(body: string, stopping: AbortSignal): Promise<DeliveryAnswer> {
     const { url, init } = writeRequest(this.#target, body);
-    const timeout = this.#options.timeoutMs;
-    try {
-      const response = await fetch(url, {
-        ...init,
-        signal: AbortSignal.any([AbortSignal.timeout(timeout), stopping]),
-      });
-      const text = await response.text();
-      const outcome = classifyWrite(response.status);
-      return {
-        outcome: outcome === "written" ? "delivered" : outcome,
-        detail: this.#withoutSecrets(`${response.status} ${text.slice(0, 200).trim()}`.trim()),
-        retryAfterMs: retryAfterMs(response.headers.get("retry-after")),
-      };
-    } catch (error) {
-      const detail = (error as Error).name === "TimeoutError"
-        ? `no answer within ${timeout / 1000} s`
-        : this.#withoutSecrets((error as Error).message);
-      return { outcome: "retry", detail };
+    const answer = await sendRequest(url, init, this.#options.timeoutMs, stopping);
+    if ("failure" in answer) {
+      return { outcome: "retry", detail: this.#withoutSecrets(answer.failure) };
     }
+    const { response, body: text } = answer;
+    const outcome = classifyWrite(response.status);
+    return {
+      outcome: outcome === "written" ? "delivered" : outcome,
+      detail: this.#withoutSecrets(`${response.status} ${text.slice(0, 200).trim()}`.trim()),
+      retryAfterMs: retryAfterMs(response.headers.get("retry-after")),
+    };
   }
 
   /** A server's answer or an error, with the token or password (should it be echoed) hidden. */

@@ -439,3 +439,36 @@ export class QueueDelivery<T> {
     }
   }
 }
+
+/** The receiving end's answer to a request, or why there was none. */
+export type HttpAnswer = { response: Response; body: string } | { failure: string };
+
+/**
+ * Sends one request of a push, giving up after `timeoutMs` or when the push stops.
+ *
+ * @param url Where to.
+ * @param init The request.
+ * @param timeoutMs How long to wait for the whole answer.
+ * @param stopping Aborted when the push stops.
+ * @returns The response and its body, or why there is none (`no answer within 3 s`).
+ */
+export async function sendRequest(
+  url: string,
+  init: RequestInit,
+  timeoutMs: number,
+  stopping: AbortSignal,
+): Promise<HttpAnswer> {
+  try {
+    const response = await fetch(url, {
+      ...init,
+      signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping]),
+    });
+    return { response, body: await response.text() };
+  } catch (error) {
+    return {
+      failure: (error as Error).name === "TimeoutError"
+        ? `no answer within ${timeoutMs / 1000} s`
+        : (error as Error).message,
+    };
+  }
+}
