@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { havePromtool, promtoolCheck } from "../support/service.ts";
-import { startServer } from "../support/server.ts";
+import { type RunningServer, startServer } from "../support/server.ts";
+import { fixture } from "../support/paths.ts";
 import { runMain } from "../support/run.ts";
 
 Deno.test("the service on the demo meter serves /, /metrics and /healthz, and stops on SIGTERM", async () => {
@@ -119,4 +120,56 @@ Deno.test("p1reader healthcheck exits 0 while the service is healthy and 1 once 
   const gone = await runMain(["healthcheck", "--port", port], { permissions });
   assert.equal(gone.code, 1);
   assert.match(gone.stderr, /unhealthy: cannot reach http:\/\/127\.0\.0\.1:\d+\/healthz/);
+});
+
+/** Sends SIGTERM and waits up to `ms` for the exit; kills the process if it does not go. */
+async function stopWithin(server: RunningServer, ms: number): Promise<number | "killed"> {
+  const started = performance.now();
+  server.child.kill("SIGTERM");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => timer = setTimeout(() => resolve("late"), ms));
+  const ended = await Promise.race([server.child.status, late]);
+  clearTimeout(timer);
+  if (ended === "late") {
+    server.child.kill("SIGKILL");
+    await server.stop();
+    return "killed";
+  }
+  await server.stop();
+  return performance.now() - started;
+}
+
+async function statusOf(server: RunningServer) {
+  return await (await fetch(`${server.url}/api/v1/status`)).json();
+}
+
+Deno.test("the fastest looping replay leaves /healthz answering within 100 ms and stops within 2 s of SIGTERM", async () => {
+  const server = await startServer([
+    "--source",
+    `file:${fixture("nl-dsmr50-3phase-4mbus.txt")}`,
+    "--replay-interval",
+    "0",
+    "--replay-loop",
+  ]);
+  let stopped: number | "killed" | undefined;
+  try {
+    const times: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const started = performance.now();
+      const response = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(5000) });
+      await response.body?.cancel();
+      times.push(performance.now() - started);
+      assert.equal(response.status, 200);
+    }
+    times.sort((a, b) => a - b);
+    assert.ok(times[10]! < 100, `median ${times[10]!.toFixed(1)} ms (all: ${times.join(", ")})`);
+    const before = (await statusOf(server)).counters.telegramsOk;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const after = (await statusOf(server)).counters.telegramsOk;
+    assert.ok(after - before > 100, `the replay went on at speed: ${after - before} in 0.2 s`);
+    stopped = await stopWithin(server, 10_000);
+    assert.ok(stopped !== "killed" && stopped < 2000, `stopped after ${stopped} ms`);
+  } finally {
+    if (stopped === undefined) await stopWithin(server, 10_000);
+  }
 });
