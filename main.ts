@@ -28,7 +28,7 @@ Usage:
   p1reader parse [--format F] [--json] FILE|-   decode a capture of telegrams
   p1reader healthcheck                          exit 0 when the running service is healthy, else 1
   p1reader --version                            print the version
-  p1reader --help                               show this help
+  p1reader help, p1reader --help                show this help
 
 ${serveUsage()}
 ${PARSE_USAGE}`;
@@ -59,6 +59,7 @@ export async function main(args: string[]): Promise<number> {
     case "-V":
       io.stdout(`${VERSION}\n`);
       return 0;
+    case "help":
     case "--help":
     case "-h":
       io.stdout(USAGE);

@@ -119,7 +119,32 @@ Deno.test("p1reader healthcheck exits 0 while the service is healthy and 1 once 
   }
   const gone = await runMain(["healthcheck", "--port", port], { permissions });
   assert.equal(gone.code, 1);
-  assert.match(gone.stderr, /unhealthy: cannot reach http:\/\/127\.0\.0\.1:\d+\/healthz/);
+  assert.match(
+    gone.stderr,
+    /^unhealthy: cannot reach http:\/\/127\.0\.0\.1:\d+\/healthz: .*Connection refused/,
+  );
+});
+
+Deno.test("p1reader healthcheck of an unhealthy service prints the HTTP status and the reason", async () => {
+  const server = await startServer(["--source", "file:/dev/null"]);
+  try {
+    const result = await runMain(["healthcheck", "--port", new URL(server.url).port], {
+      permissions: ["--allow-net", "--allow-env", "--allow-read"],
+    });
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr,
+      `unhealthy: ${server.url}/healthz answered 503 Service Unavailable: no valid telegram received yet\n`,
+    );
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("p1reader help is p1reader --help", async () => {
+  const [help, flag] = await Promise.all([runMain(["help"]), runMain(["--help"])]);
+  assert.equal(help.code, 0);
+  assert.equal(help.stdout, flag.stdout);
 });
 
 /** Sends SIGTERM and waits up to `ms` for the exit; kills the process if it does not go. */
