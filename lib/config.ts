@@ -45,6 +45,8 @@ export interface Config {
   host: string;
   /** HTTP port (0 picks a free one). */
   port: number;
+  /** The most clients of `/api/v1/stream` at once. */
+  streamClients: number;
   /** Stale limit in milliseconds; `undefined` means 3 meter intervals. */
   staleAfterMs: number | undefined;
   /** Log level. */
@@ -183,6 +185,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: "8080",
     value: "PORT",
     help: "HTTP port (the container uses 80)",
+  },
+  {
+    name: "stream-clients",
+    type: "string",
+    env: "P1READER_STREAM_CLIENTS",
+    default: "64",
+    value: "N",
+    help: "most clients of the live event stream (dashboards) at once; more get 503",
   },
   {
     name: "stale-after",
@@ -670,6 +680,12 @@ export function parseConfig(inputs: ConfigInputs): Config | "help" {
     replayLoop: get("replay-loop")?.value === true,
     host: check("host", (text) => text)!,
     port,
+    streamClients: check("stream-clients", (text) => {
+      if (!/^\d+$/.test(text) || Number(text) < 1) {
+        throw new ConfigError("expected a whole number of clients, at least 1");
+      }
+      return Number(text);
+    })!,
     staleAfterMs: staleAfter === undefined ? undefined : staleAfter * 1000,
     logLevel: check("log-level", oneOf(LOG_LEVELS))!,
     logFormat: check("log-format", oneOf(["text", "json"] as const))!,

@@ -6,7 +6,9 @@
  */
 
 import { type Config, ConfigError, configHelp, parseConfig } from "../config.ts";
-import { createApp } from "../http/app.ts";
+import { createApp, liveFeed } from "../http/app.ts";
+import { ConnectionGuard } from "../http/connection_guard.ts";
+import { SlowClientError, StreamHub } from "../http/streams.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { MetricsRegistry } from "../metrics/registry.ts";
 import { receiverSnapshot } from "../metrics/table.ts";
@@ -140,11 +142,20 @@ export async function runServe(
       prefix: config.mqtt.prefix,
     });
   }
+  const streams = new StreamHub({
+    feed: liveFeed(receiver),
+    maxClients: config.streamClients,
+    closing: closing.signal,
+    logger,
+  });
+  // Assigned once the port is open, before any request can read it.
+  let guard: ConnectionGuard;
   const metrics = new MetricsRegistry(() => ({
     ...receiverSnapshot(receiver, VERSION),
     push: pusher?.stats,
     share: share?.stats,
     mqtt: mqttPublisher?.stats,
+    http: { streams: streams.stats, connections: guard.stats },
   }), [
     ...(pusher ? ["push" as const] : []),
     ...(share ? ["share" as const] : []),
@@ -159,6 +170,8 @@ export async function runServe(
     logger,
     history,
     closing: closing.signal,
+    streams,
+    connections: () => guard.stats,
     ...(pusher ? { push: () => pusher.stats } : {}),
     ...(share ? { share: () => share.stats } : {}),
     ...(mqttPublisher ? { mqtt: () => mqttPublisher.stats } : {}),
@@ -176,19 +189,38 @@ export async function runServe(
     });
   }
 
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  // The HTTP server listens on loopback only; the guard owns the public port and bounds the
+  // connections that Deno.serve alone would keep for ever (see connection_guard.ts).
+  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
     server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: () => {},
+      // Routes' errors are the app's (a 500 and a log line); what reaches here is a response
+      // body that failed after its headers were sent.
+      onError: (error) => {
+        if (!(error instanceof SlowClientError)) {
+          logger.error("a response failed", { error: (error as Error).message });
+        }
+        return new Response(null, { status: 500 });
+      },
+    }, app.fetch);
+    guard = ConnectionGuard.listen({
       hostname: config.host,
       port: config.port,
-      onListen: ({ hostname, port }) => logger.info(`listening on ${listenUrls(hostname, port)}`),
-    }, app.fetch);
+      upstream: server.addr,
+      logger,
+    });
   } catch (error) {
+    await server?.shutdown();
     io.stderr(
       `p1reader: cannot listen on ${config.host}:${config.port}: ${(error as Error).message}\n`,
     );
     return 2;
   }
+  const http = server;
+  logger.info(`listening on ${listenUrls(guard.addr.hostname, guard.addr.port)}`);
   receiver.start();
   pusher?.start();
   mqttPublisher?.start();
@@ -207,7 +239,8 @@ export async function runServe(
           pusher?.stop(),
           share?.close(),
           mqttPublisher?.stop(),
-          server.shutdown(),
+          // In-flight requests finish through the guard; then it closes what is left.
+          http.shutdown().then(() => guard.close()),
         ]);
       })();
       await Promise.race([stopped, deadline]);
@@ -217,7 +250,7 @@ export async function runServe(
   const onInt = () => stop("SIGINT");
   Deno.addSignalListener("SIGTERM", onTerm);
   Deno.addSignalListener("SIGINT", onInt);
-  await server.finished;
+  await http.finished;
   await stopping;
   Deno.removeSignalListener("SIGTERM", onTerm);
   Deno.removeSignalListener("SIGINT", onInt);

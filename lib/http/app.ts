@@ -5,6 +5,9 @@
  * - `GET /`: the original product's first-generation JSON (204 before the first telegram).
  * - `GET /api`, `GET /api/raw`: its second generation (all keys null / 204 before the first).
  * - `GET /api/v1/telegram`, `/api/v1/telegram/raw`, `/api/v1/status`, `/healthz`, `/metrics`.
+ * - `GET /ui` (the dashboard), `/api/v1/history`, `/api/v1/stream`.
+ *
+ * `HEAD` works wherever `GET` does.
  *
  * @module
  */
@@ -20,6 +23,8 @@ import { fullTelegram } from "../views/full.ts";
 import type { History } from "../history.ts";
 import { DASHBOARD_HTML } from "../ui/page.ts";
 import { originalApi, originalFlat } from "../views/original.ts";
+import type { ConnectionStats } from "./connection_guard.ts";
+import { STREAM_HEADERS, type StreamFeed, StreamHub } from "./streams.ts";
 
 /** What the routes read. */
 export interface AppDependencies {
@@ -39,6 +44,13 @@ export interface AppDependencies {
   history?: History;
   /** Aborted when the service stops: event streams end. */
   closing?: AbortSignal;
+  /**
+   * The clients of `/api/v1/stream`; by default a hub of {@linkcode DEFAULT_STREAM_CLIENTS}
+   * fed by {@linkcode liveFeed}.
+   */
+  streams?: StreamHub;
+  /** The connection guard's stats, when one fronts the server. */
+  connections?: () => ConnectionStats;
   /** The `/metrics` registry. */
   metrics: MetricsRegistry;
   /** The reader's version. */
@@ -68,8 +80,7 @@ function pushStatus(stats: PushStats | undefined, at: number) {
 }
 
 /** The status event of the stream: what the dashboard shows about the source. */
-function streamStatus(deps: AppDependencies) {
-  const { receiver } = deps;
+function streamStatus(receiver: AppDependencies["receiver"]) {
   const counters = receiver.counters;
   return {
     state: receiver.state,
@@ -82,61 +93,33 @@ function streamStatus(deps: AppDependencies) {
   };
 }
 
-/** Most events waiting for one stream client; beyond that its events are dropped, not queued. */
-const STREAM_QUEUE = 32;
+/** The most `/api/v1/stream` clients at once unless configured (`--stream-clients`). */
+export const DEFAULT_STREAM_CLIENTS = 64;
 
 /**
- * Server-sent events: the status at once and on every change, the latest telegram at once and
- * each new one, and a heartbeat every 15 s so that proxies keep the connection.
+ * What `/api/v1/stream` sends: the status at once and on every change, the latest telegram at
+ * once and each new one.
+ *
+ * @param receiver The receiver.
+ * @returns The feed of a {@linkcode StreamHub}.
  */
-function eventStream(deps: AppDependencies, now: () => number): Response {
-  const encoder = new TextEncoder();
-  let cleanup = () => {};
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      const send = (text: string) => {
-        // A client that does not keep up loses events; the reader never waits for it.
-        if ((controller.desiredSize ?? 0) > 0) controller.enqueue(encoder.encode(text));
-      };
-      const event = (name: string, data: unknown) =>
-        send(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-      event("status", streamStatus(deps));
-      if (deps.receiver.latest) event("telegram", fullTelegram(deps.receiver.latest));
-      const unsubscribe = deps.receiver.subscribe((received) =>
-        event("telegram", fullTelegram(received))
+export function liveFeed(receiver: AppDependencies["receiver"]): StreamFeed {
+  return {
+    initial: () => [
+      ["status", streamStatus(receiver)],
+      ...(receiver.latest ? [["telegram", fullTelegram(receiver.latest)] as const] : []),
+    ],
+    watch(publish) {
+      const unsubscribe = receiver.subscribe((received) =>
+        publish("telegram", fullTelegram(received))
       );
-      const unwatch = deps.receiver.onStateChange(() => event("status", streamStatus(deps)));
-      const heartbeat = setInterval(
-        () => send(`: heartbeat ${new Date(now()).toISOString()}\n\n`),
-        15_000,
-      );
-      const close = () => {
-        cleanup();
-        try {
-          controller.close();
-        } catch {
-          // Already closed by the client.
-        }
-      };
-      deps.closing?.addEventListener("abort", close, { once: true });
-      cleanup = () => {
+      const unwatch = receiver.onStateChange(() => publish("status", streamStatus(receiver)));
+      return () => {
         unsubscribe();
         unwatch();
-        clearInterval(heartbeat);
-        deps.closing?.removeEventListener("abort", close);
       };
     },
-    cancel() {
-      cleanup();
-    },
-  }, new CountQueuingStrategy({ highWaterMark: STREAM_QUEUE }));
-  return new Response(body, {
-    headers: {
-      "content-type": "text/event-stream",
-      "cache-control": "no-cache",
-      "x-accel-buffering": "no",
-    },
-  });
+  };
 }
 
 /** The path routes match: lower case, without a trailing slash (except `/` itself). */
@@ -160,8 +143,27 @@ export function createApp(deps: AppDependencies): Hono {
   const { receiver, metrics } = deps;
   const now = deps.now ?? Date.now;
   const log = deps.logger ?? SILENT;
+  const streams = deps.streams ?? new StreamHub({
+    feed: liveFeed(receiver),
+    maxClients: DEFAULT_STREAM_CLIENTS,
+    ...(deps.closing ? { closing: deps.closing } : {}),
+    logger: log,
+  });
   // Like the original (ASP.NET): paths match without regard to case or a trailing slash.
   const app = new Hono({ getPath: matchPath });
+
+  app.use(async (c, next) => {
+    await next();
+    // Hono answers HEAD with GET's headers and drops the body unread. Read it here for its
+    // length, or cancel an endless stream, so that nothing it holds outlives the request.
+    if (c.req.method === "HEAD" && c.res.body) {
+      if (c.res.headers.get("content-type") === STREAM_HEADERS["content-type"]) {
+        await c.res.body.cancel();
+      } else {
+        c.res.headers.set("content-length", String((await c.res.arrayBuffer()).byteLength));
+      }
+    }
+  });
 
   app.get("/", (c) => {
     // Browsers go to the dashboard; API clients keep getting the original's JSON.
@@ -209,6 +211,7 @@ export function createApp(deps: AppDependencies): Hono {
       dsmrReader: pushStatus(deps.push?.(), at),
       share: deps.share?.() ?? null,
       mqtt: deps.mqtt?.() ?? null,
+      http: { streams: streams.stats, connections: deps.connections?.() ?? null },
     });
   });
 
@@ -229,7 +232,11 @@ export function createApp(deps: AppDependencies): Hono {
     return c.json(deps.history.query(minutes));
   });
 
-  app.get("/api/v1/stream", () => eventStream(deps, now));
+  app.get("/api/v1/stream", (c) => {
+    // HEAD learns the headers and opens nothing.
+    if (c.req.method === "HEAD") return new Response(null, { headers: STREAM_HEADERS });
+    return streams.open();
+  });
 
   app.get("/healthz", (c) => {
     const latest = receiver.latest;

@@ -164,6 +164,15 @@ async function stopWithin(server: RunningServer, ms: number): Promise<number | "
   return performance.now() - started;
 }
 
+/** Polls an async condition every 50 ms for up to 10 s. */
+async function waitForAsync(condition: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 async function statusOf(server: RunningServer) {
   return await (await fetch(`${server.url}/api/v1/status`)).json();
 }
@@ -196,5 +205,67 @@ Deno.test("the fastest looping replay leaves /healthz answering within 100 ms an
     assert.ok(stopped !== "killed" && stopped < 2000, `stopped after ${stopped} ms`);
   } finally {
     if (stopped === undefined) await stopWithin(server, 10_000);
+  }
+});
+
+Deno.test("connections that never finish a request head are bounded; the service keeps answering", async () => {
+  const server = await startServer(["--source", "demo"]);
+  const port = Number(new URL(server.url).port);
+  const conns: Deno.Conn[] = [];
+  const healthz = async () => {
+    const response = await fetch(`${server.url}/healthz`);
+    await response.body?.cancel();
+    return response.status;
+  };
+  try {
+    await waitForAsync(async () => await healthz() === 200, "the first telegram");
+    const head = new TextEncoder().encode("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+    for (let i = 0; i < 520; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(head);
+      conns.push(conn);
+    }
+    // The first ones were closed to make room for the last: they read the end of the stream.
+    const first = await Promise.race([
+      conns[0]!.read(new Uint8Array(16)).catch(() => null),
+      new Promise<"open">((resolve) => setTimeout(() => resolve("open"), 5000)),
+    ]);
+    assert.equal(first, null, "the oldest unfinished connection was closed");
+    assert.equal(await healthz(), 200, "the service answers while the connections are held");
+    const { http } = await statusOf(server);
+    assert.ok(http.connections.open <= 512, `${http.connections.open} open`);
+    assert.ok(http.connections.evicted >= 8, `${http.connections.evicted} evicted`);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /^p1_http_connections_closed_total\{reason="evicted"\} ([89]|\d\d+)$/m);
+  } finally {
+    for (const conn of conns) conn.close();
+    await server.stop();
+  }
+});
+
+Deno.test("--stream-clients caps the live stream; status and /metrics count clients and refusals", async () => {
+  const server = await startServer(["--source", "demo", "--stream-clients", "2"]);
+  try {
+    const open = [
+      await fetch(`${server.url}/api/v1/stream`),
+      await fetch(`${server.url}/api/v1/stream`),
+    ];
+    const refused = await fetch(`${server.url}/api/v1/stream`);
+    assert.equal(refused.status, 503);
+    assert.match((await refused.json()).reason, /2 clients are connected/);
+    const { http } = await statusOf(server);
+    assert.deepEqual(http.streams, {
+      clients: 2,
+      limit: 2,
+      refused: 1,
+      closedSlow: 0,
+      eventsDropped: 0,
+    });
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /^p1_http_stream_clients 2$/m);
+    assert.match(metrics, /^p1_http_stream_clients_refused_total 1$/m);
+    for (const response of open) await response.body!.cancel();
+  } finally {
+    assert.equal((await server.stop()).code, 0);
   }
 });
