@@ -5,9 +5,10 @@
  * - `GET /`: the original product's first-generation JSON (204 before the first telegram).
  * - `GET /api`, `GET /api/raw`: its second generation (all keys null / 204 before the first).
  * - `GET /api/v1/telegram`, `/api/v1/telegram/raw`, `/api/v1/status`, `/healthz`, `/metrics`.
- * - `GET /ui` (the dashboard), `/api/v1/history`, `/api/v1/stream`.
+ * - `GET /ui` (the dashboard, its script and style), `/api/v1/history`, `/api/v1/stream`.
  *
- * `HEAD` works wherever `GET` does.
+ * `HEAD` works wherever `GET` does; another method on a known route answers 405 with `Allow`.
+ * Every answer forbids framing, MIME sniffing, inline script and other origins.
  *
  * @module
  */
@@ -21,7 +22,7 @@ import type { P1Receiver } from "../receiver.ts";
 import { type Logger, SILENT } from "../log.ts";
 import { fullTelegram } from "../views/full.ts";
 import type { History } from "../history.ts";
-import { DASHBOARD_HTML } from "../ui/page.ts";
+import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_SCRIPT } from "../ui/page.ts";
 import { originalApi, originalFlat } from "../views/original.ts";
 import type { ConnectionStats } from "./connection_guard.ts";
 import { STREAM_HEADERS, type StreamFeed, StreamHub } from "./streams.ts";
@@ -122,6 +123,22 @@ export function liveFeed(receiver: AppDependencies["receiver"]): StreamFeed {
   };
 }
 
+/**
+ * Headers of every answer. The page's script and style are files of their own, so the policy
+ * can forbid inline script: meter text that slipped into the page as markup would still not run.
+ */
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; " +
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; " +
+    "frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+};
+
+/** What every known route accepts. */
+const ALLOW = "GET, HEAD";
+
 /** The path routes match: lower case, without a trailing slash (except `/` itself). */
 function matchPath(request: Request): string {
   const path = new URL(request.url).pathname.toLowerCase();
@@ -154,6 +171,7 @@ export function createApp(deps: AppDependencies): Hono {
 
   app.use(async (c, next) => {
     await next();
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
     // Hono answers HEAD with GET's headers and drops the body unread. Read it here for its
     // length, or cancel an endless stream, so that nothing it holds outlives the request.
     if (c.req.method === "HEAD" && c.res.body) {
@@ -215,7 +233,22 @@ export function createApp(deps: AppDependencies): Hono {
     });
   });
 
-  app.get("/ui", (c) => c.html(DASHBOARD_HTML));
+  app.get("/ui", (c) => {
+    // The page's links are relative (it works behind a proxy's path prefix), so `/ui/` would
+    // load `/ui/ui/app.js`: send such a browser to `/ui`.
+    if (new URL(c.req.url).pathname.endsWith("/")) return c.redirect("../ui", 301);
+    return c.html(DASHBOARD_HTML);
+  });
+  app.get("/ui/app.js", (c) => {
+    c.header("Cache-Control", "no-cache");
+    c.header("Content-Type", "text/javascript; charset=utf-8");
+    return c.body(DASHBOARD_SCRIPT);
+  });
+  app.get("/ui/app.css", (c) => {
+    c.header("Cache-Control", "no-cache");
+    c.header("Content-Type", "text/css; charset=utf-8");
+    return c.body(DASHBOARD_CSS);
+  });
 
   app.get("/api/v1/history", (c) => {
     const text = c.req.query("minutes") ?? "60";
@@ -265,7 +298,17 @@ export function createApp(deps: AppDependencies): Hono {
     return c.body(body);
   });
 
-  app.notFound((c) => c.json({ error: "not found", path: new URL(c.req.url).pathname }, 404));
+  const known = new Set(app.routes.filter((r) => r.method === "GET").map((r) => r.path));
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    if (!known.has(matchPath(c.req.raw))) return c.json({ error: "not found", path }, 404);
+    c.header("Allow", ALLOW);
+    if (c.req.method === "OPTIONS") return c.body(null, 204);
+    return c.json({
+      error: "method not allowed",
+      reason: `${c.req.method} is not allowed on ${path}: use ${ALLOW}`,
+    }, 405);
+  });
   app.onError((error, c) => {
     log.error("request failed", { path: new URL(c.req.url).pathname, error: error.message });
     return c.json({ error: "internal error" }, 500);
