@@ -250,10 +250,16 @@ export async function runServe(
   const onInt = () => stop("SIGINT");
   Deno.addSignalListener("SIGTERM", onTerm);
   Deno.addSignalListener("SIGINT", onInt);
-  await http.finished;
+  // Deno.serve ends by itself only when it cannot go on (it cannot accept a connection: out of
+  // file descriptors). Stop the rest and exit 1, for systemd or Docker to start afresh.
+  const failed = await http.finished.then(() => false, (error: Error) => {
+    logger.error("the HTTP server stopped", { error: error.message });
+    stop("HTTP server failure");
+    return true;
+  });
   await stopping;
   Deno.removeSignalListener("SIGTERM", onTerm);
   Deno.removeSignalListener("SIGINT", onInt);
   logger.info("service stopped");
-  return 0;
+  return failed ? 1 : 0;
 }

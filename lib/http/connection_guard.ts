@@ -207,6 +207,7 @@ export class ConnectionGuard {
   }
 
   async #accept(): Promise<void> {
+    let failing = false;
     while (!this.#closed) {
       let conn: Deno.TcpConn;
       try {
@@ -214,10 +215,15 @@ export class ConnectionGuard {
       } catch (error) {
         if (this.#closed) return;
         // Out of file descriptors, say: the port stays open and accepting resumes shortly.
-        this.#log.error("cannot accept an HTTP connection", { error: (error as Error).message });
+        // Logged once until an accept succeeds again.
+        if (!failing) {
+          this.#log.error("cannot accept an HTTP connection", { error: (error as Error).message });
+        }
+        failing = true;
         await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
       }
+      failing = false;
       this.#admit(conn);
     }
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { havePromtool, promtoolCheck } from "../support/service.ts";
-import { type RunningServer, startServer } from "../support/server.ts";
-import { fixture } from "../support/paths.ts";
+import { type RunningServer, SERVE_PERMISSIONS, startServer } from "../support/server.ts";
+import { fixture, ROOT } from "../support/paths.ts";
 import { runMain } from "../support/run.ts";
 
 Deno.test("the service on the demo meter serves /, /metrics and /healthz, and stops on SIGTERM", async () => {
@@ -268,4 +268,60 @@ Deno.test("--stream-clients caps the live stream; status and /metrics count clie
   } finally {
     assert.equal((await server.stop()).code, 0);
   }
+});
+
+const havePrlimit = (() => {
+  try {
+    return new Deno.Command("prlimit", { args: ["--version"], stdout: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "out of file descriptors, the service says the HTTP server stopped and exits 1",
+  ignore: !havePrlimit,
+  async fn() {
+    const child = new Deno.Command("prlimit", {
+      args: [
+        "--nofile=64:64",
+        Deno.execPath(),
+        "run",
+        "--no-prompt",
+        ...SERVE_PERMISSIONS,
+        `${ROOT}main.ts`,
+        ...["--host", "127.0.0.1", "--port", "0", "--source", "demo"],
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    let log = "";
+    const reading = (async () => {
+      for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) log += text;
+    })();
+    await waitForAsync(() => Promise.resolve(/listening on/.test(log)), "the service to listen");
+    const port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(log)![1]);
+    const conns: Deno.Conn[] = [];
+    try {
+      // Each held connection costs the service descriptors; 100 are more than 64 allow.
+      for (let i = 0; i < 100; i++) {
+        conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+      }
+      const { code } = await child.status;
+      await reading;
+      assert.equal(code, 1, log);
+      assert.match(log, /ERROR the HTTP server stopped error=.*Too many open files/);
+      assert.ok(!/Uncaught/.test(log), log);
+    } finally {
+      for (const conn of conns) conn.close();
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // It has exited, as it should.
+      }
+    }
+  },
 });
