@@ -226,7 +226,7 @@ export class StreamHub {
     if (!this.#clients.delete(client)) return;
     if (why === "slow") {
       this.#counts.closedSlow++;
-      this.#log.info("event stream client closed: its buffer stayed full", {
+      this.#log.info("event stream client closed: it stopped reading", {
         seconds: this.#slowAfterMs / 1000,
       });
       // An error, not a close: a close would wait for the client to read what is queued.

@@ -28,29 +28,16 @@ function counting(receiver: P1Receiver): { receiver: Receiver; open: () => numbe
       off();
     };
   };
+  const view = {
+    subscribe: counted(receiver.subscribe.bind(receiver)),
+    onStateChange: counted(receiver.onStateChange.bind(receiver)),
+  };
+  // The rest reads through to the receiver, as the app would read it.
+  for (const key of ["latest", "state", "counters", "source", "format", "staleAfterMs"] as const) {
+    Object.defineProperty(view, key, { get: () => receiver[key] });
+  }
   return {
-    receiver: {
-      get latest() {
-        return receiver.latest;
-      },
-      get state() {
-        return receiver.state;
-      },
-      get counters() {
-        return receiver.counters;
-      },
-      get source() {
-        return receiver.source;
-      },
-      get format() {
-        return receiver.format;
-      },
-      get staleAfterMs() {
-        return receiver.staleAfterMs;
-      },
-      subscribe: counted(receiver.subscribe.bind(receiver)),
-      onStateChange: counted(receiver.onStateChange.bind(receiver)),
-    },
+    receiver: view as Receiver,
     open: () => open,
   };
 }
