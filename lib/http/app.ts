@@ -169,6 +169,7 @@ export function createApp(deps: AppDependencies): Hono {
   // Like the original (ASP.NET): paths match without regard to case or a trailing slash.
   const app = new Hono({ getPath: matchPath });
 
+  // Registered before any route, so that it wraps every answer.
   app.use(async (c, next) => {
     await next();
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);

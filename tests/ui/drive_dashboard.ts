@@ -25,13 +25,13 @@ function watchErrors(page: Page): string[] {
 }
 
 /**
- * The layout faults in view: axis labels that overlap or leave their chart, and figures and their
+ * The layout faults in view: time labels that overlap or leave their chart, and figures and their
  * labels that wrap onto a second line or do not fit their box. Runs in the page, so it is passed
  * as text.
  */
 const LAYOUT = `(() => {
   const faults = [];
-  for (const canvas of document.querySelectorAll("canvas")) {
+  for (const canvas of ["chart-hour", "chart-days"].map((id) => document.getElementById(id))) {
     const boxes = JSON.parse(canvas.dataset.axis ?? "null");
     if (!boxes || boxes.length < 2) faults.push(canvas.id + ": fewer than two time labels");
     for (const [i, [from, to]] of (boxes ?? []).entries()) {
