@@ -3,6 +3,7 @@ import { havePromtool, promtoolCheck } from "../support/service.ts";
 import { type RunningServer, SERVE_PERMISSIONS, startServer } from "../support/server.ts";
 import { fixture, ROOT } from "../support/paths.ts";
 import { runMain } from "../support/run.ts";
+import { waitFor } from "../support/helpers.ts";
 
 Deno.test("the service on the demo meter serves /, /metrics and /healthz, and stops on SIGTERM", async () => {
   const server = await startServer(["--source", "demo"]);
@@ -164,15 +165,6 @@ async function stopWithin(server: RunningServer, ms: number): Promise<number | "
   return performance.now() - started;
 }
 
-/** Polls an async condition every 50 ms for up to 10 s. */
-async function waitForAsync(condition: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 async function statusOf(server: RunningServer) {
   return await (await fetch(`${server.url}/api/v1/status`)).json();
 }
@@ -218,7 +210,7 @@ Deno.test("connections that never finish a request head are bounded; the service
     return response.status;
   };
   try {
-    await waitForAsync(async () => await healthz() === 200, "the first telegram");
+    await waitFor(async () => await healthz() === 200, "the first telegram");
     const head = new TextEncoder().encode("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ");
     for (let i = 0; i < 520; i++) {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -302,7 +294,7 @@ Deno.test({
     const reading = (async () => {
       for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) log += text;
     })();
-    await waitForAsync(() => Promise.resolve(/listening on/.test(log)), "the service to listen");
+    await waitFor(() => /listening on/.test(log), "the service to listen");
     const port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(log)![1]);
     const conns: Deno.Conn[] = [];
     try {
