@@ -8,7 +8,7 @@
  * - `GET /ui` (the dashboard, its script and style), `/api/v1/history`, `/api/v1/stream`.
  *
  * `HEAD` works wherever `GET` does; another method on a known route answers 405 with `Allow`.
- * Every answer forbids framing, MIME sniffing, inline script and other origins.
+ * Every answer forbids MIME sniffing, inline script, other origins and framing by other sites.
  *
  * @module
  */
@@ -126,13 +126,14 @@ export function liveFeed(receiver: AppDependencies["receiver"]): StreamFeed {
 /**
  * Headers of every answer. The page's script and style are files of their own, so the policy
  * can forbid inline script: meter text that slipped into the page as markup would still not run.
+ * Framing is left to the page's own origin, where a proxy such as Home Assistant's ingress puts it.
  */
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; " +
     "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; " +
-    "frame-ancestors 'none'",
+    "frame-ancestors 'self'",
   "x-content-type-options": "nosniff",
-  "x-frame-options": "DENY",
+  "x-frame-options": "SAMEORIGIN",
   "referrer-policy": "no-referrer",
 };
 
