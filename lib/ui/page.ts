@@ -137,7 +137,7 @@ function showTelegram(t) {
   for (const d of t.mbus) {
     if (!d.reading) continue;
     const kind = d.kind.replace("_", " ");
-    registers.push(element("dt", kind[0].toUpperCase() + kind.slice(1) + " (" + d.channel + ")"), element("dd", withUnit(d.reading.value.value, 3, meterUnit(d.reading.value.unit))));
+    registers.push(element("dt", kind.charAt(0).toUpperCase() + kind.slice(1) + " (" + d.channel + ")"), element("dd", withUnit(d.reading.value.value, 3, meterUnit(d.reading.value.unit))));
   }
   $("registers").replaceChildren(...registers);
   $("phases").replaceChildren(...["l1", "l2", "l3"].filter((p) => t.phases[p]).map((p) => {
