@@ -198,13 +198,19 @@ function ticks(start, end, step) {
   return out;
 }
 
-function draw(canvas, points, span) {
+/** A chart's canvas sized to its box at the screen's pixel ratio, cleared: its context and size. */
+function clearCanvas(canvas) {
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth, height = canvas.clientHeight;
   canvas.width = width * ratio; canvas.height = height * ratio;
   const g = canvas.getContext("2d");
   g.scale(ratio, ratio);
   g.clearRect(0, 0, width, height);
+  return { g, width, height };
+}
+
+function draw(canvas, points, span) {
+  const { g, width, height } = clearCanvas(canvas);
   canvas.dataset.points = String(points.length);
   g.font = "11px system-ui, sans-serif"; g.fillStyle = "#94a3b8"; g.strokeStyle = "#334155";
   // An empty chart still shows its time axis, ending now.

@@ -38,7 +38,8 @@ export const USAGE_SECTIONS = `
 
 /**
  * The panel's script: `loadUsage()` fetches and shows; the page calls it at start and every
- * minute, and `drawUsage()` on resize. It uses the page's `$` and `number`.
+ * minute, and `drawUsage()` on resize. It uses the page's `$`, `number` and
+ * `clearCanvas`.
  */
 export const USAGE_SCRIPT = `
 let usageCharts = [];
@@ -69,12 +70,7 @@ function usageRow(label, step, money) {
 }
 
 function drawBars(canvas, bars) {
-  const ratio = window.devicePixelRatio || 1;
-  const width = canvas.clientWidth, height = canvas.clientHeight;
-  canvas.width = width * ratio; canvas.height = height * ratio;
-  const g = canvas.getContext("2d");
-  g.scale(ratio, ratio);
-  g.clearRect(0, 0, width, height);
+  const { g, width, height } = clearCanvas(canvas);
   canvas.dataset.bars = String(bars.filter((b) => b.importKwh != null || b.exportKwh != null).length);
   const top = Math.max(1, ...bars.map((b) => b.importKwh ?? 0));
   const bottom = Math.max(0, ...bars.map((b) => b.exportKwh ?? 0));
