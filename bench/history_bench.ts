@@ -43,6 +43,7 @@ class Hub {
     return {
       latest: undefined,
       state: "connected",
+      source: "bench",
       counters: {} as ReceiverView["counters"],
       staleAfterMs: 3000,
       subscribe: (listener) => {

@@ -10,6 +10,7 @@
 import type { Hono } from "hono";
 import type { Config } from "./config.ts";
 import { createApp } from "./http/app.ts";
+import type { ConnectionStats } from "./http/connection_guard.ts";
 import { type Logger, SILENT } from "./log.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
 import { receiverSnapshot } from "./metrics/table.ts";
@@ -27,6 +28,8 @@ export interface ServiceOptions {
   receiver?: P1Receiver;
   /** The clock of the routes. @default {Date.now} */
   now?: () => number;
+  /** The HTTP port's connections, once a connection guard holds it (`serve`). */
+  connections?: () => ConnectionStats | undefined;
 }
 
 /** The built service. */
@@ -102,19 +105,23 @@ export function createService(config: Config, options: ServiceOptions = {}): Ser
   const closing = new AbortController();
   const built = OUTPUTS.map((definition) => ({ definition, output: definition.create(config) }));
   const outputs = built.flatMap(({ output }) => (output ? [output] : []));
-  const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, VERSION), { outputs });
+  const connections = options.connections ?? (() => undefined);
+  const metrics = new MetricsRegistry(
+    () => ({ ...receiverSnapshot(receiver, VERSION), connections: connections() }),
+    { outputs },
+  );
   const app = createApp({
     receiver,
     metrics,
     version: VERSION,
     startedAt: Date.now(),
     logger,
-    closing: closing.signal,
     outputs,
     outputsOff: built.flatMap(({ definition, output }) =>
       !output && definition.nullWhenOff ? [definition.name] : []
     ),
     ...(options.now ? { now: options.now } : {}),
+    connections,
   });
   const context = outputContext(config, receiver, logger, closing.signal);
   return {

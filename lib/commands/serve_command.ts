@@ -6,6 +6,8 @@
  */
 
 import { type Config, ConfigError, configHelp, parseConfig } from "../config.ts";
+import { ConnectionGuard } from "../http/connection_guard.ts";
+import { SlowClientError } from "../http/streams.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { OutputStartError } from "../outputs/output.ts";
 import { createService } from "../service.ts";
@@ -52,7 +54,9 @@ export async function runServe(
   }
   const logger: Logger = createLogger({ level: config.logLevel, format: config.logFormat });
   for (const warning of config.warnings) logger.warn(warning);
-  const service = createService(config, { logger });
+  // Assigned once the port is open, before any request can read it.
+  let guard: ConnectionGuard | undefined;
+  const service = createService(config, { logger, connections: () => guard?.stats });
   logger.info(`p1reader ${VERSION} starting`, {
     source: service.receiver.source,
     format: config.format,
@@ -67,20 +71,39 @@ export async function runServe(
     return 2;
   }
 
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  // The HTTP server listens on loopback only; the guard owns the public port and bounds the
+  // connections that Deno.serve alone would keep for ever (see connection_guard.ts).
+  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
     server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: () => {},
+      // Routes' errors are the app's (a 500 and a log line); what reaches here is a response
+      // body that failed after its headers were sent.
+      onError: (error) => {
+        if (!(error instanceof SlowClientError)) {
+          logger.error("a response failed", { error: (error as Error).message });
+        }
+        return new Response(null, { status: 500 });
+      },
+    }, service.app.fetch);
+    guard = ConnectionGuard.listen({
       hostname: config.host,
       port: config.port,
-      onListen: ({ hostname, port }) => logger.info(`listening on ${listenUrls(hostname, port)}`),
-    }, service.app.fetch);
+      upstream: server.addr,
+      logger,
+    });
   } catch (error) {
-    await service.stop();
+    await Promise.all([server?.shutdown(), service.stop()]);
     io.stderr(
       `p1reader: cannot listen on ${config.host}:${config.port}: ${(error as Error).message}\n`,
     );
     return 2;
   }
+  const http = server;
+  const open = guard;
+  logger.info(`listening on ${listenUrls(open.addr.hostname, open.addr.port)}`);
 
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
@@ -88,17 +111,27 @@ export async function runServe(
       logger.info(`${signal}: stopping`);
       // Stop reading, let in-flight requests finish, and give up after 4 s whatever happens.
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, 4000).unref?.());
-      await Promise.race([Promise.all([service.stop(), server.shutdown()]), deadline]);
+      await Promise.race([
+        // In-flight requests finish through the guard; then it closes what is left.
+        Promise.all([service.stop(), http.shutdown().then(() => open.close())]),
+        deadline,
+      ]);
     })();
   };
   const onTerm = () => stop("SIGTERM");
   const onInt = () => stop("SIGINT");
   Deno.addSignalListener("SIGTERM", onTerm);
   Deno.addSignalListener("SIGINT", onInt);
-  await server.finished;
+  // Deno.serve ends by itself only when it cannot go on (it cannot accept a connection: out of
+  // file descriptors). Stop the rest and exit 1, for systemd or Docker to start afresh.
+  const failed = await http.finished.then(() => false, (error: Error) => {
+    logger.error("the HTTP server stopped", { error: error.message });
+    stop("HTTP server failure");
+    return true;
+  });
   await stopping;
   Deno.removeSignalListener("SIGTERM", onTerm);
   Deno.removeSignalListener("SIGINT", onInt);
   logger.info("service stopped");
-  return 0;
+  return failed ? 1 : 0;
 }

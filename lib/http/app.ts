@@ -5,6 +5,12 @@
  * - `GET /`: the original product's first-generation JSON (204 before the first telegram).
  * - `GET /api`, `GET /api/raw`: its second generation (all keys null / 204 before the first).
  * - `GET /api/v1/telegram`, `/api/v1/telegram/raw`, `/api/v1/status`, `/healthz`, `/metrics`.
+ * - `GET /ui` (the dashboard, its script and style).
+ * - Every output's routes: the history's `/api/v1/history` and `/api/v1/usage`, the live stream's
+ *   `/api/v1/stream`.
+ *
+ * `HEAD` works wherever `GET` does; another method on a known route answers 405 with `Allow`.
+ * Every answer forbids MIME sniffing, inline script, other origins and framing by other sites.
  *
  * @module
  */
@@ -15,8 +21,9 @@ import type { Output } from "../outputs/output.ts";
 import type { P1Receiver } from "../receiver.ts";
 import { type Logger, SILENT } from "../log.ts";
 import { fullTelegram } from "../views/full.ts";
-import { DASHBOARD_HTML } from "../ui/page.ts";
+import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_SCRIPT } from "../ui/page.ts";
 import { originalApi, originalFlat } from "../views/original.ts";
+import type { ConnectionStats } from "./connection_guard.ts";
 
 /** What the routes read. */
 export interface AppDependencies {
@@ -32,15 +39,18 @@ export interface AppDependencies {
     | "subscribe"
     | "onStateChange"
   >;
-  /** Aborted when the service stops: event streams end. */
-  closing?: AbortSignal;
+  /** The connection guard's stats, when one fronts the server. */
+  connections?: () => ConnectionStats | undefined;
   /** The `/metrics` registry. */
   metrics: MetricsRegistry;
   /** The reader's version. */
   version: string;
   /** When the service started (ms since the epoch). */
   startedAt: number;
-  /** Outputs that are on: each shows its status under its name and adds its routes. */
+  /**
+   * Outputs that are on: each shows its status under its name (`http.streams` nests it under
+   * `http`) and adds its routes.
+   */
   outputs?: readonly Output[];
   /** Outputs that are off and show `null` under their name in the status. */
   outputsOff?: readonly string[];
@@ -50,89 +60,48 @@ export interface AppDependencies {
   now?: () => number;
 }
 
-/** The outputs' parts of the status: `null` for those off that show it, then those that are on. */
+/** The content type of an event stream, whose answer to HEAD is cancelled rather than read. */
+const EVENT_STREAM = "text/event-stream";
+
+/**
+ * The outputs' parts of the status, under their names: `null` for those off that show it, then
+ * those that are on; a name such as `http.streams` nests its part.
+ */
 function outputStatus(deps: AppDependencies, at: number): Record<string, unknown> {
   const status: Record<string, unknown> = {};
-  for (const name of deps.outputsOff ?? []) status[name] = null;
+  const put = (name: string, value: unknown) => {
+    const path = name.split(".");
+    let section = status;
+    for (const key of path.slice(0, -1)) {
+      section = (section[key] ??= {}) as Record<string, unknown>;
+    }
+    section[path.at(-1)!] = value;
+  };
+  for (const name of deps.outputsOff ?? []) put(name, null);
   for (const output of deps.outputs ?? []) {
     const stats = output.stats();
     const shown = output.status ? output.status(stats, at) : stats;
-    if (shown !== undefined) status[output.name] = shown;
+    if (shown !== undefined) put(output.name, shown);
   }
   return status;
 }
 
-/** The status event of the stream: what the dashboard shows about the source. */
-function streamStatus(deps: AppDependencies) {
-  const { receiver } = deps;
-  const counters = receiver.counters;
-  return {
-    state: receiver.state,
-    source: receiver.source,
-    staleAfterSeconds: receiver.staleAfterMs / 1000,
-    lastTelegramAt: counters.lastTelegramAt === undefined
-      ? null
-      : new Date(counters.lastTelegramAt).toISOString(),
-    lastError: counters.lastError ?? null,
-  };
-}
-
-/** Most events waiting for one stream client; beyond that its events are dropped, not queued. */
-const STREAM_QUEUE = 32;
-
 /**
- * Server-sent events: the status at once and on every change, the latest telegram at once and
- * each new one, and a heartbeat every 15 s so that proxies keep the connection.
+ * Headers of every answer. The page's script and style are files of their own, so the policy
+ * can forbid inline script: meter text that slipped into the page as markup would still not run.
+ * Framing is left to the page's own origin, where a proxy such as Home Assistant's ingress puts it.
  */
-function eventStream(deps: AppDependencies, now: () => number): Response {
-  const encoder = new TextEncoder();
-  let cleanup = () => {};
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      const send = (text: string) => {
-        // A client that does not keep up loses events; the reader never waits for it.
-        if ((controller.desiredSize ?? 0) > 0) controller.enqueue(encoder.encode(text));
-      };
-      const event = (name: string, data: unknown) =>
-        send(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-      event("status", streamStatus(deps));
-      if (deps.receiver.latest) event("telegram", fullTelegram(deps.receiver.latest));
-      const unsubscribe = deps.receiver.subscribe((received) =>
-        event("telegram", fullTelegram(received))
-      );
-      const unwatch = deps.receiver.onStateChange(() => event("status", streamStatus(deps)));
-      const heartbeat = setInterval(
-        () => send(`: heartbeat ${new Date(now()).toISOString()}\n\n`),
-        15_000,
-      );
-      const close = () => {
-        cleanup();
-        try {
-          controller.close();
-        } catch {
-          // Already closed by the client.
-        }
-      };
-      deps.closing?.addEventListener("abort", close, { once: true });
-      cleanup = () => {
-        unsubscribe();
-        unwatch();
-        clearInterval(heartbeat);
-        deps.closing?.removeEventListener("abort", close);
-      };
-    },
-    cancel() {
-      cleanup();
-    },
-  }, new CountQueuingStrategy({ highWaterMark: STREAM_QUEUE }));
-  return new Response(body, {
-    headers: {
-      "content-type": "text/event-stream",
-      "cache-control": "no-cache",
-      "x-accel-buffering": "no",
-    },
-  });
-}
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; " +
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; " +
+    "frame-ancestors 'self'",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "SAMEORIGIN",
+  "referrer-policy": "no-referrer",
+};
+
+/** What every known route accepts. */
+const ALLOW = "GET, HEAD";
 
 /** The path routes match: lower case, without a trailing slash (except `/` itself). */
 function matchPath(request: Request): string {
@@ -157,6 +126,22 @@ export function createApp(deps: AppDependencies): Hono {
   const log = deps.logger ?? SILENT;
   // Like the original (ASP.NET): paths match without regard to case or a trailing slash.
   const app = new Hono({ getPath: matchPath });
+  // Registered before any route, so that it wraps every answer.
+  app.use(async (c, next) => {
+    await next();
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
+    // Hono answers HEAD with GET's headers and drops the body unread. Read it here for its
+    // length, or cancel an endless stream, so that nothing it holds outlives the request.
+    if (c.req.method === "HEAD" && c.res.body) {
+      if (c.res.headers.get("content-type") === EVENT_STREAM) {
+        await c.res.body.cancel();
+      } else {
+        c.res.headers.set("content-length", String((await c.res.arrayBuffer()).byteLength));
+      }
+    }
+  });
+
+  // After the middleware, so that it wraps the outputs' answers too.
   for (const output of deps.outputs ?? []) output.routes?.(app);
 
   app.get("/", (c) => {
@@ -189,6 +174,7 @@ export function createApp(deps: AppDependencies): Hono {
     const counters = receiver.counters;
     const at = now();
     const { lastTelegramAt, lastRejection, ...rest } = counters;
+    const { http, ...outputs } = outputStatus(deps, at);
     return c.json({
       version: deps.version,
       source: receiver.source,
@@ -202,13 +188,30 @@ export function createApp(deps: AppDependencies): Hono {
       lastRejection: lastRejection
         ? { at: new Date(lastRejection.at).toISOString(), reason: lastRejection.reason }
         : null,
-      ...outputStatus(deps, at),
+      ...outputs,
+      http: {
+        ...(http as Record<string, unknown> | undefined),
+        connections: deps.connections?.() ?? null,
+      },
     });
   });
 
-  app.get("/ui", (c) => c.html(DASHBOARD_HTML));
-
-  app.get("/api/v1/stream", () => eventStream(deps, now));
+  app.get("/ui", (c) => {
+    // The page's links are relative (it works behind a proxy's path prefix), so `/ui/` would
+    // load `/ui/ui/app.js`: send such a browser to `/ui`.
+    if (new URL(c.req.url).pathname.endsWith("/")) return c.redirect("../ui", 301);
+    return c.html(DASHBOARD_HTML);
+  });
+  app.get("/ui/app.js", (c) => {
+    c.header("Cache-Control", "no-cache");
+    c.header("Content-Type", "text/javascript; charset=utf-8");
+    return c.body(DASHBOARD_SCRIPT);
+  });
+  app.get("/ui/app.css", (c) => {
+    c.header("Cache-Control", "no-cache");
+    c.header("Content-Type", "text/css; charset=utf-8");
+    return c.body(DASHBOARD_CSS);
+  });
 
   app.get("/healthz", (c) => {
     const latest = receiver.latest;
@@ -237,7 +240,17 @@ export function createApp(deps: AppDependencies): Hono {
     return c.body(body);
   });
 
-  app.notFound((c) => c.json({ error: "not found", path: new URL(c.req.url).pathname }, 404));
+  const known = new Set(app.routes.filter((r) => r.method === "GET").map((r) => r.path));
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    if (!known.has(matchPath(c.req.raw))) return c.json({ error: "not found", path }, 404);
+    c.header("Allow", ALLOW);
+    if (c.req.method === "OPTIONS") return c.body(null, 204);
+    return c.json({
+      error: "method not allowed",
+      reason: `${c.req.method} is not allowed on ${path}: use ${ALLOW}`,
+    }, 405);
+  });
   app.onError((error, c) => {
     log.error("request failed", { path: new URL(c.req.url).pathname, error: error.message });
     return c.json({ error: "internal error" }, 500);

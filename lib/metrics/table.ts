@@ -12,6 +12,7 @@ import { FRAME_OUTCOMES } from "../dsmr/decryption.ts";
 import { countedRegisters, gasDevice } from "../dsmr/derive.ts";
 import type { MbusDevice, PhaseReadings, Quantity, Telegram } from "../dsmr/model.ts";
 import { REGISTER_KEYS, type RegisterWatch } from "../meter_registers.ts";
+import type { ConnectionStats } from "../http/connection_guard.ts";
 import type { ReceiverCounters, ReceiverState } from "../receiver.ts";
 
 /** What a scrape reads from. */
@@ -30,6 +31,8 @@ export interface MetricSnapshot {
   configuredFormat?: string | undefined;
   /** The reader's version. */
   version: string;
+  /** The HTTP port's connections, when a connection guard holds it. */
+  connections?: ConnectionStats | undefined;
 }
 
 /**
@@ -550,6 +553,32 @@ export const READER_METRICS: readonly MetricRow[] = [
     help: "The reader's version and runtime",
     type: "gauge",
     read: (s) => [{ labels: { version: s.version, deno: Deno.version.deno }, value: 1 }],
+  },
+  {
+    name: "p1_http_connections",
+    help: "HTTP connections open",
+    type: "gauge",
+    read: (s) => one(s.connections?.open),
+  },
+  {
+    name: "p1_http_connections_closed_total",
+    help: "HTTP connections closed by a limit, by reason (header_timeout, idle, evicted)",
+    type: "counter",
+    read: (s) => {
+      const c = s.connections;
+      if (!c) return [];
+      return [
+        { labels: { reason: "header_timeout" }, value: c.closedHeaderTimeout },
+        { labels: { reason: "idle" }, value: c.closedIdle },
+        { labels: { reason: "evicted" }, value: c.evicted },
+      ];
+    },
+  },
+  {
+    name: "p1_http_connections_refused_total",
+    help: "HTTP connections refused because the connection limit was reached",
+    type: "counter",
+    read: (s) => one(s.connections?.refused),
   },
 ];
 

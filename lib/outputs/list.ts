@@ -12,6 +12,7 @@ import { HISTORY } from "./history/history_output.ts";
 import { INFLUX } from "./influx/output.ts";
 import { MQTT } from "./mqtt/output.ts";
 import { SHARE } from "./share/output.ts";
+import { STREAM } from "./stream/output.ts";
 
 /** Every output, in the order of `/api/v1/status`, `/metrics` and the options' help. */
-export const OUTPUTS = [DSMR_READER, SHARE, MQTT, HISTORY, INFLUX] as const;
+export const OUTPUTS = [DSMR_READER, SHARE, MQTT, HISTORY, INFLUX, STREAM] as const;

@@ -20,7 +20,7 @@ import type { P1Receiver } from "../receiver.ts";
 /** What an output may read of the receiver: the latest telegram, its state, and subscriptions. */
 export type ReceiverView = Pick<
   P1Receiver,
-  "latest" | "state" | "counters" | "staleAfterMs" | "subscribe" | "onStateChange"
+  "latest" | "state" | "counters" | "source" | "staleAfterMs" | "subscribe" | "onStateChange"
 >;
 
 /** What an output is given when it starts. */
@@ -53,7 +53,10 @@ export interface OutputMetric<S> {
 
 /** A running output. `S` is the snapshot of what it has done, read by status and metrics. */
 export interface Output<S = unknown> {
-  /** Its key in `/api/v1/status`, e.g. `dsmrReader`, `mqtt`, `share`, `history`. */
+  /**
+   * Its key in `/api/v1/status`, e.g. `dsmrReader`, `mqtt`, `share`, `history`; a dotted name such
+   * as `http.streams` puts its part in a section.
+   */
   readonly name: string;
   /**
    * Starts it: subscribes to the receiver, opens its files and sockets. A failure the user must
@@ -104,8 +107,8 @@ export interface OutputDefinition<R extends OptionRows = OptionRows, C = unknown
    * reader push, the share port, MQTT) always were; the others' keys are absent while off.
    */
   readonly nullWhenOff?: true;
-  /** When it is on, as the documentation says it, e.g. ``only with `--mqtt-url` ``. */
-  readonly when: string;
+  /** When it is on, as the documentation says it, e.g. ``only with `--mqtt-url` ``; absent: always. */
+  readonly when?: string;
   /** Its `/metrics` families (those of what it creates), for the documentation. */
   readonly metrics: readonly OutputMetric<never>[];
   /** Its options: one group of rows, filled into its part of the configuration. */

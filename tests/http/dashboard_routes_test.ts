@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
-import { createApp } from "../../lib/http/app.ts";
 import { type Config, parseConfig } from "../../lib/config.ts";
-import { MetricsRegistry } from "../../lib/metrics/registry.ts";
-import { receiverSnapshot } from "../../lib/metrics/table.ts";
 import { P1Receiver } from "../../lib/receiver.ts";
 import { createService } from "../../lib/service.ts";
 import { FileSource } from "../../lib/source/file.ts";
+import { DASHBOARD_SCRIPT } from "../../lib/ui/page.ts";
 import { appFor, receiverOf } from "../support/service.ts";
 import { fixture } from "../support/paths.ts";
 
@@ -21,13 +19,38 @@ Deno.test("GET / sends browsers to the dashboard and keeps giving API clients JS
   assert.equal((await curl.json()).electricityUsageLow, 12345.678);
 });
 
-Deno.test("GET /ui is one self-contained page: nothing from another host", async () => {
-  const response = await appFor(await receiverOf()).request("/ui");
+Deno.test("GET /ui is a page with no inline script or style and nothing from another host", async () => {
+  const app = appFor(await receiverOf());
+  const response = await app.request("/ui");
   assert.match(response.headers.get("content-type")!, /^text\/html/);
   const html = await response.text();
   assert.match(html, /<title>P1 meter<\/title>/);
   assert.ok(!/(src|href)="(https?:)?\/\//.test(html), "no CDN or external asset");
-  assert.match(html, /new EventSource\("api\/v1\/stream"\)/);
+  assert.deepEqual(
+    [...html.matchAll(/<script\b[^>]*>/g)].map((m) => m[0]),
+    ['<script src="ui/app.js" defer>'],
+  );
+  assert.ok(!/<style|\sstyle=|\son\w+=/.test(html), "no inline style or event handler");
+  const script = await app.request("/ui/app.js");
+  assert.equal(script.headers.get("content-type"), "text/javascript; charset=utf-8");
+  assert.match(await script.text(), /new EventSource\("api\/v1\/stream"\)/);
+  const style = await app.request("/ui/app.css");
+  assert.equal(style.headers.get("content-type"), "text/css; charset=utf-8");
+  assert.match(await style.text(), /^:root \{/);
+});
+
+Deno.test("the page's script writes no markup: meter text only ever becomes text", () => {
+  assert.ok(
+    !/innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function/.test(
+      DASHBOARD_SCRIPT,
+    ),
+  );
+});
+
+Deno.test("GET /ui/ sends the browser to /ui, where its relative links resolve", async () => {
+  const response = await appFor(await receiverOf()).request("/ui/");
+  assert.equal(response.status, 301);
+  assert.equal(new URL(response.headers.get("location")!, "http://x/ui/").pathname, "/ui");
 });
 
 Deno.test("with --history off, GET /api/v1/history checks minutes and answers from memory", async () => {
@@ -83,13 +106,11 @@ Deno.test("GET /api/v1/stream sends status and telegrams; a client that does not
       loop: true,
     }),
   });
-  const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, "t"));
-  const closing = new AbortController();
-  const app = createApp({ receiver, metrics, version: "t", startedAt: 0, closing: closing.signal });
-  const response = await app.request("/api/v1/stream");
+  const service = createService(parseConfig({ args: [], env: {} }) as Config, { receiver });
+  await service.start();
+  const response = await service.app.request("/api/v1/stream");
   assert.equal(response.headers.get("content-type"), "text/event-stream");
   const reader = response.body!.getReader();
-  receiver.start();
   // This client reads nothing while the meter floods it with telegrams.
   while (receiver.counters.telegramsOk < 300) {
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -104,6 +125,6 @@ Deno.test("GET /api/v1/stream sends status and telegrams; a client that does not
   );
   assert.equal(JSON.parse(telegrams[0]!.data).phases.l2.voltage.value, 229.8);
   assert.ok(receiver.counters.telegramsOk >= 300, "the reader went on");
-  closing.abort();
+  await service.stop();
   await reader.cancel();
 });

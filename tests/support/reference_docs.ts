@@ -158,7 +158,7 @@ export async function renderMetrics(): Promise<string> {
       const labels = new Set(
         metric.read(ANY_STATS as never).flatMap((s) => Object.keys(s.labels ?? {})),
       );
-      return `${metricLine(metric, labels)} (${output.when})`;
+      return `${metricLine(metric, labels)}${output.when ? ` (${output.when})` : ""}`;
     })
   );
   const runtime = (await runtimeFamilies()).map((family) =>
