@@ -93,6 +93,12 @@ export function joinFamilies(families: readonly string[], format: ExpositionForm
  * as prom-client joins them, OpenMetrics closed by `# EOF`.
  */
 export function exposition(families: readonly string[], format: ExpositionFormat): string {
-  const body = joinFamilies(families.filter((family) => family !== ""), format);
+  // Concatenated, not joined: the parts are not copied into a new string here, only once when
+  // the response is encoded.
+  const separator = format === "text" ? "\n\n" : "\n";
+  let body = "";
+  for (const family of families) {
+    if (family !== "") body += body === "" ? family : separator + family;
+  }
   return format === "text" ? `${body}\n` : `${body}\n# EOF\n`;
 }

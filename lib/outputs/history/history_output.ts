@@ -125,6 +125,8 @@ export class HistoryOutput implements Output<HistoryStats> {
   #unsubscribe: (() => void)[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastWriteAttempt = -Infinity;
+  /** The database's size as measured after it was opened or last written (not at every scrape). */
+  #databaseBytes = 0;
   #futureTelegrams = 0;
   #loggedError: string | undefined;
   readonly #stats: Omit<
@@ -203,7 +205,7 @@ export class HistoryOutput implements Output<HistoryStats> {
       ...this.#stats,
       movedAside: [...this.#stats.movedAside],
       database: this.#path,
-      databaseBytes: this.#store?.sizeBytes,
+      databaseBytes: this.#store ? this.#databaseBytes : undefined,
       pendingMinutes: this.#pending.length,
       lateTelegrams: this.#builder.late + this.#futureTelegrams,
     };
@@ -325,6 +327,7 @@ export class HistoryOutput implements Output<HistoryStats> {
       });
     }
     this.#store = store;
+    this.#databaseBytes = store.sizeBytes;
     return store;
   }
 
@@ -381,6 +384,7 @@ export class HistoryOutput implements Output<HistoryStats> {
       const store = this.#store ?? this.#open();
       const result = store.write(this.#pending, this.#zone, this.#config.minuteDays);
       this.#stats.minutesWritten += result.minutes;
+      this.#databaseBytes = store.sizeBytes;
       this.#stats.lastWriteAt = this.#now();
       this.#pending = [];
       if (this.#stats.lastError) {
