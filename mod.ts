@@ -23,8 +23,8 @@
  * ```ts ignore
  * import { createSource, P1Receiver, parseSourceSpec } from "./mod.ts";
  *
- * const source = createSource(parseSourceSpec("/dev/ttyUSB0"), { format: "auto" });
- * const receiver = new P1Receiver({ source, format: "auto" });
+ * const source = createSource(parseSourceSpec("/dev/ttyUSB0"));
+ * const receiver = new P1Receiver({ source });
  * receiver.start();
  * for await (const { telegram } of receiver) console.log(telegram.power.import);
  * ```
@@ -55,18 +55,27 @@ export {
 } from "./lib/dsmr/dlms.ts";
 export { ChecksumError, TelegramSyntaxError } from "./lib/dsmr/errors.ts";
 export {
-  catalogueKey,
-  type FieldContext,
   type FieldGroup,
+  type FieldPath,
+  type FieldRow,
   FIELDS,
   type FieldSpec,
-  type Setter,
+  type FieldValues,
+  type LineShape,
+  type LineValues,
+  type MbusReading,
+  type Phase,
+  type ReaderOf,
+  type Register,
 } from "./lib/dsmr/fields.ts";
+export { detectFormat } from "./lib/dsmr/detect.ts";
 export {
   AUTO_FORMAT,
-  detectFormat,
   FORMAT_ALIASES,
   FORMAT_NAMES,
+  type FormatChoice,
+  type FormatId,
+  type FormatMode,
   FORMATS,
   type FormatSpec,
   resolveFormat,
@@ -80,7 +89,13 @@ export {
   type RawTelegram,
   TelegramFramer,
 } from "./lib/dsmr/framer.ts";
-export { type DataLine, type LexedTelegram, lexTelegram } from "./lib/dsmr/lexer.ts";
+export {
+  type DataLine,
+  type LexedTelegram,
+  lexTelegram,
+  type MisplacedHeader,
+  ReferenceTable,
+} from "./lib/dsmr/lexer.ts";
 export type {
   ChecksumResult,
   EnergyRegisters,

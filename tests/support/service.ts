@@ -24,7 +24,7 @@ export async function receiverOf(...names: string[]): Promise<P1Receiver> {
     path,
     new Uint8Array(names.flatMap((name) => [...Deno.readFileSync(fixture(name))])),
   );
-  const receiver = new P1Receiver({ source: new FileSource({ path }), format: "auto" });
+  const receiver = new P1Receiver({ source: new FileSource({ path }) });
   receiver.start();
   await receiver.finished;
   await Deno.remove(dir, { recursive: true });
