@@ -6,6 +6,7 @@
  * @module
  */
 
+import { KNOWN_REFERENCES } from "./catalogue.ts";
 import type { FormatId } from "./formats.ts";
 import type { LexedTelegram } from "./lexer.ts";
 
@@ -56,6 +57,19 @@ const CLUE_BITS: ReadonlyMap<string, number> = new Map(
     .map((reference, index) => [reference, 1 << index]),
 );
 
+/**
+ * {@linkcode CLUE_BITS} by symbol in `KNOWN_REFERENCES`, the table the parser's lexer gives each
+ * line's reference a symbol in: a line with a symbol needs no lookup by its reference.
+ */
+const CLUE_BITS_BY_SYMBOL: Int32Array = (() => {
+  const bits = new Int32Array(KNOWN_REFERENCES.size);
+  for (const [reference, bit] of CLUE_BITS) {
+    const symbol = KNOWN_REFERENCES.symbolOf(reference);
+    if (symbol >= 0) bits[symbol] = bit;
+  }
+  return bits;
+})();
+
 /** The references of a rule as bits of {@linkcode CLUE_BITS}. */
 function bitsOf(references: readonly string[] | undefined): number {
   return (references ?? []).reduce((bits, reference) => bits | CLUE_BITS.get(reference)!, 0);
@@ -74,7 +88,7 @@ const VERSION_REFERENCE = "1-3:0.2.8";
  * Recognises the format of a lexed telegram from its header and the lines it carries (see
  * {@linkcode DETECTION}).
  *
- * @param lexed The lexed telegram.
+ * @param lexed The lexed telegram, its references' symbols those of `KNOWN_REFERENCES`, or none.
  * @param hasCrc Whether a CRC follows the `!`.
  * @returns The most specific format that fits.
  *
@@ -90,8 +104,8 @@ const VERSION_REFERENCE = "1-3:0.2.8";
 export function detectFormat(lexed: LexedTelegram, hasCrc: boolean): FormatId {
   let clues = 0;
   let version: string | undefined;
-  for (const { reference, groups } of lexed.lines) {
-    clues |= CLUE_BITS.get(reference) ?? 0;
+  for (const { reference, groups, symbol } of lexed.lines) {
+    clues |= symbol >= 0 ? CLUE_BITS_BY_SYMBOL[symbol]! : CLUE_BITS.get(reference) ?? 0;
     if (reference === VERSION_REFERENCE) version ??= groups[0];
   }
   const header = lexed.header ?? "";

@@ -214,8 +214,14 @@ export function resolveFormat(name: string): FormatMode {
  * @throws {RangeError} When `choice` is a string that is no format (from JavaScript).
  */
 export function formatMode(choice: FormatChoice = AUTO_FORMAT): FormatMode {
-  return typeof choice === "string" ? resolveFormat(choice) : choice;
+  if (typeof choice !== "string") return choice;
+  return isFormatId(choice) ? FIXED_MODES[choice] : resolveFormat(choice);
 }
+
+/** The setting of each id, made once: a library call may pass an id with every telegram. */
+const FIXED_MODES = Object.fromEntries(
+  FORMAT_IDS.map((id): [FormatId, FormatMode] => [id, { kind: "fixed", id, name: id }]),
+) as Record<FormatId, FormatMode>;
 
 /**
  * The format a setting reads telegrams as, or stands for: the fixed one, the one an original

@@ -31,6 +31,13 @@ export interface DataLine {
   groups: string[];
   /** The reference's symbol in the {@linkcode ReferenceTable} the lexer was given, else -1. */
   symbol: number;
+  /**
+   * Where the first group's `(` is, when the groups follow each other there as they are, on one
+   * line (`(a)(b)`): group `k` then starts after the groups before it and their parentheses, and
+   * may be read where it stands. -1 otherwise: no groups, groups on a line that starts with `(`,
+   * or a group joined over a line break.
+   */
+  at: number;
 }
 
 /** An identification line where none belongs: a second one, or one after data lines. */
@@ -170,9 +177,8 @@ export class ReferenceTable {
  * import assert from "node:assert/strict";
  * const { header, lines } = lexTelegram("/KFM5\r\n\r\n0-1:24.2.1(230205164505W)(06919.956*m3)\r\n!0000\r\n");
  * assert.equal(header, "KFM5");
- * assert.deepEqual(lines, [
- *   { reference: "0-1:24.2.1", groups: ["230205164505W", "06919.956*m3"], symbol: -1 },
- * ]);
+ * assert.equal(lines[0]?.reference, "0-1:24.2.1");
+ * assert.deepEqual(lines[0]?.groups, ["230205164505W", "06919.956*m3"]);
  * ```
  */
 export function lexTelegram(
@@ -212,6 +218,7 @@ export function lexTelegram(
         continue;
       }
       line = previous;
+      line.at = -1;
     } else {
       // The reference runs to the first "(" or the line end.
       let open = at;
@@ -225,12 +232,15 @@ export function lexTelegram(
       const end = c === LF ? contentEnd(bytes, at, open) : open;
       line = end === open && first > 0x20 && bytes[end - 1]! > 0x20
         ? dataLine(text, bytes, at, end, code, references)
-        : trimmedDataLine(text.slice(at, end).trim(), references);
+        : trimmedDataLine(text.slice(at, end).trim(), open, references);
       lines.push(line);
       at = open;
     }
     at = readGroups(text, bytes, at, line);
-    if (line.groups === NO_GROUPS) line.groups = [];
+    if (line.groups === NO_GROUPS) {
+      line.groups = [];
+      line.at = -1;
+    }
     at = lineEnd(bytes, at) + 1;
   }
   return lexed;
@@ -247,16 +257,21 @@ function dataLine(
 ): DataLine {
   const symbol = references ? references.find(bytes, start, end, code) : -1;
   const reference = symbol >= 0 ? references!.referenceOf(symbol) : text.slice(start, end);
-  return { reference, groups: NO_GROUPS, symbol };
+  return { reference, groups: NO_GROUPS, symbol, at: end };
 }
 
 /** A data line whose reference had white space around it, or a CR after it: `code` is not its. */
-function trimmedDataLine(reference: string, references: ReferenceTable | undefined): DataLine {
+function trimmedDataLine(
+  reference: string,
+  open: number,
+  references: ReferenceTable | undefined,
+): DataLine {
   const symbol = references ? references.symbolOf(reference) : -1;
   return {
     reference: symbol >= 0 ? references!.referenceOf(symbol) : reference,
     groups: NO_GROUPS,
     symbol,
+    at: open,
   };
 }
 
@@ -285,6 +300,7 @@ function readGroups(text: string, bytes: Uint8Array, at: number, line: DataLine)
     }
     const closed = end < length && c === CLOSE;
     const group = text.slice(at + 1, closed ? end : contentEnd(bytes, at, end));
+    if (joined) line.at = -1;
     const value = joined ? group.replace(/\r?\n/g, "") : group;
     if (line.groups === NO_GROUPS) line.groups = [value];
     else line.groups.push(value);

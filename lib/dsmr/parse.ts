@@ -20,7 +20,7 @@ import {
   type FormatSpec,
 } from "./formats.ts";
 import { MAX_IDENTIFICATION_BYTES, type RawTelegram } from "./framer.ts";
-import { isObisReference, type LexedTelegram, lexTelegram } from "./lexer.ts";
+import { type DataLine, isObisReference, type LexedTelegram, lexTelegram } from "./lexer.ts";
 import { Unreadable } from "./lines.ts";
 import type {
   ChecksumResult,
@@ -30,7 +30,7 @@ import type {
   ObisValue,
   Telegram,
 } from "./model.ts";
-import { decodeValue, type TimeZoneRule } from "./values.ts";
+import { decodeValue, decodeValueAt, type TimeZoneRule, type ValueShape } from "./values.ts";
 
 const UTF8 = new TextDecoder();
 
@@ -142,7 +142,7 @@ export function parseTelegram(input: RawTelegram | string, options: ParseOptions
   const lexed = lexTelegram(text, raw.bytes, KNOWN_REFERENCES);
   const id = mode.kind === "fixed" ? mode.id : detectFormat(lexed, checksum.stated !== undefined);
   requireCrc(checksum, id, mode.kind === "detect");
-  return readTelegram(lexed, text, id, checksum);
+  return readTelegram(lexed, raw.bytes, text, id, checksum);
 }
 
 /** A meter's identification: three letters (the manufacturer), then its own text. */
@@ -155,6 +155,7 @@ const IDENTIFICATION = /^[A-Za-z]{3}[\x21-\x7e]/;
  */
 function readTelegram(
   lexed: LexedTelegram,
+  bytes: Uint8Array,
   text: string,
   id: FormatId,
   checksum: ChecksumResult,
@@ -183,9 +184,10 @@ function readTelegram(
   let unknownLine: { reference: string; position: number } | undefined;
   let known = 0;
   for (let position = 0; position < lines.length; position++) {
-    const { reference, groups, symbol } = lines[position]!;
+    const line = lines[position]!;
+    const { reference, groups, symbol } = line;
     const entry = symbol < 0 ? undefined : catalogue[symbol];
-    const values = decodeValues(groups, entry, zone);
+    const values = decodeValues(bytes, text, line, entry, zone);
     obis[position] = { reference, raw: groups, values, field: entry?.field };
     if (entry === undefined) {
       if (unknownLine === undefined && !isObisReference(reference)) {
@@ -220,31 +222,40 @@ function readTelegram(
 
 /**
  * A line's values, each decoded at its row's shape: the row's shapes in order, the last `repeat`
- * of them repeating; `auto` for a line the format does not know.
+ * of them repeating; `auto` for a line the format does not know. Each is read where it stands in
+ * the telegram, when the lexer says where that is.
  */
 function decodeValues(
-  groups: readonly string[],
+  bytes: Uint8Array,
+  text: string,
+  { groups, at }: DataLine,
   entry: CatalogueEntry | undefined,
   zone: TimeZoneRule,
 ): ObisValue[] {
-  if (groups.length === 1) return [decodeValue(groups[0]!, entry?.shapes[0] ?? "auto", zone)];
-  const values = new Array<ObisValue>(groups.length);
-  if (entry === undefined) {
-    for (let index = 0; index < groups.length; index++) {
-      values[index] = decodeValue(groups[index]!, "auto", zone);
-    }
-    return values;
+  const shapes = entry?.shapes ?? AUTO;
+  if (groups.length === 1 && at >= 0) {
+    const group = groups[0]!;
+    return [decodeValueAt(bytes, text, at + 1, at + 1 + group.length, group, shapes[0]!, zone)];
   }
-  const { shapes, repeat } = entry;
+  const values = new Array<ObisValue>(groups.length);
+  const repeat = entry?.repeat ?? 0;
   const fixed = shapes.length - repeat;
+  let from = at + 1;
   for (let index = 0; index < groups.length; index++) {
     const shape = index < fixed || repeat === 0
       ? shapes[Math.min(index, shapes.length - 1)]!
       : shapes[fixed + ((index - fixed) % repeat)]!;
-    values[index] = decodeValue(groups[index]!, shape, zone);
+    const group = groups[index]!;
+    values[index] = at < 0
+      ? decodeValue(group, shape, zone)
+      : decodeValueAt(bytes, text, from, from + group.length, group, shape, zone);
+    from += group.length + 2;
   }
   return values;
 }
+
+/** The shape of every value of a line the format does not know. */
+const AUTO: readonly ValueShape[] = ["auto"];
 
 /**
  * Refuses what is not recognisably a meter's telegram (see {@linkcode parseTelegram}).

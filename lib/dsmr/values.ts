@@ -14,6 +14,7 @@
  * @module
  */
 
+import { latin1Bytes } from "../bytes.ts";
 import type { ObisValue, Quantity, Timestamp } from "./model.ts";
 
 type NumberValue = Extract<ObisValue, { kind: "number" }>;
@@ -61,33 +62,38 @@ const CLOSE = 0x29;
 const LF = 0x0a;
 
 /**
- * Reads `[+-]digits[.digits][*unit]`, the whole of `raw`, in one pass, or returns `undefined`. A
- * mantissa below 2^53 divided by an exact power of ten is correctly rounded, so the value equals
- * `Number()` of the digits exactly. Digits too many for a finite number (a 400-digit "register")
- * are not a number. Some meters (Fluvius) leave out the `*`: a unit of {@linkcode COMMON_UNITS}
- * straight after the digits is read as if it were there; any other letters make the value text.
- * A `)` or line feed inside `raw` ends the value early, so `raw` is then no number.
+ * Reads `[+-]digits[.digits][*unit]` that fills `bytes[from..to)`, in one pass, or returns
+ * `undefined`; `text` holds the same characters, for the rare slices. A mantissa below 2^53
+ * divided by an exact power of ten is correctly rounded, so the value equals `Number()` of the
+ * digits exactly. Digits too many for a finite number (a 400-digit "register") are not a number.
+ * Some meters (Fluvius) leave out the `*`: a unit of {@linkcode COMMON_UNITS} straight after the
+ * digits is read as if it were there; any other letters make the value text. A `)` or line feed
+ * ends the value early, so the bytes are then no number.
  */
-function numberOf(raw: string): NumberValue | undefined {
-  const length = raw.length;
-  let i = 0;
-  const first = raw.charCodeAt(0);
+function numberAt(
+  bytes: Uint8Array,
+  text: string,
+  from: number,
+  to: number,
+): NumberValue | undefined {
+  let i = from;
+  const first = bytes[i];
   const negative = first === 0x2d;
   if (negative || first === 0x2b) i++;
   const integerStart = i;
   let mantissa = 0;
   let digit = 0;
-  for (; i < length; i++) {
-    digit = raw.charCodeAt(i) - 0x30;
+  for (; i < to; i++) {
+    digit = bytes[i]! - 0x30;
     if (digit >>> 0 > 9) break;
     mantissa = mantissa * 10 + digit;
   }
   let digits = i - integerStart;
   let decimals = 0;
-  if (i < length && digit === 0x2e - 0x30 /* . */) {
+  if (i < to && digit === 0x2e - 0x30 /* . */) {
     const fractionStart = ++i;
-    for (; i < length; i++) {
-      digit = raw.charCodeAt(i) - 0x30;
+    for (; i < to; i++) {
+      digit = bytes[i]! - 0x30;
       if (digit >>> 0 > 9) break;
       mantissa = mantissa * 10 + digit;
     }
@@ -98,39 +104,47 @@ function numberOf(raw: string): NumberValue | undefined {
   if (digits === 0) return undefined;
   let value: number;
   if (mantissa > Number.MAX_SAFE_INTEGER || decimals >= POWERS_OF_TEN.length) {
-    value = Number(raw.slice(0, end));
+    value = Number(text.slice(from, end));
     if (!Number.isFinite(value)) return undefined;
   } else {
     value = decimals > 0 ? mantissa / POWERS_OF_TEN[decimals]! : mantissa;
     if (negative) value = -value;
   }
-  if (end === length) return { kind: "number", value };
-  const star = raw.charCodeAt(end) === 0x2a /* * */;
-  if (star && end + 1 === length) return { kind: "number", value };
-  const unit = unitOf(raw, star ? end + 1 : end, !star);
+  if (end === to) return { kind: "number", value };
+  const star = bytes[end] === 0x2a /* * */;
+  if (star && end + 1 === to) return { kind: "number", value };
+  const unit = unitAt(bytes, text, star ? end + 1 : end, to, !star);
   return unit === undefined ? undefined : { kind: "number", value, unit };
 }
 
 /**
- * The unit that fills `raw` from `start` on: the one string of {@linkcode COMMON_UNITS} when it is
- * one of those, else (unless only those will do) the rest of `raw`, when it holds no `)` or line
- * feed.
+ * The unit that fills `bytes[from..to)`: the one string of {@linkcode COMMON_UNITS} when it is one
+ * of those, else (unless only those will do) the text there, when it holds no `)` or line feed.
  */
-function unitOf(raw: string, start: number, commonOnly: boolean): string | undefined {
-  const length = raw.length - start;
-  const first = raw.charCodeAt(start);
+function unitAt(
+  bytes: Uint8Array,
+  text: string,
+  from: number,
+  to: number,
+  commonOnly: boolean,
+): string | undefined {
+  const length = to - from;
   for (let u = 0; u < COMMON_UNITS.length; u++) {
     const unit = COMMON_UNITS[u]!;
-    if (unit.length === length && unit.charCodeAt(0) === first && raw.startsWith(unit, start)) {
-      return unit;
-    }
+    if (unit.length === length && spells(bytes, from, unit)) return unit;
   }
   if (commonOnly) return undefined;
-  for (let i = start; i < raw.length; i++) {
-    const c = raw.charCodeAt(i);
+  for (let i = from; i < to; i++) {
+    const c = bytes[i];
     if (c === CLOSE || c === LF) return undefined;
   }
-  return raw.slice(start);
+  return text.slice(from, to);
+}
+
+/** Whether `bytes` spell `word` from `at` on. */
+function spells(bytes: Uint8Array, at: number, word: string): boolean {
+  for (let k = 0; k < word.length; k++) if (word.charCodeAt(k) !== bytes[at + k]) return false;
+  return true;
 }
 
 /**
@@ -172,7 +186,7 @@ const COMMON_UNITS = [
  * ```
  */
 export function readNumber(raw: string): NumberWithUnit | undefined {
-  const read = numberOf(raw);
+  const read = numberAt(latin1Bytes(raw), raw, 0, raw.length);
   if (read === undefined) return undefined;
   return read.unit === undefined ? { value: read.value } : { value: read.value, unit: read.unit };
 }
@@ -235,14 +249,14 @@ export function readQuantity(raw: string, unit: string): Quantity | undefined {
   return value === undefined ? undefined : { value, unit };
 }
 
-function digitAt(raw: string, at: number): number {
-  const c = raw.charCodeAt(at) - 0x30;
+function digitAt(bytes: Uint8Array, at: number): number {
+  const c = bytes[at]! - 0x30;
   return c >= 0 && c <= 9 ? c : NaN;
 }
 
 /** The two-digit number at `at`, `NaN` when it is not two digits. */
-function twoDigitsAt(raw: string, at: number): number {
-  return digitAt(raw, at) * 10 + digitAt(raw, at + 1);
+function twoDigitsAt(bytes: Uint8Array, at: number): number {
+  return digitAt(bytes, at) * 10 + digitAt(bytes, at + 1);
 }
 
 /** Days from 1970-01-01 to a date of the proleptic Gregorian calendar (no `Date` object needed). */
@@ -292,20 +306,25 @@ export function readTimestamp(
   raw: string,
   zone: TimeZoneRule = CENTRAL_EUROPEAN_TIME,
 ): Timestamp | undefined {
-  const time = timestampOf(raw, zone);
+  const time = timestampAt(latin1Bytes(raw), 0, raw.length, zone);
   return time && { iso: time.value, epochMs: time.epochMs, raw };
 }
 
-/** The view value of a timestamp (see {@linkcode readTimestamp}). */
-function timestampOf(raw: string, zone: TimeZoneRule): TimestampValue | undefined {
-  const length = raw.length;
+/** The view value of the timestamp in `bytes[from..to)` (see {@linkcode readTimestamp}). */
+function timestampAt(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  zone: TimeZoneRule,
+): TimestampValue | undefined {
+  const length = to - from;
   if (length !== 12 && length !== 13) return undefined;
-  const yy = twoDigitsAt(raw, 0);
-  const month = twoDigitsAt(raw, 2);
-  const day = twoDigitsAt(raw, 4);
-  const hour = twoDigitsAt(raw, 6);
-  const minute = twoDigitsAt(raw, 8);
-  const second = twoDigitsAt(raw, 10);
+  const yy = twoDigitsAt(bytes, from);
+  const month = twoDigitsAt(bytes, from + 2);
+  const day = twoDigitsAt(bytes, from + 4);
+  const hour = twoDigitsAt(bytes, from + 6);
+  const minute = twoDigitsAt(bytes, from + 8);
+  const second = twoDigitsAt(bytes, from + 10);
   if (!(month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59)) {
     return undefined;
   }
@@ -316,7 +335,7 @@ function timestampOf(raw: string, zone: TimeZoneRule): TimestampValue | undefine
     ((hour * 60 + minute) * 60 + second) * 1000;
   let offset: number;
   if (length === 13) {
-    const flag = raw.charCodeAt(12);
+    const flag = bytes[from + 12];
     if (flag === 0x53 /* S */) offset = zone.summer;
     else if (flag === 0x57 /* W */) offset = zone.winter;
     else return undefined;
@@ -330,23 +349,23 @@ function timestampOf(raw: string, zone: TimeZoneRule): TimestampValue | undefine
   const value = String.fromCharCode(
     yy < 70 ? 0x32 : 0x31, // the century: 20 or 19
     yy < 70 ? 0x30 : 0x39,
-    raw.charCodeAt(0),
-    raw.charCodeAt(1),
+    bytes[from]!,
+    bytes[from + 1]!,
     0x2d, // -
-    raw.charCodeAt(2),
-    raw.charCodeAt(3),
+    bytes[from + 2]!,
+    bytes[from + 3]!,
     0x2d, // -
-    raw.charCodeAt(4),
-    raw.charCodeAt(5),
+    bytes[from + 4]!,
+    bytes[from + 5]!,
     0x54, // T
-    raw.charCodeAt(6),
-    raw.charCodeAt(7),
+    bytes[from + 6]!,
+    bytes[from + 7]!,
     0x3a, // :
-    raw.charCodeAt(8),
-    raw.charCodeAt(9),
+    bytes[from + 8]!,
+    bytes[from + 9]!,
     0x3a, // :
-    raw.charCodeAt(10),
-    raw.charCodeAt(11),
+    bytes[from + 10]!,
+    bytes[from + 11]!,
     offset < 0 ? 0x2d : 0x2b, // - or +
     0x30 + ((hours / 10) | 0),
     0x30 + (hours % 10),
@@ -364,13 +383,18 @@ function timestampOf(raw: string, zone: TimeZoneRule): TimestampValue | undefine
  * @returns The text (`E0045003809361417`), or `undefined` when `raw` is not hex-encoded text.
  */
 export function decodeHexText(raw: string): string | undefined {
-  const length = raw.length;
+  return hexTextAt(latin1Bytes(raw), 0, raw.length);
+}
+
+/** {@linkcode decodeHexText} of `bytes[from..to)`. */
+function hexTextAt(bytes: Uint8Array, from: number, to: number): string | undefined {
+  const length = to - from;
   if (length === 0 || length % 2 !== 0) return undefined;
   const codes = new Array<number>(length >>> 1);
-  for (let i = 0; i < length; i += 2) {
-    const code = (nibble(raw.charCodeAt(i)) << 4) | nibble(raw.charCodeAt(i + 1));
+  for (let k = 0, i = from; i < to; k++, i += 2) {
+    const code = (NIBBLES[bytes[i]!]! << 4) | NIBBLES[bytes[i + 1]!]!;
     if (!(code >= 0x20 && code < 0x7f)) return undefined;
-    codes[i >>> 1] = code;
+    codes[k] = code;
   }
   return String.fromCharCode.apply(null, codes);
 }
@@ -386,21 +410,17 @@ const NIBBLES: Uint16Array = (() => {
   return nibbles;
 })();
 
-function nibble(code: number): number {
-  return code < 256 ? NIBBLES[code]! : 0x100;
-}
-
 /**
  * Whether `raw` is only 0xFF, as sent or hex-encoded (`FFFF...`): what some meters (E.ON
  * Hungary's Sagemcom) send as an empty text message, 1,024 bytes of it.
  */
-function isPadding(raw: string): boolean {
-  const sent = raw.charCodeAt(0) === 0xff;
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw.charCodeAt(i);
+function isPadding(bytes: Uint8Array, from: number, to: number): boolean {
+  const sent = bytes[from] === 0xff;
+  for (let i = from; i < to; i++) {
+    const c = bytes[i];
     if (sent ? c !== 0xff : c !== 0x46 /* F */ && c !== 0x66 /* f */) return false;
   }
-  return sent || raw.length % 2 === 0;
+  return sent || (to - from) % 2 === 0;
 }
 
 /** How a value of a line is to be read: the shapes of {@linkcode decodeValue}. */
@@ -432,19 +452,43 @@ export function decodeValue(
   shape: ValueShape,
   zone: TimeZoneRule = CENTRAL_EUROPEAN_TIME,
 ): ObisValue {
-  if (raw === "") return { kind: "empty" };
+  return decodeValueAt(latin1Bytes(raw), raw, 0, raw.length, raw, shape, zone);
+}
+
+/**
+ * {@linkcode decodeValue} of a value where it stands in a telegram, read from its bytes.
+ *
+ * @param bytes The telegram's bytes.
+ * @param text The same telegram as text, one character per byte.
+ * @param from Where the value starts (after its `(`).
+ * @param to Where it ends (at its `)`).
+ * @param raw The value itself, `text.slice(from, to)`.
+ * @param shape The expected shape.
+ * @param zone The offsets the S/W flags stand for.
+ * @returns The decoded value.
+ */
+export function decodeValueAt(
+  bytes: Uint8Array,
+  text: string,
+  from: number,
+  to: number,
+  raw: string,
+  shape: ValueShape,
+  zone: TimeZoneRule,
+): ObisValue {
+  if (from === to) return { kind: "empty" };
   switch (shape) {
     case "number":
-      return numberOf(raw) ?? { kind: "text", value: raw };
+      return numberAt(bytes, text, from, to) ?? { kind: "text", value: raw };
     case "timestamp":
-      return timestampOf(raw, zone) ?? { kind: "text", value: raw };
+      return timestampAt(bytes, from, to, zone) ?? { kind: "text", value: raw };
     case "hex":
-      if (isPadding(raw)) return { kind: "empty" };
-      return { kind: "text", value: decodeHexText(raw) ?? raw };
+      if (isPadding(bytes, from, to)) return { kind: "empty" };
+      return { kind: "text", value: hexTextAt(bytes, from, to) ?? raw };
     case "text":
       return { kind: "text", value: raw };
     case "auto":
-      return (raw.length === 13 ? timestampOf(raw, zone) : undefined) ??
-        numberOf(raw) ?? { kind: "text", value: raw };
+      return (to - from === 13 ? timestampAt(bytes, from, to, zone) : undefined) ??
+        numberAt(bytes, text, from, to) ?? { kind: "text", value: raw };
   }
 }

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
-import { lexTelegram, ReferenceTable } from "../../lib/dsmr/lexer.ts";
+import { lexTelegram as lex, ReferenceTable } from "../../lib/dsmr/lexer.ts";
 import { latin1Bytes } from "../../lib/bytes.ts";
+
+/**
+ * What a text lexes to, each line as its reference and groups: where they stand and their
+ * symbols have tests of their own below.
+ */
+function lexTelegram(text: string) {
+  const { lines, ...rest } = lex(text);
+  return { ...rest, lines: lines.map(({ reference, groups }) => ({ reference, groups })) };
+}
 
 Deno.test("lexTelegram() reads CR LF and bare LF lines alike, skipping empty ones", () => {
   const crlf = lexTelegram("/ISK5\r\n\r\n1-0:1.8.1(1.5*kWh)\r\n0-0:96.14.0(0002)\r\n!1234\r\n");
@@ -8,8 +17,8 @@ Deno.test("lexTelegram() reads CR LF and bare LF lines alike, skipping empty one
   const expected = {
     header: "ISK5",
     lines: [
-      { reference: "1-0:1.8.1", groups: ["1.5*kWh"], symbol: -1 },
-      { reference: "0-0:96.14.0", groups: ["0002"], symbol: -1 },
+      { reference: "1-0:1.8.1", groups: ["1.5*kWh"] },
+      { reference: "0-0:96.14.0", groups: ["0002"] },
     ],
   };
   assert.deepEqual(crlf, expected);
@@ -25,9 +34,8 @@ Deno.test("lexTelegram() keeps every group, empty ones included, and ignores tex
     {
       reference: "1-0:99.97.0",
       groups: ["1", "0-0:96.7.19", "230101010101W", "0000000240*s"],
-      symbol: -1,
     },
-    { reference: "0-0:96.13.0", groups: [""], symbol: -1 },
+    { reference: "0-0:96.13.0", groups: [""] },
   ]);
 });
 
@@ -38,23 +46,22 @@ Deno.test("lexTelegram() joins a line that starts with ( to the line before (DSM
   assert.deepEqual(lines, [{
     reference: "0-1:24.3.0",
     groups: ["121030140000", "00", "60", "1", "0-1:24.2.1", "m3", "00123.456"],
-    symbol: -1,
   }]);
 });
 
 Deno.test("lexTelegram() runs an unclosed group to its line end, and never past it", () => {
   const { lines } = lexTelegram("/X\r\n1-0:1.8.1(12.5*kWh\r\n1-0:1.8.2(3.0*kWh)\r\n!");
   assert.deepEqual(lines, [
-    { reference: "1-0:1.8.1", groups: ["12.5*kWh"], symbol: -1 },
-    { reference: "1-0:1.8.2", groups: ["3.0*kWh"], symbol: -1 },
+    { reference: "1-0:1.8.1", groups: ["12.5*kWh"] },
+    { reference: "1-0:1.8.2", groups: ["3.0*kWh"] },
   ]);
 });
 
 Deno.test("lexTelegram() keeps a line without parentheses, and trims references", () => {
   const { lines } = lexTelegram("/X\r\n  1-0:1.8.1 (1)\r\nno values\r\n!");
   assert.deepEqual(lines, [
-    { reference: "1-0:1.8.1", groups: ["1"], symbol: -1 },
-    { reference: "no values", groups: [], symbol: -1 },
+    { reference: "1-0:1.8.1", groups: ["1"] },
+    { reference: "no values", groups: [] },
   ]);
 });
 
@@ -63,12 +70,12 @@ Deno.test("lexTelegram() stops at the ! line and reads only the first header", (
     "/ONE\r\n1-0:1.8.1(1)\r\n/TWO\r\n!ABCD\r\n1-0:1.8.2(2)\r\n",
   );
   assert.equal(header, "ONE");
-  assert.deepEqual(lines, [{ reference: "1-0:1.8.1", groups: ["1"], symbol: -1 }]);
+  assert.deepEqual(lines, [{ reference: "1-0:1.8.1", groups: ["1"] }]);
 });
 
 Deno.test("lexTelegram() reads a text without identification line", () => {
   assert.deepEqual(lexTelegram("1-0:1.7.0(00.404*kW)"), {
-    lines: [{ reference: "1-0:1.7.0", groups: ["00.404*kW"], symbol: -1 }],
+    lines: [{ reference: "1-0:1.7.0", groups: ["00.404*kW"] }],
   });
 });
 
@@ -76,7 +83,7 @@ Deno.test("lexTelegram() gives each line its reference's symbol and the table's 
   const table = new ReferenceTable(["1-0:1.8.1", "1-0:1.8.2", "0-1:24.2.1"]);
   const text =
     "/X\r\n1-0:1.8.2(1)\r\n 1-0:1.8.1 (2)\r\n1-0:1.8.1\r\n1-0:1.8.3(3)\r\n1-0:1.8.10(4)\r\n!";
-  const lines = lexTelegram(text, latin1Bytes(text), table).lines;
+  const lines = lex(text, latin1Bytes(text), table).lines;
   assert.deepEqual(lines.map((line) => [line.reference, line.symbol]), [
     ["1-0:1.8.2", 1],
     ["1-0:1.8.1", 0],
@@ -101,4 +108,19 @@ Deno.test("ReferenceTable finds every reference it holds, and none other, among 
   for (const other of ["1-0:40.0.0", "1-0:1.100.0", "", "1-0:1.8", "1-0:1.8.0.0"]) {
     assert.equal(table.symbolOf(other), -1, other);
   }
+});
+
+Deno.test("lexTelegram() says where a line's groups stand, when they follow each other on it", () => {
+  const text = "/X\r\n1-0:1.8.1(1)(22)\r\n 1-0:1.8.2 (3)\r\n1-0:99.1.0\r\n" +
+    "0-1:24.3.0(4)\r\n(5)\r\n0-0:96.13.0(3031\r\n3233)\r\n!";
+  const lines = lex(text).lines;
+  assert.deepEqual(lines.map((line) => [line.reference, line.at]), [
+    ["1-0:1.8.1", text.indexOf("(1)")],
+    ["1-0:1.8.2", text.indexOf("(3)")],
+    ["1-0:99.1.0", -1], // no groups
+    ["0-1:24.3.0", -1], // a group on the next line
+    ["0-0:96.13.0", -1], // a group joined over a line break
+  ]);
+  const [first] = lines;
+  assert.equal(text.slice(first!.at + 1 + 1 + 2, first!.at + 1 + 1 + 2 + 2), "22");
 });
