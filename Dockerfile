@@ -27,7 +27,7 @@ RUN case "$TARGETARCH" in \
 # distroless/cc: glibc and libgcc, which the binary needs, CA certificates, no shell, no curl.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/p1reader /usr/local/bin/p1reader
-# The data directory (the DSMR reader push queue) belongs to the runtime user.
+# The data directory (the energy history, the DSMR reader push queue) belongs to the runtime user.
 COPY --from=build --chown=65532:20 /out/data /data
 # Non-root, in group 20 (dialout on Debian, Ubuntu and Raspberry Pi OS). The group only helps when
 # the host's device has that gid: pass --group-add with the host's gid otherwise (see README).

@@ -8,6 +8,8 @@
 import { PARSE_USAGE, runParse } from "./lib/commands/parse_command.ts";
 import { runServe, serveUsage } from "./lib/commands/serve_command.ts";
 import { runHealthcheck } from "./lib/commands/healthcheck_command.ts";
+import { BACKUP_USAGE, runBackup } from "./lib/commands/backup_command.ts";
+import { IMPORT_USAGE, runImport } from "./lib/commands/import_command.ts";
 import { VERSION } from "./lib/version.ts";
 
 const encoder = new TextEncoder();
@@ -27,11 +29,15 @@ Usage:
   p1reader [serve] [options]                    read the meter and serve the API (the default)
   p1reader parse [--format F] [--json] FILE|-   decode a capture of telegrams
   p1reader healthcheck                          exit 0 when the running service is healthy, else 1
+  p1reader import [options] CAPTURE|-           load a capture into the history database
+  p1reader backup [options] FILE                copy the history database, also while it is written
   p1reader --version                            print the version
   p1reader --help                               show this help
 
 ${serveUsage()}
-${PARSE_USAGE}`;
+${PARSE_USAGE}
+${IMPORT_USAGE}
+${BACKUP_USAGE}`;
 
 /**
  * Runs the command line.
@@ -55,6 +61,10 @@ export async function main(args: string[]): Promise<number> {
       return await runParse(rest, io);
     case "healthcheck":
       return await runHealthcheck(rest, io, Deno.env.toObject());
+    case "import":
+      return await runImport(rest, io, Deno.env.toObject());
+    case "backup":
+      return await runBackup(rest, io, Deno.env.toObject());
     case "--version":
     case "-V":
       io.stdout(`${VERSION}\n`);

@@ -14,11 +14,30 @@
  * The first telegram has nothing before it; it is checked against the host's clock, and only
  * for being ahead of it: a replayed capture is behind the host's clock by design.
  *
+ * A replayed capture (a file or standard input) runs faster than the host's clock, so there the
+ * elapsed time explains nothing: a telegram follows when it is not more than
+ * {@linkcode REPLAY_JUMP_MS} ahead of the last trusted one, which lets a capture thinned to one
+ * telegram every few minutes, or one holding a night of downtime, through, and still stops a
+ * telegram stamped decades ahead.
+ *
  * @module
  */
 
 /** How far a meter's clock may move beyond what the elapsed time explains before it counts as a jump. */
 export const CLOCK_JUMP_MS = 60_000;
+
+/** How far ahead of the last trusted telegram a replayed one may be before it counts as a jump. */
+export const REPLAY_JUMP_MS = 86_400_000;
+
+/** Options for {@linkcode MeterClock}. */
+export interface MeterClockOptions {
+  /**
+   * The telegrams come from a replay (a file or standard input), which runs faster than the
+   * host's clock: a telegram may then be up to {@linkcode REPLAY_JUMP_MS} ahead of the last one.
+   * @default {false}
+   */
+  replay?: boolean;
+}
 
 /** A telegram's clock reading: the meter's time and the host's time when it arrived. */
 interface Reading {
@@ -26,10 +45,13 @@ interface Reading {
   receivedAt: number;
 }
 
-/** Whether `next` follows `from`: its meter time moved about as far as the host's time did. */
-function follows(from: Reading, next: Reading): boolean {
+/**
+ * Whether `next` follows `from`: its meter time moved about as far as the host's time did (in a
+ * replay, at most `replayAheadMs` ahead).
+ */
+function follows(from: Reading, next: Reading, replayAheadMs: number): boolean {
   const moved = next.meterMs - from.meterMs;
-  const elapsed = Math.max(0, next.receivedAt - from.receivedAt);
+  const elapsed = Math.max(0, next.receivedAt - from.receivedAt, replayAheadMs);
   return moved >= -CLOCK_JUMP_MS && moved <= elapsed + CLOCK_JUMP_MS;
 }
 
@@ -54,8 +76,14 @@ function instant(ms: number): string {
  * ```
  */
 export class MeterClock {
+  readonly #replayAheadMs: number;
   #trusted: Reading | undefined;
   #jumped: Reading | undefined;
+
+  /** Makes a clock that trusts nothing yet; see {@linkcode MeterClockOptions}. */
+  constructor(options: MeterClockOptions = {}) {
+    this.#replayAheadMs = options.replay ? REPLAY_JUMP_MS : 0;
+  }
 
   /**
    * Checks a telegram's time.
@@ -67,8 +95,9 @@ export class MeterClock {
   check(meterMs: number, receivedAt: number): string | undefined {
     const reading = { meterMs, receivedAt };
     const trusted = this.#trusted;
-    const ok = trusted ? follows(trusted, reading) : meterMs - receivedAt <= CLOCK_JUMP_MS;
-    if (ok || (this.#jumped && follows(this.#jumped, reading))) {
+    const ahead = this.#replayAheadMs;
+    const ok = trusted ? follows(trusted, reading, ahead) : meterMs - receivedAt <= CLOCK_JUMP_MS;
+    if (ok || (this.#jumped && follows(this.#jumped, reading, ahead))) {
       this.#trusted = reading;
       this.#jumped = undefined;
       return undefined;
@@ -77,9 +106,8 @@ export class MeterClock {
     const [from, what] = trusted
       ? [trusted.meterMs + Math.max(0, receivedAt - trusted.receivedAt), "the previous telegram"]
       : [receivedAt, "this host's clock"];
-    const ahead = meterMs > from;
     return `the meter's clock jumped ${describeSpan(Math.abs(meterMs - from))} ${
-      ahead ? "ahead" : "back"
+      meterMs > from ? "ahead" : "back"
     } (${instant(meterMs)}; expected about ${instant(from)} from ${what})`;
   }
 }

@@ -84,7 +84,7 @@ export interface ReceiverOptions {
   /** Where bytes come from (see `createSource`). */
   source: ByteSource;
   /**
-   * The meter format: an id, or a setting from `resolveFormat` (`auto`, the original's names).
+   * The meter format: an id, `auto`, or a setting from `resolveFormat` (the original's names).
    * @default {"auto"}
    */
   format?: FormatChoice;
@@ -162,7 +162,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   readonly #listeners = new Set<Listener<ReceivedTelegram>>();
   readonly #stateListeners = new Set<Listener<ReceiverState>>();
   readonly #stopping = new AbortController();
-  readonly #clock = new MeterClock();
+  readonly #clock: MeterClock;
   readonly #registers = new RegisterWatch();
   readonly #interval = new MeterInterval();
   readonly #meterWarned = new Set<string>();
@@ -186,6 +186,8 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   /** Makes a receiver; nothing is opened until {@linkcode P1Receiver.start}. */
   constructor(options: ReceiverOptions) {
     this.#source = options.source;
+    // A replay (a file, standard input) ends, and runs faster than the host's clock.
+    this.#clock = new MeterClock({ replay: !options.source.endless });
     this.#format = formatMode(options.format);
     this.#log = options.logger ?? SILENT;
     this.#scanner = new DecryptingScanner({

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { CLOCK_JUMP_MS, MeterClock } from "../lib/meter_clock.ts";
+import { CLOCK_JUMP_MS, MeterClock, REPLAY_JUMP_MS } from "../lib/meter_clock.ts";
+import { P1Receiver } from "../lib/receiver.ts";
+import { FileSource } from "../lib/source/file.ts";
 import { FakeDsmrReader } from "./support/fake_dsmr_reader.ts";
 import { concat, waitFor } from "./support/helpers.ts";
 import { meterServer } from "./support/meter_server.ts";
@@ -58,6 +60,50 @@ Deno.test("MeterClock takes a replay faster than real time for a running clock",
   }
 });
 
+Deno.test("MeterClock in a replay follows a capture thinned to minutes, or with a night of downtime", () => {
+  const times = [0, 5, 10, 15, 15 + 12 * 60, 15 + 12 * 60 + 5].map((minutes) =>
+    START + minutes * 60_000
+  );
+  const replay = new MeterClock({ replay: true });
+  // Six telegrams replayed 10 ms apart: the host's clock explains none of the gaps.
+  assert.deepEqual(
+    times.map((t, i) => replay.check(t, START + i * 10)),
+    times.map(() => undefined),
+  );
+  const live = new MeterClock();
+  assert.equal(live.check(times[0]!, START), undefined);
+  assert.match(live.check(times[1]!, START + 10)!, /jumped 5 min ahead/);
+});
+
+Deno.test("MeterClock in a replay still flags a telegram stamped decades ahead, or an hour back", () => {
+  const replay = new MeterClock({ replay: true });
+  assert.equal(replay.check(START, START), undefined);
+  assert.match(replay.check(Y2069, START + 10)!, /d ahead/);
+  assert.equal(replay.check(START + 1000, START + 20), undefined);
+  assert.match(replay.check(START - 3_600_000, START + 30)!, /60 min back/);
+  assert.equal(replay.check(START + 2000, START + 40), undefined);
+  assert.match(
+    replay.check(START + 2000 + REPLAY_JUMP_MS + 2 * CLOCK_JUMP_MS, START + 50)!,
+    /ahead/,
+  );
+});
+
+Deno.test("P1Receiver replaying a capture of one telegram every 5 minutes counts no clock jump", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/capture.txt`, concat(...demoTelegrams(12, { stepMs: 300_000 })));
+    const receiver = new P1Receiver({ source: new FileSource({ path: `${dir}/capture.txt` }) });
+    const jumped: boolean[] = [];
+    receiver.subscribe((received) => jumped.push(received.clockJump === true));
+    receiver.start();
+    await receiver.finished;
+    assert.deepEqual(jumped, Array(12).fill(false));
+    assert.equal(receiver.counters.clockJumps, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("MeterClock allows a clock to move up to a minute beyond the elapsed time", () => {
   assert.deepEqual(verdicts([START, START + 1000 + CLOCK_JUMP_MS]), [undefined, undefined]);
   assert.equal(
@@ -88,6 +134,9 @@ Deno.test({
     const dir = await Deno.makeTempDir();
     const server = await startServer([
       ...["--source", `tcp://127.0.0.1:${meter.port}`, "--data-dir", dir],
+      // The dashboard's history in memory, point by point; the history database leaves the
+      // telegram out too (tests/outputs/history/durability_test.ts).
+      ...["--history", "off"],
       ...["--dsmr-reader-url", fake.url, "--dsmr-reader-key", fake.key],
       ...["--dsmr-reader-interval", "5", "--mqtt-url", broker.anonymousUrl, "--mqtt-interval", "5"],
     ]);

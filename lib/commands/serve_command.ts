@@ -15,9 +15,12 @@ import type { PushItem } from "../push/dsmr_reader.ts";
 import { DurableQueue } from "../push/queue.ts";
 import { P1Receiver } from "../receiver.ts";
 import { History } from "../history.ts";
+import { HISTORY } from "../outputs/history/history_output.ts";
 import { createSource } from "../source/create.ts";
 import { ShareServer } from "../share/share_server.ts";
 import type { MqttPublisher } from "../mqtt/publisher.ts";
+import { OutputStartError } from "../outputs/output.ts";
+import { createInfluxOutput } from "../outputs/influx/output.ts";
 import { VERSION } from "../version.ts";
 import type { CommandIo } from "./parse_command.ts";
 
@@ -75,9 +78,12 @@ export async function runServe(
     ...(config.decryption ? { decryption: config.decryption } : {}),
     logger,
   });
-  const history = new History();
-  receiver.subscribe((received) => history.record(received));
   const closing = new AbortController();
+  // Without the history database, the dashboard's charts come from memory.
+  const history = config.history ? undefined : new History();
+  if (history) {
+    receiver.subscribe((received) => history.record(received));
+  }
   let pusher: DsmrReaderPusher | undefined;
   if (config.dsmrReader) {
     let queue: DurableQueue<PushItem>;
@@ -144,6 +150,25 @@ export async function runServe(
       prefix: config.mqtt.prefix,
     });
   }
+  // Outputs of the shape outputs/output.ts defines, built from their part of the configuration.
+  const built = [HISTORY.create(config), createInfluxOutput(config.influx, config)];
+  const outputs = built.filter((output) => !!output);
+  const context = {
+    receiver,
+    logger,
+    version: VERSION,
+    dataDir: config.dataDir,
+    closing: closing.signal,
+  };
+  for (const output of outputs) {
+    try {
+      await output.start(context);
+    } catch (error) {
+      if (!(error instanceof OutputStartError)) throw error;
+      io.stderr(`p1reader: ${error.message}\n`);
+      return 2;
+    }
+  }
   const metrics = new MetricsRegistry(() => ({
     ...receiverSnapshot(receiver, VERSION),
     push: pusher?.stats,
@@ -153,7 +178,7 @@ export async function runServe(
     ...(pusher ? ["push" as const] : []),
     ...(share ? ["share" as const] : []),
     ...(mqttPublisher ? ["mqtt" as const] : []),
-  ]);
+  ], { outputs });
   const startedAt = Date.now();
   const app = createApp({
     receiver,
@@ -161,8 +186,9 @@ export async function runServe(
     version: VERSION,
     startedAt,
     logger,
-    history,
+    ...(history ? { history } : {}),
     closing: closing.signal,
+    outputs,
     ...(pusher ? { push: () => pusher.stats } : {}),
     ...(share ? { share: () => share.stats } : {}),
     ...(mqttPublisher ? { mqtt: () => mqttPublisher.stats } : {}),
@@ -212,6 +238,7 @@ export async function runServe(
           pusher?.stop(),
           share?.close(),
           mqttPublisher?.stop(),
+          ...outputs.map((output) => output.stop()),
           server.shutdown(),
         ]);
       })();

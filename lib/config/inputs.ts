@@ -126,6 +126,11 @@ export function readSettingsFile(
   const original: FoundSettings = new Map();
   const names = options.map((option) => option.name);
   for (const [key, value] of Object.entries(data)) {
+    const section = sectionOf(key, value, path, names);
+    if (section !== undefined) {
+      for (const [name, setting] of section) ours.set(name, setting);
+      continue;
+    }
     if (names.includes(key)) {
       const from = `"${key}" in ${path}`;
       ours.set(key, { text: jsonSettingText(value, `"${key}" in "${path}"`), from, compat: false });
@@ -139,4 +144,37 @@ export function readSettingsFile(
     for (const [name, setting] of theirs) original.set(name, setting);
   }
   return new Map([...original, ...ours]);
+}
+
+/**
+ * A section of a settings file: an object whose keys finish the names of options that start with
+ * its own key (`"price": { "gas": 1.35 }` is `"price-gas": 1.35`), or `undefined` for any other key.
+ */
+function sectionOf(
+  key: string,
+  value: unknown,
+  path: string,
+  names: readonly string[],
+): [string, Found][] | undefined {
+  const members = names.filter((name) => name.startsWith(`${key}-`));
+  if (typeof value !== "object" || value === null || Array.isArray(value) || members.length === 0) {
+    return undefined;
+  }
+  return Object.entries(value).map(([inner, setting]) => {
+    const name = `${key}-${inner}`;
+    if (!members.includes(name)) {
+      const known = members.map((member) => member.slice(key.length + 1));
+      throw new ConfigError(
+        `Unknown setting "${inner}" in the "${key}" section of "${path}"${
+          didYouMean(inner, known)
+        }`,
+      );
+    }
+    const where = `"${key}": { "${inner}" } in "${path}"`;
+    return [name, {
+      text: jsonSettingText(setting, where),
+      from: `"${key}.${inner}" in ${path}`,
+      compat: false,
+    }];
+  });
 }

@@ -13,8 +13,10 @@
  */
 
 import { parseKey, SMARTY_AUTHENTICATION_KEY } from "../dsmr/decryption.ts";
+import { influxSettings } from "../outputs/influx/settings.ts";
 import { FORMAT_NAMES, resolveFormat } from "../dsmr/formats.ts";
 import { LOG_LEVELS } from "../log.ts";
+import { readCurrency, readPriceSchedule } from "../outputs/history/prices.ts";
 import { parseCidrList } from "../share/cidr.ts";
 import { parseSourceSpec } from "../source/source.ts";
 import { BAUD_CODES } from "../source/termios.ts";
@@ -229,7 +231,7 @@ export const DSMR_READER_OPTIONS = optionGroup(
   { keys: ["url", "apiKey"], purpose: "to push to DSMR reader" },
 );
 
-/** The durable queue of the push. */
+/** The durable queues of the pushes (DSMR reader, InfluxDB). */
 export const QUEUE_OPTIONS = optionGroup({
   dataDir: {
     name: "data-dir",
@@ -237,8 +239,8 @@ export const QUEUE_OPTIONS = optionGroup({
     alsoEnv: ["STATE_DIRECTORY"],
     default: "./data",
     value: "DIR",
-    help:
-      "where the push queue and dead letters are kept (systemd's StateDirectory sets STATE_DIRECTORY)",
+    help: "where the push queues, their dead letters and the history database are kept " +
+      "(systemd's StateDirectory sets STATE_DIRECTORY)",
     read: nonEmpty,
   },
   queueMax: {
@@ -246,7 +248,8 @@ export const QUEUE_OPTIONS = optionGroup({
     env: "P1READER_QUEUE_MAX",
     default: "200000",
     value: "N",
-    help: "most telegrams the push queue keeps; beyond that the oldest are dropped",
+    help: "most telegrams each push queue (DSMR reader, InfluxDB) keeps; beyond that the oldest " +
+      "are dropped",
     read: count("telegrams"),
   },
   queueMaxBytes: {
@@ -254,7 +257,7 @@ export const QUEUE_OPTIONS = optionGroup({
     env: "P1READER_QUEUE_MAX_BYTES",
     default: "256MiB",
     value: "BYTES",
-    help: "most bytes the push queue keeps (suffixes KiB, MiB, GiB)",
+    help: "most bytes each push queue keeps (suffixes KiB, MiB, GiB)",
     read: bytes,
   },
 }, asIs);
@@ -369,6 +372,202 @@ export const SHARE_OPTIONS = optionGroup({
   },
 }, (values) => ({ share: whenSet(values, "port") }));
 
+/** The energy history and its prices; on unless `--history off`. */
+export const HISTORY_OPTIONS = optionGroup({
+  enabled: {
+    name: "history",
+    env: "P1READER_HISTORY",
+    default: "on",
+    value: "on|off",
+    help:
+      "keep the energy history (usage per hour, day, month and year, with costs) in an SQLite " +
+      "file in --data-dir",
+    read: boolean,
+  },
+  database: {
+    name: "history-db",
+    env: "P1READER_HISTORY_DB",
+    value: "FILE",
+    help: "the history's database file (default: history.sqlite in --data-dir)",
+    read: nonEmpty,
+  },
+  minuteDays: {
+    name: "history-minute-days",
+    env: "P1READER_HISTORY_MINUTE_DAYS",
+    default: "31",
+    value: "DAYS",
+    help: "days the per-minute history is kept (usage per hour, day and month is kept forever)",
+    read: count("days"),
+  },
+  importAll: {
+    name: "price-import",
+    env: "P1READER_PRICE_IMPORT",
+    value: "PRICES",
+    help: "price per kWh imported, in every tariff: 0.28, or with the dates later prices take " +
+      "effect: 0.28,2025-07-01=0.25",
+    read: readPriceSchedule,
+  },
+  importT1: {
+    name: "price-import-t1",
+    env: "P1READER_PRICE_IMPORT_T1",
+    value: "PRICES",
+    help:
+      "price per kWh imported in tariff 1 (Netherlands: low; Belgium: day), over --price-import",
+    read: readPriceSchedule,
+  },
+  importT2: {
+    name: "price-import-t2",
+    env: "P1READER_PRICE_IMPORT_T2",
+    value: "PRICES",
+    help: "price per kWh imported in tariff 2 (Netherlands: normal; Belgium: night), over " +
+      "--price-import",
+    read: readPriceSchedule,
+  },
+  exportAll: {
+    name: "price-export",
+    env: "P1READER_PRICE_EXPORT",
+    value: "PRICES",
+    help: "paid back per kWh exported, in every tariff (negative: a fee per kWh)",
+    read: readPriceSchedule,
+  },
+  exportT1: {
+    name: "price-export-t1",
+    env: "P1READER_PRICE_EXPORT_T1",
+    value: "PRICES",
+    help: "paid back per kWh exported in tariff 1, over --price-export",
+    read: readPriceSchedule,
+  },
+  exportT2: {
+    name: "price-export-t2",
+    env: "P1READER_PRICE_EXPORT_T2",
+    value: "PRICES",
+    help: "paid back per kWh exported in tariff 2, over --price-export",
+    read: readPriceSchedule,
+  },
+  gas: {
+    name: "price-gas",
+    env: "P1READER_PRICE_GAS",
+    value: "PRICES",
+    help: "price per m3 of gas",
+    read: readPriceSchedule,
+  },
+  fixed: {
+    name: "price-fixed",
+    env: "P1READER_PRICE_FIXED",
+    value: "PRICES",
+    help: "fixed costs per day (standing charges, less any rebate per day)",
+    read: readPriceSchedule,
+  },
+  currency: {
+    name: "price-currency",
+    env: "P1READER_PRICE_CURRENCY",
+    default: "EUR",
+    value: "CODE",
+    help: "the currency of the prices (ISO 4217), for the dashboard and the usage answers",
+    read: readCurrency,
+  },
+}, (values) => ({
+  history: values.enabled
+    ? {
+      database: values.database,
+      minuteDays: values.minuteDays,
+      prices: {
+        currency: values.currency,
+        import: setOnly({ all: values.importAll, t1: values.importT1, t2: values.importT2 }),
+        export: setOnly({ all: values.exportAll, t1: values.exportT1, t2: values.exportT2 }),
+        ...setOnly({ gas: values.gas, fixed: values.fixed }),
+      },
+    }
+    : undefined,
+}));
+
+/** Writing every reading to InfluxDB or VictoriaMetrics, on when its URL is set. */
+export const INFLUX_OPTIONS = optionGroup({
+  url: {
+    name: "influx-url",
+    env: "P1READER_INFLUX_URL",
+    value: "URL",
+    help: "write every reading to this InfluxDB or VictoriaMetrics, e.g. http://127.0.0.1:8086 " +
+      "(line protocol; off when unset)",
+    read: (given: string) => {
+      const base = url(["http:", "https:"], "expected an http:// or https:// URL")(given);
+      if (/[?#]/.test(base)) {
+        throw new ConfigError("expected a base URL without ?query or #fragment");
+      }
+      return withoutTrailingSlash(base);
+    },
+  },
+  api: {
+    name: "influx-api",
+    env: "P1READER_INFLUX_API",
+    default: "auto",
+    value: "auto|v1|v2",
+    help: "v1: InfluxDB 1.x's /write (--influx-db); v2: InfluxDB 2.x's /api/v2/write " +
+      "(--influx-org, --influx-bucket); auto: by which of those are set",
+    read: oneOf(["auto", "v1", "v2"]),
+  },
+  db: {
+    name: "influx-db",
+    env: "P1READER_INFLUX_DB",
+    value: "NAME",
+    help: "InfluxDB 1.x database",
+    read: nonEmpty,
+  },
+  username: {
+    name: "influx-username",
+    env: "P1READER_INFLUX_USERNAME",
+    value: "NAME",
+    help: "InfluxDB 1.x user",
+    read: nonEmpty,
+  },
+  password: {
+    name: "influx-password",
+    env: "P1READER_INFLUX_PASSWORD",
+    value: "PASSWORD",
+    help: "InfluxDB 1.x password",
+    secret: true,
+    read: text,
+  },
+  org: {
+    name: "influx-org",
+    env: "P1READER_INFLUX_ORG",
+    value: "NAME",
+    help: "InfluxDB 2.x organisation",
+    read: nonEmpty,
+  },
+  bucket: {
+    name: "influx-bucket",
+    env: "P1READER_INFLUX_BUCKET",
+    value: "NAME",
+    help: "InfluxDB 2.x bucket",
+    read: nonEmpty,
+  },
+  token: {
+    name: "influx-token",
+    env: "P1READER_INFLUX_TOKEN",
+    value: "TOKEN",
+    help: "InfluxDB 2.x API token (also for 2.x's 1.x-compatible /write)",
+    secret: true,
+    read: nonEmpty,
+  },
+  intervalSeconds: {
+    name: "influx-interval",
+    env: "P1READER_INFLUX_INTERVAL",
+    default: "0",
+    value: "SECONDS",
+    help: "write at most one telegram per this many seconds of meter time (0: every telegram)",
+    read: seconds,
+  },
+  timeoutMs: {
+    name: "influx-timeout",
+    env: "P1READER_INFLUX_TIMEOUT",
+    default: "10",
+    value: "SECONDS",
+    help: "request timeout of a write",
+    read: positiveMilliseconds,
+  },
+}, (values) => ({ influx: influxSettings(values) }));
+
 /** Log lines. */
 export const LOG_OPTIONS = optionGroup({
   logLevel: {
@@ -409,7 +608,9 @@ export const OPTION_GROUPS = [
   DSMR_READER_OPTIONS,
   QUEUE_OPTIONS,
   MQTT_OPTIONS,
+  INFLUX_OPTIONS,
   SHARE_OPTIONS,
+  HISTORY_OPTIONS,
   LOG_OPTIONS,
   FILE_OPTIONS,
 ] as const;

@@ -152,8 +152,11 @@ export type FormatMode =
   | { readonly kind: "fixed"; readonly id: FormatId; readonly name: string }
   | { readonly kind: "detect"; readonly name: string; readonly meant?: FormatId };
 
-/** A format as the library takes it: an id, or a setting {@linkcode resolveFormat} resolved. */
-export type FormatChoice = FormatId | FormatMode;
+/**
+ * A format as the library takes it: an id, `auto`, or a setting {@linkcode resolveFormat} resolved
+ * (the original product's names and any spelling users write).
+ */
+export type FormatChoice = FormatId | "auto" | FormatMode;
 
 /** The setting that recognises the format from each telegram: `auto`, the default. */
 export const AUTO_FORMAT: FormatMode = { kind: "detect", name: "auto" };
@@ -209,12 +212,13 @@ export function resolveFormat(name: string): FormatMode {
 /**
  * The setting a library call's format stands for.
  *
- * @param choice An id, a resolved setting, or nothing for `auto`.
+ * @param choice An id, `auto` (or nothing), or a resolved setting.
  * @returns The setting.
  * @throws {RangeError} When `choice` is a string that is no format (from JavaScript).
  */
 export function formatMode(choice: FormatChoice = AUTO_FORMAT): FormatMode {
   if (typeof choice !== "string") return choice;
+  if (choice === AUTO_FORMAT.name) return AUTO_FORMAT;
   return isFormatId(choice) ? FIXED_MODES[choice] : resolveFormat(choice);
 }
 

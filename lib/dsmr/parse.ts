@@ -53,8 +53,8 @@ function telegramText(bytes: Uint8Array): string {
 /** Options for {@linkcode parseTelegram}. */
 export interface ParseOptions {
   /**
-   * The format: an id, or a setting from `resolveFormat` (`auto` and the original product's
-   * names recognise it from the telegram).
+   * The format: an id, `auto`, or a setting from `resolveFormat` (`auto` and the original
+   * product's names recognise it from the telegram).
    * @default {"auto"}
    */
   format?: FormatChoice;

@@ -279,7 +279,7 @@ function lastSunday(year: number, month: number): number {
 }
 
 /** Whether EU summer time is in force at a UTC instant (01:00 UTC, last Sunday of March/October). */
-function isEuSummerTime(epochMs: number): boolean {
+export function isEuSummerTime(epochMs: number): boolean {
   const year = new Date(epochMs).getUTCFullYear();
   const start = Date.UTC(year, 2, lastSunday(year, 3), 1);
   const end = Date.UTC(year, 9, lastSunday(year, 10), 1);

@@ -11,6 +11,7 @@
 
 import { Hono } from "hono";
 import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { Output } from "../outputs/output.ts";
 import type { PushStats } from "../push/pusher.ts";
 import type { ShareStats } from "../share/share_server.ts";
 import type { MqttStats } from "../mqtt/publisher.ts";
@@ -35,7 +36,7 @@ export interface AppDependencies {
     | "subscribe"
     | "onStateChange"
   >;
-  /** The in-memory history for the dashboard. */
+  /** The in-memory history for the dashboard (when the history database is off). */
   history?: History;
   /** Aborted when the service stops: event streams end. */
   closing?: AbortSignal;
@@ -49,6 +50,8 @@ export interface AppDependencies {
   push?: () => PushStats;
   /** MQTT publishing's stats, when it is on. */
   mqtt?: () => MqttStats;
+  /** Outputs that are on: each shows its status under its name and adds its routes. */
+  outputs?: readonly Output[];
   /** The share server's stats, when it is on. */
   share?: () => ShareStats;
   /** Where unexpected errors are logged. */
@@ -163,6 +166,8 @@ export function createApp(deps: AppDependencies): Hono {
   const log = deps.logger ?? SILENT;
   // Like the original (ASP.NET): paths match without regard to case or a trailing slash.
   const app = new Hono({ getPath: matchPath });
+  // First, so that an output's route (the history database's /api/v1/history) wins.
+  for (const output of deps.outputs ?? []) output.routes?.(app);
 
   app.get("/", (c) => {
     // Browsers go to the dashboard; API clients keep getting the original's JSON.
@@ -210,6 +215,10 @@ export function createApp(deps: AppDependencies): Hono {
       dsmrReader: pushStatus(deps.push?.(), at),
       share: deps.share?.() ?? null,
       mqtt: deps.mqtt?.() ?? null,
+      ...Object.fromEntries((deps.outputs ?? []).map((output) => {
+        const stats = output.stats();
+        return [output.name, output.status ? output.status(stats, at) : stats];
+      })),
     });
   });
 

@@ -17,6 +17,7 @@ import heapSizeAndUsed from "prom-client/lib/metrics/heapSizeAndUsed.js";
 import heapSpacesSizeAndUsed from "prom-client/lib/metrics/heapSpacesSizeAndUsed.js";
 import version from "prom-client/lib/metrics/version.js";
 import type { MbusDevice, Telegram } from "../dsmr/model.ts";
+import type { Output, OutputMetric } from "../outputs/output.ts";
 import { rawValue } from "../views/original.ts";
 import {
   type ExposedSample,
@@ -137,6 +138,14 @@ interface MbusFamilies {
 export interface MetricsRegistryOptions {
   /** The clock that ages M-Bus families. @default {Date.now} */
   now?: () => number;
+  /** Outputs that are on: their families follow the table's, read from one `stats()` a scrape. */
+  outputs?: readonly Output[];
+}
+
+/** An output's families, with its writers prepared once. */
+interface OutputFamilies {
+  output: Output;
+  families: { writers: Record<ExpositionFormat, FamilyWriter>; metric: OutputMetric<unknown> }[];
 }
 
 function tableFamilies(rows: readonly MetricRow[]): TableFamily[] {
@@ -152,6 +161,7 @@ export class MetricsRegistry {
   readonly #table: TableFamily[];
   readonly #snapshot: () => MetricSnapshot;
   readonly #now: () => number;
+  readonly #outputs: OutputFamilies[];
   /** Per-device M-Bus families by the original's `<id>`, in the order devices appeared. */
   readonly #mbus = new Map<string, MbusFamilies>();
   /** The last telegram's devices by name: every family of every device looks its device up. */
@@ -171,6 +181,10 @@ export class MetricsRegistry {
   ) {
     this.#snapshot = snapshot;
     this.#now = options.now ?? Date.now;
+    this.#outputs = (options.outputs ?? []).map((output) => ({
+      output,
+      families: (output.metrics ?? []).map((metric) => ({ writers: writers(metric), metric })),
+    }));
     const registry = new Registry();
     for (const collect of DEFAULT_COLLECTORS) collect(registry);
     registry.removeSingleMetric(DROPPED_DEFAULT);
@@ -235,8 +249,12 @@ export class MetricsRegistry {
       ),
     );
     const written = table.map(({ writers, row }) => writers[format].write(row.read(snapshot)));
+    const outputs = this.#outputs.flatMap(({ output, families }) => {
+      const stats = output.stats();
+      return families.map(({ writers, metric }) => writers[format].write(metric.read(stats)));
+    });
     return {
-      body: exposition([...runtime, ...written], format),
+      body: exposition([...runtime, ...written, ...outputs], format),
       contentType: format === "text"
         ? Registry.PROMETHEUS_CONTENT_TYPE
         : Registry.OPENMETRICS_CONTENT_TYPE,

@@ -6,6 +6,7 @@
  */
 
 import type { Telegram } from "../dsmr/model.ts";
+import { splitCredentials } from "./credentials.ts";
 
 /** Which API to push to. */
 export type DsmrReaderApi = "v1" | "v2";
@@ -83,38 +84,6 @@ export function v2Fields(t: Telegram): Record<string, string | number> | undefin
     fields.extra_device_delivered = decimal(device.reading.value.value);
   }
   return fields;
-}
-
-/** Percent-decoded userinfo, or as written where it does not decode. */
-function decoded(part: string): string {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return part; // the option's reader refuses such URLs; a library caller gets the bytes as given
-  }
-}
-
-/** Base64 of the UTF-8 bytes of `text`, as Basic authentication wants it. */
-function base64(text: string): string {
-  return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
-}
-
-/**
- * The base URL without its userinfo, and that userinfo as a Basic `Authorization` value.
- * `fetch` would otherwise turn the userinfo into a Basic header itself, merged with ours.
- */
-function splitCredentials(baseUrl: string): { base: string; basic: string | undefined } {
-  let url: URL;
-  try {
-    url = new URL(baseUrl);
-  } catch {
-    return { base: baseUrl, basic: undefined }; // fetch will say what is wrong with it
-  }
-  if (url.username === "" && url.password === "") return { base: baseUrl, basic: undefined };
-  const basic = `Basic ${base64(`${decoded(url.username)}:${decoded(url.password)}`)}`;
-  url.username = "";
-  url.password = "";
-  return { base: url.href, basic };
 }
 
 /**

@@ -1,10 +1,13 @@
 /**
  * The dashboard page (`GET /ui`): one self-contained HTML document (styles, script and a small
- * canvas chart inline; nothing from a CDN), fed by `/api/v1/stream` and `/api/v1/history`.
+ * canvas chart inline; nothing from a CDN), fed by `/api/v1/stream`, `/api/v1/history` and (the
+ * energy history's panel, `usage_panel.ts`) `/api/v1/usage`.
  * Being a module, it is part of the bundle and of the compiled binary.
  *
  * @module
  */
+
+import { USAGE_SCRIPT, USAGE_SECTIONS } from "./usage_panel.ts";
 
 /** The page. */
 export const DASHBOARD_HTML = `<!doctype html>
@@ -70,7 +73,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section class="wide">
     <h2>Last 48 hours (per minute)</h2>
     <canvas id="chart-days"></canvas>
-  </section>
+  </section>${USAGE_SECTIONS}
 </main>
 <script>
 "use strict";
@@ -182,11 +185,13 @@ async function loadHistory() {
   $("today-gas").textContent = today && today.gasM3 != null ? f3.format(today.gasM3) + " m³" : "–";
 }
 
+${USAGE_SCRIPT}
 fetch("api/v1/status").then((r) => r.json()).then(showStatus);
 loadHistory();
-setInterval(loadHistory, 60000);
+loadUsage();
+setInterval(() => { loadHistory(); loadUsage(); }, 60000);
 setInterval(tick, 1000);
-window.addEventListener("resize", () => { draw($("chart-hour"), hour, 3600000); draw($("chart-days"), days, 48 * 3600000); });
+window.addEventListener("resize", () => { draw($("chart-hour"), hour, 3600000); draw($("chart-days"), days, 48 * 3600000); drawUsage(); });
 const events = new EventSource("api/v1/stream");
 events.addEventListener("telegram", (e) => showTelegram(JSON.parse(e.data)));
 events.addEventListener("status", (e) => showStatus(JSON.parse(e.data)));

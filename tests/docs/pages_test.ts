@@ -117,7 +117,7 @@ Deno.test("every environment name the README and docs/ mention is one the servic
   for (const page of PAGES) {
     const text = read(page);
     const names = text.matchAll(
-      /\b(P1READER_[A-Z_]+|P1ReceiverSettings__\w+|DsmrReaderPublisherSettings__\w+)/g,
+      /\b(P1READER_[A-Z0-9_]+|P1ReceiverSettings__\w+|DsmrReaderPublisherSettings__\w+)/g,
     );
     for (const [name] of names) {
       // `P1READER_...` and `P1ReceiverSettings__` stand for every name; they are no typo.

@@ -34,7 +34,12 @@ Deno.test("the service killed during a DSMR reader outage delivers everything af
   const second = await startServer(["--source", `file:${dir}/empty.txt`, ...push]);
   try {
     await waitFor(() => back.readings.length >= 30, "all 30 telegrams", 20_000);
-    await waitForStatus(second.url, (s) => s.queueLength === 0, "an empty queue");
+    // The queue is empty a moment before the delivery is counted: wait for the count.
+    await waitForStatus(
+      second.url,
+      (s) => s.queueLength === 0 && s.pushes.delivered === 30,
+      "an empty queue and 30 deliveries",
+    );
     assert.deepEqual(
       back.readings.map((r) => r.telegram),
       capture.telegrams,

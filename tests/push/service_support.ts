@@ -42,7 +42,11 @@ export function earlierQueueFile(telegrams: string[]): string {
 
 /** The push options of the service for a fake DSMR reader and a data directory. */
 export function pushArgs(fake: FakeDsmrReader, dataDir: string): string[] {
-  return ["--dsmr-reader-url", fake.url, "--dsmr-reader-key", fake.key, "--data-dir", dataDir];
+  return [
+    ...["--dsmr-reader-url", fake.url, "--dsmr-reader-key", fake.key, "--data-dir", dataDir],
+    // The queue alone in its data directory: the tests fill its disk and count its writes.
+    ...["--history", "off"],
+  ];
 }
 
 /** The `dsmrReader` part of `/api/v1/status`, as far as these tests read it. */

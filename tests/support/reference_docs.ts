@@ -20,6 +20,8 @@ import {
   originalMbusRows,
   receiverSnapshot,
 } from "../../lib/metrics/table.ts";
+import { INFLUX_METRICS, type InfluxStats } from "../../lib/outputs/influx/stats.ts";
+import { HISTORY_METRICS, type HistoryStats } from "../../lib/outputs/history/history_output.ts";
 import { VERSION } from "../../lib/version.ts";
 import { ROOT } from "./paths.ts";
 import { receiverOf } from "./service.ts";
@@ -128,7 +130,10 @@ function escapeHtml(text: string): string {
   return text.replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
 
-function metricLine(row: MetricRow, labels: Set<string> | undefined): string {
+function metricLine(
+  row: Pick<MetricRow, "name" | "type" | "help" | "feature">,
+  labels: Set<string> | undefined,
+): string {
   const parts = [`- \`${row.name}\` (${row.type}`];
   if (labels && labels.size > 0) {
     parts.push(`; labels ${[...labels].map((l) => `\`${l}\``).join(", ")}`);
@@ -162,6 +167,18 @@ export async function renderMetrics(): Promise<string> {
   const labels = await labelNames();
   const table = METRICS.map((row) => metricLine(row, labels.get(row.name)));
   const mbus = originalMbusRows("<id>", () => undefined).map((row) => metricLine(row, undefined));
+  const outputs = INFLUX_METRICS.map((metric) => {
+    const labels = new Set(
+      metric.read(ANY_STATS as InfluxStats).flatMap((s) => Object.keys(s.labels ?? {})),
+    );
+    return `${metricLine(metric, labels)} (only with \`--influx-url\`)`;
+  });
+  const history = HISTORY_METRICS.map((metric) => {
+    const labels = new Set(
+      metric.read(ANY_STATS as HistoryStats).flatMap((s) => Object.keys(s.labels ?? {})),
+    );
+    return `${metricLine(metric, labels)} (unless \`--history off\`)`;
+  });
   const runtime = (await runtimeFamilies()).map((family) =>
     `- \`${family.name}\` (${family.type}): ${escapeHtml(family.help)}`
   );
@@ -169,6 +186,8 @@ export async function renderMetrics(): Promise<string> {
     "### Every metric with a fixed name",
     "",
     ...table,
+    ...outputs,
+    ...history,
     "",
     "### The original's per-device M-Bus families",
     "",

@@ -30,13 +30,20 @@ export interface RunningServer {
 
 /**
  * Starts the service with the given arguments on 127.0.0.1 and a free port (or, with `listen`
- * empty, where the arguments and environment say, which must be on 127.0.0.1).
+ * empty, where the arguments and environment say, which must be on 127.0.0.1). Without a data
+ * directory in the arguments or environment, it gets a fresh one of its own (removed when it
+ * stops), so that no test writes a history into the checkout or reads another test's.
  */
 export async function startServer(
   args: string[],
   env: Record<string, string> = {},
   listen: string[] = ["--host", "127.0.0.1", "--port", "0"],
 ): Promise<RunningServer> {
+  const ownDataDir = args.includes("--data-dir") || "P1READER_DATA_DIR" in env ||
+      "STATE_DIRECTORY" in env
+    ? undefined
+    : await Deno.makeTempDir({ prefix: "p1reader-data-" });
+  if (ownDataDir) env = { P1READER_DATA_DIR: ownDataDir, ...env };
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -57,8 +64,10 @@ export async function startServer(
     for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) log += text;
   })();
   child.stdout.cancel();
+  let exited = false;
+  child.status.then(() => exited = true);
   await waitFor(
-    () => /listening on http:\/\/127\.0\.0\.1:\d+/.test(log) || /error|cannot/i.test(log),
+    () => /listening on http:\/\/127\.0\.0\.1:\d+/.test(log) || exited,
     "the server to listen",
   );
   const port = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(log)?.[1];
@@ -75,6 +84,7 @@ export async function startServer(
       }
       const status = await child.status;
       await reading;
+      if (ownDataDir) await Deno.remove(ownDataDir, { recursive: true });
       return status;
     },
   };

@@ -4,8 +4,11 @@
  * @module
  */
 
+import { type Config, parseConfig } from "../../lib/config.ts";
 import { createApp } from "../../lib/http/app.ts";
 import { MetricsRegistry } from "../../lib/metrics/registry.ts";
+import { HISTORY } from "../../lib/outputs/history/history_output.ts";
+import type { Output } from "../../lib/outputs/output.ts";
 import { type MetricSnapshot, receiverSnapshot } from "../../lib/metrics/table.ts";
 import type { Telegram } from "../../lib/dsmr/model.ts";
 import { P1Receiver } from "../../lib/receiver.ts";
@@ -24,21 +27,26 @@ export async function receiverOf(...names: string[]): Promise<P1Receiver> {
     path,
     new Uint8Array(names.flatMap((name) => [...Deno.readFileSync(fixture(name))])),
   );
-  const receiver = new P1Receiver({ source: new FileSource({ path }) });
+  const receiver = new P1Receiver({ source: new FileSource({ path }), format: "auto" });
   receiver.start();
   await receiver.finished;
   await Deno.remove(dir, { recursive: true });
   return receiver;
 }
 
-/** The app the service would serve for this receiver. */
+/**
+ * The app the service would serve for this receiver, with the outputs that are on by default
+ * (the history, not started: its routes answer 503).
+ */
 export function appFor(receiver: P1Receiver, now?: () => number) {
   const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, VERSION));
+  const defaults = parseConfig({ args: [], env: {} }) as Config;
   return createApp({
     receiver,
     metrics,
     version: VERSION,
     startedAt: Date.now(),
+    outputs: [HISTORY.create(defaults)].filter((output) => output !== undefined) as Output[],
     ...(now ? { now } : {}),
   });
 }

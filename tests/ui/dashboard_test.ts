@@ -3,6 +3,7 @@
  * (`drive_dashboard.ts`), against the real service.
  */
 import assert from "node:assert/strict";
+import { captureOf, generateStates } from "../support/history_capture.ts";
 import { fixture, ROOT } from "../support/paths.ts";
 import { type RunningServer, startServer } from "../support/server.ts";
 
@@ -16,7 +17,7 @@ const enabled = (() => {
 
 async function drive(
   server: RunningServer,
-  mode: "live" | "stale",
+  mode: "live" | "stale" | "usage",
 ): Promise<Record<string, unknown>> {
   await Deno.mkdir(`${ROOT}dist`, { recursive: true });
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
@@ -73,6 +74,71 @@ Deno.test({
       assert.deepEqual(seen.errors, []);
     } finally {
       await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "the dashboard shows today, yesterday, the month and the year from the history, with charts",
+  ignore: !enabled,
+  async fn() {
+    // Six weeks of a meter, the last telegram on 3 April 2025: today is that day.
+    const dir = await Deno.makeTempDir({ prefix: "dashboard-usage-" });
+    const states = generateStates({
+      start: Date.UTC(2025, 1, 20, 11, 0, 30),
+      end: Date.UTC(2025, 3, 3, 10, 0),
+      stepMs: 60_000,
+      downtime: [[Date.UTC(2025, 3, 1, 8), Date.UTC(2025, 3, 1, 20)]],
+    });
+    await Deno.writeTextFile(`${dir}/capture.txt`, captureOf(states));
+    const server = await startServer([
+      ...["--source", `file:${dir}/capture.txt`, "--price-import", "0.30", "--price-gas", "1.25"],
+    ]);
+    try {
+      for (;;) {
+        const status = await (await fetch(`${server.url}/api/v1/status`)).json();
+        if (status.state === "ended" && status.history.pendingMinutes === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const usage = async (query: string) =>
+        (await (await fetch(`${server.url}/api/v1/usage?${query}`)).json()).total;
+      const kwh = (value: number) => {
+        const digits = value < 100 ? 2 : 0;
+        return new Intl.NumberFormat("nl-NL", {
+          maximumFractionDigits: digits,
+          minimumFractionDigits: digits,
+        }).format(value);
+      };
+      const euro = (value: number) =>
+        new Intl.NumberFormat("nl-NL", { style: "currency", currency: "EUR" }).format(value);
+      const expected = await Promise.all(
+        [
+          "from=2025-04-03&to=2025-04-03",
+          "from=2025-04-02&to=2025-04-02",
+          "from=2025-04",
+          "from=2025",
+        ]
+          .map((query) => usage(query)),
+      );
+      const seen = await drive(server, "usage");
+      assert.deepEqual(
+        (seen.rows as string[][]).map((row) => [row[0], row[1], row[4]]),
+        [
+          ["Today", kwh(expected[0].import.total), euro(expected[0].cost.total)],
+          ["Yesterday", kwh(expected[1].import.total), euro(expected[1].cost.total)],
+          ["April *", kwh(expected[2].import.total), euro(expected[2].cost.total)],
+          ["2025 *", kwh(expected[3].import.total), euro(expected[3].cost.total)],
+        ],
+      );
+      assert.match(seen.note as string, /includes time without readings/);
+      assert.equal(seen.monthTitle, "Days of April 2025");
+      assert.equal(seen.dayBars, 3, "1 to 3 April");
+      assert.equal(seen.monthBars, 3, "February to April");
+      assert.deepEqual(seen.errors, []);
+    } finally {
+      await server.stop();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

@@ -3,7 +3,7 @@
  * Run by `dashboard_test.ts` with `--allow-all`, which playwright-core needs (it probes /proc);
  * the rest of the test run keeps narrow permissions.
  *
- * Usage: drive_dashboard.ts URL live|stale SCREENSHOT_DIR
+ * Usage: drive_dashboard.ts URL live|stale|usage SCREENSHOT_DIR
  */
 import { chromium } from "playwright-core";
 
@@ -43,6 +43,24 @@ try {
     await page.screenshot({ path: `${screenshots}/dashboard-desktop.png`, fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: `${screenshots}/dashboard-phone.png`, fullPage: true });
+  } else if (mode === "usage") {
+    await page.goto(`${url}/ui`);
+    await page.waitForFunction(
+      `!document.getElementById("usage-year").hidden && document.getElementById("usage-rows").children.length === 4`,
+      null,
+      { timeout: 10_000 },
+    );
+    report.rows = await page.$$eval(
+      "#usage-rows tr",
+      (rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent)),
+    );
+    report.note = await page.textContent("#usage-note");
+    report.monthTitle = await page.textContent("#usage-month-title");
+    report.dayBars = Number(await page.getAttribute("#chart-month", "data-bars"));
+    report.monthBars = Number(await page.getAttribute("#chart-year", "data-bars"));
+    await page.screenshot({ path: `${screenshots}/dashboard-usage.png`, fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: `${screenshots}/dashboard-usage-phone.png`, fullPage: true });
   } else {
     await page.goto(`${url}/ui`);
     await page.waitForFunction(
