@@ -159,7 +159,7 @@ export type FormatMode =
 export type FormatChoice = FormatId | "auto" | FormatMode;
 
 /** The setting that recognises the format from each telegram: `auto`, the default. */
-export const AUTO_FORMAT: FormatMode = { kind: "detect", name: "auto" };
+export const AUTO_FORMAT: FormatMode = Object.freeze({ kind: "detect", name: "auto" });
 
 /** Every name {@linkcode resolveFormat} accepts: `auto`, the ids and the original's aliases. */
 export const FORMAT_NAMES: readonly string[] = [
@@ -209,6 +209,13 @@ export function resolveFormat(name: string): FormatMode {
   throw new RangeError(`Unknown format "${name}": expected one of ${FORMAT_NAMES.join(", ")}`);
 }
 
+/** The setting of each id, made once: a library call may pass an id with every telegram. */
+const FIXED_MODES = Object.fromEntries(
+  FORMAT_IDS.map((
+    id,
+  ): [FormatId, FormatMode] => [id, Object.freeze({ kind: "fixed", id, name: id })]),
+) as Record<FormatId, FormatMode>;
+
 /**
  * The setting a library call's format stands for.
  *
@@ -221,11 +228,6 @@ export function formatMode(choice: FormatChoice = AUTO_FORMAT): FormatMode {
   if (choice === AUTO_FORMAT.name) return AUTO_FORMAT;
   return isFormatId(choice) ? FIXED_MODES[choice] : resolveFormat(choice);
 }
-
-/** The setting of each id, made once: a library call may pass an id with every telegram. */
-const FIXED_MODES = Object.fromEntries(
-  FORMAT_IDS.map((id): [FormatId, FormatMode] => [id, { kind: "fixed", id, name: id }]),
-) as Record<FormatId, FormatMode>;
 
 /**
  * The format a setting reads telegrams as, or stands for: the fixed one, the one an original
