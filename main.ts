@@ -32,7 +32,7 @@ Usage:
   p1reader import [options] CAPTURE|-           load a capture into the history database
   p1reader backup [options] FILE                copy the history database, also while it is written
   p1reader --version                            print the version
-  p1reader --help                               show this help
+  p1reader help, p1reader --help                show this help
 
 ${serveUsage()}
 ${PARSE_USAGE}
@@ -69,6 +69,7 @@ export async function main(args: string[]): Promise<number> {
     case "-V":
       io.stdout(`${VERSION}\n`);
       return 0;
+    case "help":
     case "--help":
     case "-h":
       io.stdout(USAGE);

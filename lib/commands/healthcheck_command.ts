@@ -39,14 +39,39 @@ export async function runHealthcheck(
     return 2;
   }
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}/healthz`;
+  let response: Response;
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
-    const body = await response.text();
-    if (response.status === 200) return 0;
-    io.stderr(`unhealthy: ${body}\n`);
-    return 1;
+    response = await fetch(url, { signal: AbortSignal.timeout(5000) });
   } catch (error) {
-    io.stderr(`unhealthy: cannot reach ${url}: ${(error as Error).message}\n`);
+    io.stderr(`unhealthy: cannot reach ${url}: ${describeError(error)}\n`);
     return 1;
   }
+  const body = await response.text();
+  if (response.status === 200) return 0;
+  io.stderr(
+    `unhealthy: ${url} answered ${response.status} ${response.statusText}${reasonOf(body)}\n`,
+  );
+  return 1;
+}
+
+/** The `reason` of a JSON answer, else the start of its text; empty when there is none. */
+function reasonOf(body: string): string {
+  let reason: unknown;
+  try {
+    reason = (JSON.parse(body) as { reason?: unknown }).reason;
+  } catch {
+    // Not our JSON (another server on the port?): its text says more than nothing.
+    reason = body.trim().slice(0, 200);
+  }
+  return typeof reason === "string" && reason !== "" ? `: ${reason}` : "";
+}
+
+/** An error's message with its causes (a fetch failure says little without them). */
+function describeError(error: unknown): string {
+  const parts: string[] = [];
+  for (let at: unknown = error; at instanceof Error && parts.length < 4; at = at.cause) {
+    const text = at.message || at.name;
+    if (!parts.some((part) => part.includes(text))) parts.push(text);
+  }
+  return parts.join(": ") || String(error);
 }

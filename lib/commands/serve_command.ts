@@ -6,7 +6,9 @@
  */
 
 import { type Config, ConfigError, configHelp, parseConfig } from "../config.ts";
-import { createApp } from "../http/app.ts";
+import { createApp, liveFeed } from "../http/app.ts";
+import { ConnectionGuard } from "../http/connection_guard.ts";
+import { SlowClientError, StreamHub } from "../http/streams.ts";
 import { createLogger, type Logger, redactUrl } from "../log.ts";
 import { MetricsRegistry } from "../metrics/registry.ts";
 import { receiverSnapshot } from "../metrics/table.ts";
@@ -169,11 +171,20 @@ export async function runServe(
       return 2;
     }
   }
+  const streams = new StreamHub({
+    feed: liveFeed(receiver),
+    maxClients: config.streamClients,
+    closing: closing.signal,
+    logger,
+  });
+  // Assigned once the port is open, before any request can read it.
+  let guard: ConnectionGuard;
   const metrics = new MetricsRegistry(() => ({
     ...receiverSnapshot(receiver, VERSION),
     push: pusher?.stats,
     share: share?.stats,
     mqtt: mqttPublisher?.stats,
+    http: { streams: streams.stats, connections: guard.stats },
   }), [
     ...(pusher ? ["push" as const] : []),
     ...(share ? ["share" as const] : []),
@@ -189,6 +200,8 @@ export async function runServe(
     ...(history ? { history } : {}),
     closing: closing.signal,
     outputs,
+    streams,
+    connections: () => guard.stats,
     ...(pusher ? { push: () => pusher.stats } : {}),
     ...(share ? { share: () => share.stats } : {}),
     ...(mqttPublisher ? { mqtt: () => mqttPublisher.stats } : {}),
@@ -207,19 +220,38 @@ export async function runServe(
     });
   }
 
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  // The HTTP server listens on loopback only; the guard owns the public port and bounds the
+  // connections that Deno.serve alone would keep for ever (see connection_guard.ts).
+  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
     server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: () => {},
+      // Routes' errors are the app's (a 500 and a log line); what reaches here is a response
+      // body that failed after its headers were sent.
+      onError: (error) => {
+        if (!(error instanceof SlowClientError)) {
+          logger.error("a response failed", { error: (error as Error).message });
+        }
+        return new Response(null, { status: 500 });
+      },
+    }, app.fetch);
+    guard = ConnectionGuard.listen({
       hostname: config.host,
       port: config.port,
-      onListen: ({ hostname, port }) => logger.info(`listening on ${listenUrls(hostname, port)}`),
-    }, app.fetch);
+      upstream: server.addr,
+      logger,
+    });
   } catch (error) {
+    await server?.shutdown();
     io.stderr(
       `p1reader: cannot listen on ${config.host}:${config.port}: ${(error as Error).message}\n`,
     );
     return 2;
   }
+  const http = server;
+  logger.info(`listening on ${listenUrls(guard.addr.hostname, guard.addr.port)}`);
   receiver.start();
   pusher?.start();
   mqttPublisher?.start();
@@ -239,7 +271,8 @@ export async function runServe(
           share?.close(),
           mqttPublisher?.stop(),
           ...outputs.map((output) => output.stop()),
-          server.shutdown(),
+          // In-flight requests finish through the guard; then it closes what is left.
+          http.shutdown().then(() => guard.close()),
         ]);
       })();
       await Promise.race([stopped, deadline]);
@@ -249,10 +282,16 @@ export async function runServe(
   const onInt = () => stop("SIGINT");
   Deno.addSignalListener("SIGTERM", onTerm);
   Deno.addSignalListener("SIGINT", onInt);
-  await server.finished;
+  // Deno.serve ends by itself only when it cannot go on (it cannot accept a connection: out of
+  // file descriptors). Stop the rest and exit 1, for systemd or Docker to start afresh.
+  const failed = await http.finished.then(() => false, (error: Error) => {
+    logger.error("the HTTP server stopped", { error: error.message });
+    stop("HTTP server failure");
+    return true;
+  });
   await stopping;
   Deno.removeSignalListener("SIGTERM", onTerm);
   Deno.removeSignalListener("SIGINT", onInt);
   logger.info("service stopped");
-  return 0;
+  return failed ? 1 : 0;
 }

@@ -177,6 +177,14 @@ export const HTTP_OPTIONS = optionGroup({
     help: "HTTP port (the container uses 80)",
     read: port,
   },
+  streamClients: {
+    name: "stream-clients",
+    env: "P1READER_STREAM_CLIENTS",
+    default: "64",
+    value: "N",
+    help: "most clients of the live event stream (dashboards) at once; more get 503",
+    read: count("clients"),
+  },
 }, asIs);
 
 /** The push to DSMR reader, on when both its URL and its key are set. */

@@ -5,6 +5,10 @@
  * - `GET /`: the original product's first-generation JSON (204 before the first telegram).
  * - `GET /api`, `GET /api/raw`: its second generation (all keys null / 204 before the first).
  * - `GET /api/v1/telegram`, `/api/v1/telegram/raw`, `/api/v1/status`, `/healthz`, `/metrics`.
+ * - `GET /ui` (the dashboard, its script and style), `/api/v1/history`, `/api/v1/stream`.
+ *
+ * `HEAD` works wherever `GET` does; another method on a known route answers 405 with `Allow`.
+ * Every answer forbids MIME sniffing, inline script, other origins and framing by other sites.
  *
  * @module
  */
@@ -19,8 +23,10 @@ import type { P1Receiver } from "../receiver.ts";
 import { type Logger, SILENT } from "../log.ts";
 import { fullTelegram } from "../views/full.ts";
 import type { History } from "../history.ts";
-import { DASHBOARD_HTML } from "../ui/page.ts";
+import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_SCRIPT } from "../ui/page.ts";
 import { originalApi, originalFlat } from "../views/original.ts";
+import type { ConnectionStats } from "./connection_guard.ts";
+import { STREAM_HEADERS, type StreamFeed, StreamHub } from "./streams.ts";
 
 /** What the routes read. */
 export interface AppDependencies {
@@ -40,6 +46,13 @@ export interface AppDependencies {
   history?: History;
   /** Aborted when the service stops: event streams end. */
   closing?: AbortSignal;
+  /**
+   * The clients of `/api/v1/stream`; by default a hub of {@linkcode DEFAULT_STREAM_CLIENTS}
+   * fed by {@linkcode liveFeed}.
+   */
+  streams?: StreamHub;
+  /** The connection guard's stats, when one fronts the server. */
+  connections?: () => ConnectionStats;
   /** The `/metrics` registry. */
   metrics: MetricsRegistry;
   /** The reader's version. */
@@ -72,8 +85,7 @@ function pushStatus(stats: PushStats | undefined, at: number) {
 }
 
 /** The status event of the stream: what the dashboard shows about the source. */
-function streamStatus(deps: AppDependencies) {
-  const { receiver } = deps;
+function streamStatus(receiver: AppDependencies["receiver"]) {
   const counters = receiver.counters;
   return {
     state: receiver.state,
@@ -86,62 +98,51 @@ function streamStatus(deps: AppDependencies) {
   };
 }
 
-/** Most events waiting for one stream client; beyond that its events are dropped, not queued. */
-const STREAM_QUEUE = 32;
+/** The most `/api/v1/stream` clients at once unless configured (`--stream-clients`). */
+export const DEFAULT_STREAM_CLIENTS = 64;
 
 /**
- * Server-sent events: the status at once and on every change, the latest telegram at once and
- * each new one, and a heartbeat every 15 s so that proxies keep the connection.
+ * What `/api/v1/stream` sends: the status at once and on every change, the latest telegram at
+ * once and each new one.
+ *
+ * @param receiver The receiver.
+ * @returns The feed of a {@linkcode StreamHub}.
  */
-function eventStream(deps: AppDependencies, now: () => number): Response {
-  const encoder = new TextEncoder();
-  let cleanup = () => {};
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      const send = (text: string) => {
-        // A client that does not keep up loses events; the reader never waits for it.
-        if ((controller.desiredSize ?? 0) > 0) controller.enqueue(encoder.encode(text));
-      };
-      const event = (name: string, data: unknown) =>
-        send(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-      event("status", streamStatus(deps));
-      if (deps.receiver.latest) event("telegram", fullTelegram(deps.receiver.latest));
-      const unsubscribe = deps.receiver.subscribe((received) =>
-        event("telegram", fullTelegram(received))
+export function liveFeed(receiver: AppDependencies["receiver"]): StreamFeed {
+  return {
+    initial: () => [
+      ["status", streamStatus(receiver)],
+      ...(receiver.latest ? [["telegram", fullTelegram(receiver.latest)] as const] : []),
+    ],
+    watch(publish) {
+      const unsubscribe = receiver.subscribe((received) =>
+        publish("telegram", fullTelegram(received))
       );
-      const unwatch = deps.receiver.onStateChange(() => event("status", streamStatus(deps)));
-      const heartbeat = setInterval(
-        () => send(`: heartbeat ${new Date(now()).toISOString()}\n\n`),
-        15_000,
-      );
-      const close = () => {
-        cleanup();
-        try {
-          controller.close();
-        } catch {
-          // Already closed by the client.
-        }
-      };
-      deps.closing?.addEventListener("abort", close, { once: true });
-      cleanup = () => {
+      const unwatch = receiver.onStateChange(() => publish("status", streamStatus(receiver)));
+      return () => {
         unsubscribe();
         unwatch();
-        clearInterval(heartbeat);
-        deps.closing?.removeEventListener("abort", close);
       };
     },
-    cancel() {
-      cleanup();
-    },
-  }, new CountQueuingStrategy({ highWaterMark: STREAM_QUEUE }));
-  return new Response(body, {
-    headers: {
-      "content-type": "text/event-stream",
-      "cache-control": "no-cache",
-      "x-accel-buffering": "no",
-    },
-  });
+  };
 }
+
+/**
+ * Headers of every answer. The page's script and style are files of their own, so the policy
+ * can forbid inline script: meter text that slipped into the page as markup would still not run.
+ * Framing is left to the page's own origin, where a proxy such as Home Assistant's ingress puts it.
+ */
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; " +
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; " +
+    "frame-ancestors 'self'",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "SAMEORIGIN",
+  "referrer-policy": "no-referrer",
+};
+
+/** What every known route accepts. */
+const ALLOW = "GET, HEAD";
 
 /** The path routes match: lower case, without a trailing slash (except `/` itself). */
 function matchPath(request: Request): string {
@@ -164,9 +165,31 @@ export function createApp(deps: AppDependencies): Hono {
   const { receiver, metrics } = deps;
   const now = deps.now ?? Date.now;
   const log = deps.logger ?? SILENT;
+  const streams = deps.streams ?? new StreamHub({
+    feed: liveFeed(receiver),
+    maxClients: DEFAULT_STREAM_CLIENTS,
+    ...(deps.closing ? { closing: deps.closing } : {}),
+    logger: log,
+  });
   // Like the original (ASP.NET): paths match without regard to case or a trailing slash.
   const app = new Hono({ getPath: matchPath });
-  // First, so that an output's route (the history database's /api/v1/history) wins.
+  // Registered before any route, so that it wraps every answer.
+  app.use(async (c, next) => {
+    await next();
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
+    // Hono answers HEAD with GET's headers and drops the body unread. Read it here for its
+    // length, or cancel an endless stream, so that nothing it holds outlives the request.
+    if (c.req.method === "HEAD" && c.res.body) {
+      if (c.res.headers.get("content-type") === STREAM_HEADERS["content-type"]) {
+        await c.res.body.cancel();
+      } else {
+        c.res.headers.set("content-length", String((await c.res.arrayBuffer()).byteLength));
+      }
+    }
+  });
+
+  // Before the built-in routes, so that an output's route (the history database's
+  // /api/v1/history) wins; after the middleware, so that it wraps the outputs' answers too.
   for (const output of deps.outputs ?? []) output.routes?.(app);
 
   app.get("/", (c) => {
@@ -219,10 +242,26 @@ export function createApp(deps: AppDependencies): Hono {
         const stats = output.stats();
         return [output.name, output.status ? output.status(stats, at) : stats];
       })),
+      http: { streams: streams.stats, connections: deps.connections?.() ?? null },
     });
   });
 
-  app.get("/ui", (c) => c.html(DASHBOARD_HTML));
+  app.get("/ui", (c) => {
+    // The page's links are relative (it works behind a proxy's path prefix), so `/ui/` would
+    // load `/ui/ui/app.js`: send such a browser to `/ui`.
+    if (new URL(c.req.url).pathname.endsWith("/")) return c.redirect("../ui", 301);
+    return c.html(DASHBOARD_HTML);
+  });
+  app.get("/ui/app.js", (c) => {
+    c.header("Cache-Control", "no-cache");
+    c.header("Content-Type", "text/javascript; charset=utf-8");
+    return c.body(DASHBOARD_SCRIPT);
+  });
+  app.get("/ui/app.css", (c) => {
+    c.header("Cache-Control", "no-cache");
+    c.header("Content-Type", "text/css; charset=utf-8");
+    return c.body(DASHBOARD_CSS);
+  });
 
   app.get("/api/v1/history", (c) => {
     const text = c.req.query("minutes") ?? "60";
@@ -239,7 +278,11 @@ export function createApp(deps: AppDependencies): Hono {
     return c.json(deps.history.query(minutes));
   });
 
-  app.get("/api/v1/stream", () => eventStream(deps, now));
+  app.get("/api/v1/stream", (c) => {
+    // HEAD learns the headers and opens nothing.
+    if (c.req.method === "HEAD") return new Response(null, { headers: STREAM_HEADERS });
+    return streams.open();
+  });
 
   app.get("/healthz", (c) => {
     const latest = receiver.latest;
@@ -268,7 +311,17 @@ export function createApp(deps: AppDependencies): Hono {
     return c.body(body);
   });
 
-  app.notFound((c) => c.json({ error: "not found", path: new URL(c.req.url).pathname }, 404));
+  const known = new Set(app.routes.filter((r) => r.method === "GET").map((r) => r.path));
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    if (!known.has(matchPath(c.req.raw))) return c.json({ error: "not found", path }, 404);
+    c.header("Allow", ALLOW);
+    if (c.req.method === "OPTIONS") return c.body(null, 204);
+    return c.json({
+      error: "method not allowed",
+      reason: `${c.req.method} is not allowed on ${path}: use ${ALLOW}`,
+    }, 405);
+  });
   app.onError((error, c) => {
     log.error("request failed", { path: new URL(c.req.url).pathname, error: error.message });
     return c.json({ error: "internal error" }, 500);

@@ -15,6 +15,8 @@ import type { PushStats } from "../push/pusher.ts";
 import type { ReceiverCounters, ReceiverState } from "../receiver.ts";
 import type { ShareStats } from "../share/share_server.ts";
 import type { MqttStats } from "../mqtt/publisher.ts";
+import type { ConnectionStats } from "../http/connection_guard.ts";
+import type { StreamStats } from "../http/streams.ts";
 
 /** What a scrape reads from. */
 export interface MetricSnapshot {
@@ -38,6 +40,8 @@ export interface MetricSnapshot {
   share?: ShareStats | undefined;
   /** MQTT publishing, when it is on. */
   mqtt?: MqttStats | undefined;
+  /** The HTTP server's event stream clients and connections. */
+  http?: { streams: StreamStats; connections: ConnectionStats } | undefined;
 }
 
 /**
@@ -684,6 +688,57 @@ export const METRICS: readonly MetricRow[] = [
     help: "Share connections refused by --share-allow",
     type: "counter",
     read: (s) => one(s.share?.connectionsRefused),
+  },
+  // ---- the HTTP server's limits ------------------------------------------------------------
+  {
+    name: "p1_http_stream_clients",
+    help: "Clients connected to the live event stream (/api/v1/stream)",
+    type: "gauge",
+    read: (s) => one(s.http?.streams.clients),
+  },
+  {
+    name: "p1_http_stream_clients_refused_total",
+    help: "Event stream clients refused with 503 because --stream-clients were connected",
+    type: "counter",
+    read: (s) => one(s.http?.streams.refused),
+  },
+  {
+    name: "p1_http_stream_clients_closed_slow_total",
+    help: "Event stream clients closed because they stopped reading",
+    type: "counter",
+    read: (s) => one(s.http?.streams.closedSlow),
+  },
+  {
+    name: "p1_http_stream_events_dropped_total",
+    help: "Events an event stream client lost because its buffer was full",
+    type: "counter",
+    read: (s) => one(s.http?.streams.eventsDropped),
+  },
+  {
+    name: "p1_http_connections",
+    help: "HTTP connections open",
+    type: "gauge",
+    read: (s) => one(s.http?.connections.open),
+  },
+  {
+    name: "p1_http_connections_closed_total",
+    help: "HTTP connections closed by a limit, by reason (header_timeout, idle, evicted)",
+    type: "counter",
+    read: (s) => {
+      const c = s.http?.connections;
+      if (!c) return [];
+      return [
+        { labels: { reason: "header_timeout" }, value: c.closedHeaderTimeout },
+        { labels: { reason: "idle" }, value: c.closedIdle },
+        { labels: { reason: "evicted" }, value: c.evicted },
+      ];
+    },
+  },
+  {
+    name: "p1_http_connections_refused_total",
+    help: "HTTP connections refused because the connection limit was reached",
+    type: "counter",
+    read: (s) => one(s.http?.connections.refused),
   },
   {
     name: "process_resident_memory_bytes",

@@ -30,6 +30,11 @@ export interface FileSourceOptions {
 
 const SLASH = 0x2f;
 const CHUNK = 64 * 1024;
+/**
+ * A replay as fast as possible hands the event loop back after this much work: each read would
+ * otherwise resolve at once, and the parser would run without pause, deaf to HTTP and to SIGTERM.
+ */
+const YIELD_EVERY_MS = 5;
 
 /** Splits a capture before each `/`, so that a paced replay sends one telegram at a time. */
 function splitAtTelegrams(bytes: Uint8Array): Uint8Array[] {
@@ -91,6 +96,7 @@ class ReplayStream implements ByteStream {
   readonly #closing = new AbortController();
   #next = 0;
   #started = false;
+  #lastYield = performance.now();
 
   constructor(pieces: Uint8Array[], intervalMs: number, loop: boolean) {
     this.#pieces = pieces;
@@ -105,7 +111,12 @@ class ReplayStream implements ByteStream {
       this.#next = 0;
     }
     // Paced: a pause before every telegram but the very first, also when a loop starts over.
-    if (this.#intervalMs > 0 && this.#started) await sleep(this.#intervalMs, this.#closing.signal);
+    if (this.#intervalMs > 0 && this.#started) {
+      await sleep(this.#intervalMs, this.#closing.signal);
+    } else if (performance.now() - this.#lastYield >= YIELD_EVERY_MS) {
+      await sleep(0, this.#closing.signal);
+      this.#lastYield = performance.now();
+    }
     this.#started = true;
     if (this.#closing.signal.aborted) return null;
     return this.#pieces[this.#next++]!.slice();

@@ -1,13 +1,18 @@
 /**
- * The dashboard page (`GET /ui`): one self-contained HTML document (styles, script and a small
- * canvas chart inline; nothing from a CDN), fed by `/api/v1/stream`, `/api/v1/history` and (the
- * energy history's panel, `usage_panel.ts`) `/api/v1/usage`.
- * Being a module, it is part of the bundle and of the compiled binary.
+ * The dashboard (`GET /ui`): a page, its style (`/ui/app.css`) and its script (`/ui/app.js`),
+ * with a small canvas chart; nothing from a CDN. It is fed by `/api/v1/stream`, `/api/v1/history`
+ * and (the energy history's panel, `usage_panel.ts`) `/api/v1/usage`. Being a module, it is part
+ * of the bundle and of the compiled binary.
+ *
+ * Two rules hold throughout. Meter text (units, identifiers, the header) only ever reaches the
+ * page as text (`textContent`), never as markup; and the page has no inline script or style, so
+ * the server's Content-Security-Policy can forbid both. Numbers, times and weekdays follow the
+ * browser's locale; labels are English.
  *
  * @module
  */
 
-import { USAGE_SCRIPT, USAGE_SECTIONS } from "./usage_panel.ts";
+import { USAGE_CSS, USAGE_SCRIPT, USAGE_SECTIONS } from "./usage_panel.ts";
 
 /** The page. */
 export const DASHBOARD_HTML = `<!doctype html>
@@ -17,28 +22,8 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>P1 meter</title>
 <link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Cpath d='M9 1 3 9h4l-1 6 6-8H8z' fill='%23f97316'/%3E%3C/svg%3E">
-<style>
-  :root { --bg: #0f172a; --card: #1e293b; --text: #e2e8f0; --muted: #94a3b8; --import: #f97316; --export: #22c55e; --warn: #b91c1c; }
-  * { box-sizing: border-box; }
-  body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background: var(--bg); color: var(--text); }
-  header { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: baseline; padding: .75rem 1rem; }
-  header h1 { font-size: 1.1rem; margin: 0; }
-  header span { color: var(--muted); font-size: .9rem; }
-  #banner { background: var(--warn); color: white; padding: .6rem 1rem; font-weight: 600; }
-  main { display: grid; gap: 1rem; padding: 0 1rem 1rem; grid-template-columns: repeat(auto-fit, minmax(280px, 1fr)); }
-  section { background: var(--card); border-radius: .75rem; padding: 1rem; }
-  section.wide { grid-column: 1 / -1; }
-  h2 { font-size: .8rem; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); margin: 0 0 .5rem; }
-  .power { font-size: clamp(2.5rem, 10vw, 4.5rem); font-weight: 700; line-height: 1.1; }
-  .importing { color: var(--import); } .exporting { color: var(--export); }
-  .figures { display: grid; grid-template-columns: auto 1fr; gap: .25rem 1rem; }
-  .figures dt { color: var(--muted); } .figures dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; }
-  table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
-  th, td { text-align: right; padding: .25rem .5rem; } th:first-child, td:first-child { text-align: left; }
-  th { color: var(--muted); font-weight: 500; }
-  canvas { width: 100%; height: 220px; display: block; }
-  .legend { font-size: .8rem; color: var(--muted); } .legend b { font-weight: 600; }
-</style>
+<link rel="stylesheet" href="ui/app.css">
+<script src="ui/app.js" defer></script>
 </head>
 <body>
 <div id="banner" hidden></div>
@@ -68,21 +53,70 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section class="wide">
     <h2>Last hour</h2>
     <canvas id="chart-hour"></canvas>
-    <div class="legend"><b style="color:var(--import)">import</b> above, <b style="color:var(--export)">export</b> below the line</div>
+    <div class="legend"><b class="import">import</b> above, <b class="export">export</b> below the line</div>
   </section>
   <section class="wide">
     <h2>Last 48 hours (per minute)</h2>
     <canvas id="chart-days"></canvas>
   </section>${USAGE_SECTIONS}
 </main>
-<script>
-"use strict";
-const nl = (digits) => new Intl.NumberFormat("nl-NL", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const f0 = nl(0), f1 = nl(1), f2 = nl(2), f3 = nl(3);
+</body>
+</html>
+`;
+
+/** The page's style. */
+export const DASHBOARD_CSS =
+  `:root { --bg: #0f172a; --card: #1e293b; --text: #e2e8f0; --muted: #94a3b8; --import: #f97316; --export: #22c55e; --warn: #b91c1c; }
+* { box-sizing: border-box; }
+body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background: var(--bg); color: var(--text); }
+header { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: baseline; padding: .75rem 1rem; }
+header h1 { font-size: 1.1rem; margin: 0; }
+header span { color: var(--muted); font-size: .9rem; overflow-wrap: anywhere; }
+#banner { background: var(--warn); color: white; padding: .6rem 1rem; font-weight: 600; }
+main { display: grid; gap: 1rem; padding: 0 1rem 1rem; grid-template-columns: repeat(auto-fit, minmax(280px, 1fr)); }
+section { background: var(--card); border-radius: .75rem; padding: 1rem; min-width: 0; }
+section.wide { grid-column: 1 / -1; }
+h2 { font-size: .8rem; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); margin: 0 0 .5rem; }
+.power { font-size: clamp(2.5rem, 12vw, 3.25rem); font-weight: 700; line-height: 1.1; white-space: nowrap; }
+.importing, .import { color: var(--import); } .exporting, .export { color: var(--export); }
+.figures { display: grid; grid-template-columns: minmax(6em, 1fr) minmax(0, max-content); gap: .25rem 1rem; margin: 0; }
+.figures dt { color: var(--muted); }
+.figures dd { margin: 0; text-align: right; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; font-variant-numeric: tabular-nums; }
+table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
+th, td { text-align: right; padding: .25rem .5rem; white-space: nowrap; } th:first-child, td:first-child { text-align: left; }
+th { color: var(--muted); font-weight: 500; }
+canvas { width: 100%; height: 220px; display: block; }
+.legend { font-size: .8rem; color: var(--muted); } .legend b { font-weight: 600; }
+${USAGE_CSS}`;
+
+/** The page's script. */
+export const DASHBOARD_SCRIPT = `"use strict";
+// Numbers and times in the browser's locale (undefined picks it); labels stay English.
+const NBSP = "\\u00a0";
+const formats = new Map();
+function number(value, digits) {
+  let format = formats.get(digits);
+  if (!format) {
+    format = new Intl.NumberFormat(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    formats.set(digits, format);
+  }
+  return format.format(value);
+}
+function withUnit(value, digits, unit) { return number(value, digits) + NBSP + unit; }
+function watts(w) { return Math.abs(w) < 1000 ? withUnit(w, 0, "W") : withUnit(w / 1000, 2, "kW"); }
+function kwh(v, digits) { return v == null ? "–" : withUnit(v, digits, "kWh"); }
+function quantity(q, digits, unit) { return q ? withUnit(q.value, digits, unit) : "–"; }
+function meterUnit(unit) { return unit === "m3" ? "m³" : unit; }
 const $ = (id) => document.getElementById(id);
-function watts(w) { return Math.abs(w) < 1000 ? f0.format(w) + " W" : f2.format(w / 1000) + " kW"; }
-function kwh(v, digits = 3) { return v == null ? "–" : nl(digits).format(v) + " kWh"; }
-function quantity(q, format, unit) { return q ? format.format(q.value) + " " + (unit ?? q.unit) : "–"; }
+
+/** Makes an element holding text: meter text is never parsed as markup. */
+function element(tag, text) {
+  const node = document.createElement(tag);
+  node.textContent = text;
+  return node;
+}
+
+const HOUR = 3600000;
 let status = null, lastAt = null, hour = [], days = [];
 
 function showTelegram(t) {
@@ -94,28 +128,32 @@ function showTelegram(t) {
   $("power").className = "power " + (net < 0 ? "exporting" : "importing");
   $("direction").textContent = net < 0 ? "Exporting" : "Importing";
   $("meter").textContent = t.equipmentId ?? t.header ?? "";
-  $("tariff").textContent = t.tariff == null ? "" : "Tariff " + t.tariff + (t.format === "belgium" ? (t.tariff === 1 ? " (day)" : " (night)") : (t.tariff === 1 ? " (low)" : " (normal)"));
-  const rows = [];
-  for (const [dir, label] of [["import", "Imported"], ["export", "Exported"]]) {
+  const names = t.format === "belgium" ? ["day", "night"] : ["low", "normal"];
+  $("tariff").textContent = t.tariff == null ? "" : "Tariff " + t.tariff + (names[t.tariff - 1] ? " (" + names[t.tariff - 1] + ")" : "");
+  const registers = [];
+  for (const [dir, label] of [["import", "Import"], ["export", "Export"]]) {
     for (const key of ["t1", "t2", "t3", "t4", "total"]) {
       const q = t.energy[dir][key];
-      if (q) rows.push("<dt>" + label + " " + (key === "total" ? "total" : "tariff " + key.slice(1)) + "</dt><dd>" + kwh(q.value) + "</dd>");
+      if (q) registers.push(element("dt", label + " " + (key === "total" ? "total" : "tariff " + key.slice(1))), element("dd", kwh(q.value, 3)));
     }
   }
   for (const d of t.mbus) {
-    if (d.reading) rows.push("<dt>" + d.kind.replace("_", " ") + " (" + d.channel + ")</dt><dd>" + f3.format(d.reading.value.value) + " " + (d.reading.value.unit === "m3" ? "m³" : d.reading.value.unit) + "</dd>");
+    if (!d.reading) continue;
+    const kind = d.kind.replace("_", " ");
+    registers.push(element("dt", kind.charAt(0).toUpperCase() + kind.slice(1) + " (" + d.channel + ")"), element("dd", withUnit(d.reading.value.value, 3, meterUnit(d.reading.value.unit))));
   }
-  $("registers").innerHTML = rows.join("");
-  $("phases").innerHTML = ["l1", "l2", "l3"].filter((p) => t.phases[p]).map((p) => {
+  $("registers").replaceChildren(...registers);
+  $("phases").replaceChildren(...["l1", "l2", "l3"].filter((p) => t.phases[p]).map((p) => {
     const r = t.phases[p];
     const w = Math.round(((r.powerImport?.value ?? 0) - (r.powerExport?.value ?? 0)) * 1000);
-    return "<tr><td>" + p.toUpperCase() + "</td><td>" + watts(w) + "</td><td>" + quantity(r.voltage, f1, "V") + "</td><td>" + quantity(r.current, f1, "A") + "</td></tr>";
-  }).join("");
+    const tr = document.createElement("tr");
+    tr.append(element("td", p.toUpperCase()), element("td", watts(w)), element("td", quantity(r.voltage, 1, "V")), element("td", quantity(r.current, 1, "A")));
+    return tr;
+  }));
   const time = t.timestamp ? Date.parse(t.timestamp.iso) : lastAt;
   hour.push({ time, importW: imp, exportW: exp });
-  const from = time - 3600000;
-  while (hour.length && hour[0].time < from) hour.shift();
-  draw($("chart-hour"), hour, 3600000);
+  while (hour.length && hour[0].time < time - HOUR) hour.shift();
+  draw($("chart-hour"), hour, HOUR);
   tick();
 }
 
@@ -126,45 +164,89 @@ function showStatus(s) {
   tick();
 }
 
+let streamProblem = "";
 function tick() {
   const age = lastAt == null ? null : (Date.now() - lastAt) / 1000;
-  $("age").textContent = age == null ? "no telegram yet" : "last telegram " + f0.format(Math.max(0, age)) + " s ago";
+  $("age").textContent = age == null ? "no telegram yet" : "last telegram " + number(Math.max(0, age), 0) + " s ago";
   let problem = "";
-  if (!status) problem = "Connecting to the reader…";
+  if (streamProblem) problem = streamProblem;
+  else if (!status) problem = "Connecting to the reader…";
   else if (status.state === "connecting") problem = "The meter is disconnected: " + (status.lastError ?? "reconnecting…");
-  else if (age != null && age > status.staleAfterSeconds) problem = "Data is stale: no valid telegram for " + f0.format(age) + " s";
+  else if (age != null && age > status.staleAfterSeconds) problem = "Data is stale: no valid telegram for " + number(age, 0) + " s";
   else if (age == null) problem = "Waiting for the first telegram…";
   $("banner").hidden = problem === "";
   $("banner").textContent = problem;
 }
 
-function draw(canvas, points, span) {
+/** Tick steps of the time axis; the smallest whose labels do not touch is used. */
+const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440].map((minutes) => minutes * 60000);
+
+/** A time label: the weekday at midnight on the 48-hour chart, else the time of day. */
+function timeLabel(t, long) {
+  const date = new Date(t);
+  if (long && date.getHours() === 0 && date.getMinutes() === 0) return date.toLocaleDateString(undefined, { weekday: "short" });
+  return date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+}
+
+/** Ticks every step from start to end, on whole steps of the local clock. */
+function ticks(start, end, step) {
+  const offset = (t) => new Date(t).getTimezoneOffset() * 60000;
+  const out = [];
+  for (let local = Math.ceil((start - offset(start)) / step) * step; local <= end - offset(end); local += step) {
+    out.push(local + offset(local));
+  }
+  return out;
+}
+
+/** A chart's canvas sized to its box at the screen's pixel ratio, cleared: its context and size. */
+function clearCanvas(canvas) {
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth, height = canvas.clientHeight;
   canvas.width = width * ratio; canvas.height = height * ratio;
   const g = canvas.getContext("2d");
   g.scale(ratio, ratio);
   g.clearRect(0, 0, width, height);
+  return { g, width, height };
+}
+
+function draw(canvas, points, span) {
+  const { g, width, height } = clearCanvas(canvas);
   canvas.dataset.points = String(points.length);
-  if (points.length === 0) {
-    g.font = "13px system-ui, sans-serif"; g.fillStyle = "#94a3b8";
-    g.fillText("Collecting data: the chart fills as telegrams arrive.", 12, height / 2);
-    return;
-  }
-  const end = points[points.length - 1].time, start = end - span;
+  g.font = "11px system-ui, sans-serif"; g.fillStyle = "#94a3b8"; g.strokeStyle = "#334155";
+  // An empty chart still shows its time axis, ending now.
+  const end = points.length ? points[points.length - 1].time : Date.now(), start = end - span;
   const top = Math.max(100, ...points.map((p) => p.importW ?? 0));
   const bottom = Math.max(0, ...points.map((p) => p.exportW ?? 0));
-  const left = 52, plotW = width - left - 6;
-  const zero = 8 + (height - 28) * top / (top + bottom || 1);
+  const topLabel = watts(top), bottomLabel = bottom > 0 ? watts(-bottom) : "";
+  const left = Math.ceil(Math.max(g.measureText(topLabel).width, g.measureText(bottomLabel).width)) + 8;
+  const plotW = width - left - 4, plotH = height - 28;
+  const zero = 8 + plotH * top / (top + bottom || 1);
   const x = (t) => left + (t - start) / span * plotW;
-  const y = (w) => zero - w / (top + bottom || 1) * (height - 28);
-  g.font = "11px system-ui, sans-serif"; g.fillStyle = "#94a3b8"; g.strokeStyle = "#334155";
+  const y = (w) => zero - w / (top + bottom || 1) * plotH;
   g.beginPath(); g.moveTo(left, zero); g.lineTo(width, zero); g.stroke();
-  g.fillText(watts(top), 2, y(top) + 10); if (bottom > 0) g.fillText("−" + watts(bottom), 2, y(-bottom));
-  for (let i = 0; i <= 4; i++) {
-    const t = start + span * i / 4;
-    const label = new Date(t).toLocaleTimeString("nl-NL", span > 86400000 ? { weekday: "short", hour: "2-digit" } : { hour: "2-digit", minute: "2-digit" });
-    g.fillText(label, Math.min(x(t), width - 40), height - 4);
+  g.fillText(topLabel, 0, y(top) + 10);
+  if (bottomLabel) g.fillText(bottomLabel, 0, y(-bottom));
+  // The time axis: the smallest step that leaves room for the widest label and a gap, and no
+  // less than 90 px between ticks, so that a wide chart does not bristle with labels.
+  const long = span > 86400000, gap = 12;
+  const widest = Math.max(...["00:00", "23:59", "12:00"].map((s) => g.measureText(timeLabel(Date.parse("2024-01-01T" + s), false)).width), long ? g.measureText(timeLabel(new Date(2024, 0, 3).getTime(), true)).width : 0);
+  const step = STEPS.find((s) => s / span * plotW >= Math.max(widest + gap, 90)) ?? STEPS[STEPS.length - 1];
+  const boxes = [];
+  for (const t of ticks(start, end, step)) {
+    const label = timeLabel(t, long);
+    const w = g.measureText(label).width;
+    const from = Math.min(Math.max(x(t) - w / 2, left), width - w);
+    // Never draw over the label before, whatever the clamping at the edges did.
+    if (boxes.length && from < boxes[boxes.length - 1][1] + gap) continue;
+    g.fillText(label, from, height - 4);
+    boxes.push([from, from + w]);
+  }
+  // The drawn labels' extents, so that a test can check that none overlap.
+  canvas.dataset.axis = JSON.stringify(boxes);
+  if (points.length === 0) {
+    g.font = "13px system-ui, sans-serif";
+    g.fillText("Collecting data…", left + 8, zero - plotH / 2);
+    return;
   }
   for (const [key, color, sign] of [["importW", "#f97316", 1], ["exportW", "#22c55e", -1]]) {
     g.beginPath(); g.moveTo(x(points[0].time), zero);
@@ -174,15 +256,37 @@ function draw(canvas, points, span) {
   }
 }
 
+async function history(minutes) {
+  const response = await fetch("api/v1/history?minutes=" + minutes);
+  return response.ok ? response.json() : { points: [], today: null };
+}
+
 async function loadHistory() {
-  const [h, d] = await Promise.all([fetch("api/v1/history?minutes=60"), fetch("api/v1/history?minutes=2880")].map((p) => p.then((r) => r.json())));
+  const [h, d] = await Promise.all([history(60), history(2880)]);
   hour = h.points; days = d.points;
-  draw($("chart-hour"), hour, 3600000);
-  draw($("chart-days"), days, 48 * 3600000);
+  draw($("chart-hour"), hour, HOUR);
+  draw($("chart-days"), days, 48 * HOUR);
   const today = h.today;
   $("today-import").textContent = today ? kwh(today.importKwh, 2) : "–";
   $("today-export").textContent = today ? kwh(today.exportKwh, 2) : "–";
-  $("today-gas").textContent = today && today.gasM3 != null ? f3.format(today.gasM3) + " m³" : "–";
+  $("today-gas").textContent = today && today.gasM3 != null ? withUnit(today.gasM3, 3, "m³") : "–";
+}
+
+/** Follows the event stream; one the browser gave up on (a 503 when the reader is full) is retried. */
+function follow() {
+  const events = new EventSource("api/v1/stream");
+  events.addEventListener("open", () => { streamProblem = ""; tick(); });
+  events.addEventListener("telegram", (e) => showTelegram(JSON.parse(e.data)));
+  events.addEventListener("status", (e) => showStatus(JSON.parse(e.data)));
+  events.addEventListener("error", () => {
+    if (events.readyState === EventSource.CLOSED) {
+      streamProblem = "Live updates are unavailable (the reader may have too many clients); trying again in 30 s";
+      setTimeout(follow, 30000);
+    } else {
+      status = status && { ...status, state: "connecting", lastError: "the reader is not reachable" };
+    }
+    tick();
+  });
 }
 
 ${USAGE_SCRIPT}
@@ -191,12 +295,6 @@ loadHistory();
 loadUsage();
 setInterval(() => { loadHistory(); loadUsage(); }, 60000);
 setInterval(tick, 1000);
-window.addEventListener("resize", () => { draw($("chart-hour"), hour, 3600000); draw($("chart-days"), days, 48 * 3600000); drawUsage(); });
-const events = new EventSource("api/v1/stream");
-events.addEventListener("telegram", (e) => showTelegram(JSON.parse(e.data)));
-events.addEventListener("status", (e) => showStatus(JSON.parse(e.data)));
-events.onerror = () => { status = status && { ...status, state: "connecting", lastError: "the reader is not reachable" }; tick(); };
-</script>
-</body>
-</html>
+window.addEventListener("resize", () => { draw($("chart-hour"), hour, HOUR); draw($("chart-days"), days, 48 * HOUR); drawUsage(); });
+follow();
 `;

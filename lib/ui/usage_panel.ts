@@ -1,19 +1,23 @@
 /**
  * The dashboard's energy history: today, yesterday, this month and this year (energy, gas and
  * costs), and bar charts of the days of the month and the months of the year, from
- * `/api/v1/usage`. Its markup and its script are spliced into the page (`page.ts`); it writes
- * only numbers and its own labels, and those through `textContent`, never HTML. Without the
- * history (`--history off`) it stays hidden.
+ * `/api/v1/usage`. Its markup, style and script are spliced into the page's (`page.ts`); like the
+ * page, it has no inline style or script (the Content-Security-Policy forbids both), writes only
+ * numbers and its own labels, and those through `textContent`, never HTML, and shows numbers,
+ * money and month names in the browser's locale. Without the history (`--history off`) it stays
+ * hidden.
  *
  * @module
  */
 
+/** The panel's style, appended to the page's. */
+export const USAGE_CSS =
+  `table.usage td { white-space: nowrap; } table.usage thead th { font-size: .8rem; vertical-align: bottom; white-space: normal; }
+@media (max-width: 480px) { table.usage { font-size: .85rem; } table.usage th, table.usage td { padding: .25rem .15rem; } }
+`;
+
 /** The panel's sections, placed after the page's own. */
 export const USAGE_SECTIONS = `
-  <style>
-    table.usage td { white-space: nowrap; } table.usage thead th { font-size: .8rem; vertical-align: bottom; }
-    @media (max-width: 480px) { table.usage { font-size: .85rem; } table.usage th, table.usage td { padding: .25rem .15rem; } }
-  </style>
   <section class="wide" id="usage" hidden>
     <h2>Energy and costs</h2>
     <table class="usage">
@@ -25,7 +29,7 @@ export const USAGE_SECTIONS = `
   <section class="wide" id="usage-month" hidden>
     <h2 id="usage-month-title">Days of this month</h2>
     <canvas id="chart-month"></canvas>
-    <div class="legend"><b style="color:var(--import)">imported</b> above, <b style="color:var(--export)">exported</b> below the line (kWh)</div>
+    <div class="legend"><b class="import">imported</b> above, <b class="export">exported</b> below the line (kWh)</div>
   </section>
   <section class="wide" id="usage-year" hidden>
     <h2 id="usage-year-title">Months of this year</h2>
@@ -34,7 +38,8 @@ export const USAGE_SECTIONS = `
 
 /**
  * The panel's script: `loadUsage()` fetches and shows; the page calls it at start and every
- * minute, and `drawUsage()` on resize. It uses the page's `$`, `nl` and number formats.
+ * minute, and `drawUsage()` on resize. It uses the page's `$`, `number` and
+ * `clearCanvas`.
  */
 export const USAGE_SCRIPT = `
 let usageCharts = [];
@@ -56,7 +61,7 @@ function usageCell(row, text) {
 function usageRow(label, step, money) {
   const row = document.createElement("tr");
   usageCell(row, label + (step && step.gap ? " *" : ""));
-  const amount = (value) => (value == null ? "–" : nl(value < 100 ? 2 : 0).format(value));
+  const amount = (value) => (value == null ? "–" : number(value, value < 100 ? 2 : 0));
   usageCell(row, amount(step && step.import && step.import.total));
   usageCell(row, amount(step && step.export && step.export.total));
   usageCell(row, amount(step && step.gas));
@@ -65,12 +70,7 @@ function usageRow(label, step, money) {
 }
 
 function drawBars(canvas, bars) {
-  const ratio = window.devicePixelRatio || 1;
-  const width = canvas.clientWidth, height = canvas.clientHeight;
-  canvas.width = width * ratio; canvas.height = height * ratio;
-  const g = canvas.getContext("2d");
-  g.scale(ratio, ratio);
-  g.clearRect(0, 0, width, height);
+  const { g, width, height } = clearCanvas(canvas);
   canvas.dataset.bars = String(bars.filter((b) => b.importKwh != null || b.exportKwh != null).length);
   const top = Math.max(1, ...bars.map((b) => b.importKwh ?? 0));
   const bottom = Math.max(0, ...bars.map((b) => b.exportKwh ?? 0));
@@ -80,8 +80,8 @@ function drawBars(canvas, bars) {
   const slot = plotW / bars.length;
   g.font = "11px system-ui, sans-serif"; g.fillStyle = "#94a3b8"; g.strokeStyle = "#334155";
   g.beginPath(); g.moveTo(left, zero); g.lineTo(width, zero); g.stroke();
-  g.fillText(nl(0).format(top), 2, 16);
-  if (bottom > 0) g.fillText("−" + nl(0).format(bottom), 2, height - 20);
+  g.fillText(number(top, 0), 2, 16);
+  if (bottom > 0) g.fillText("−" + number(bottom, 0), 2, height - 20);
   const labelWidth = Math.max(...bars.map((b) => g.measureText(b.label).width)) + 6;
   const every = Math.max(1, Math.ceil(labelWidth / slot));
   bars.forEach((bar, i) => {
@@ -108,8 +108,8 @@ async function loadUsage() {
       const date = new Date(Date.UTC(year, monthNumber - 1, 0)).toISOString().slice(0, 10);
       yesterday = (await usageAnswer("from=" + date + "&to=" + date)).steps[0];
     }
-    const money = month.currency ? new Intl.NumberFormat("nl-NL", { style: "currency", currency: month.currency }) : null;
-    const monthName = new Date(Date.UTC(year, monthNumber - 1, 1)).toLocaleString("en", { month: "long", timeZone: "UTC" });
+    const money = month.currency ? new Intl.NumberFormat(undefined, { style: "currency", currency: month.currency }) : null;
+    const monthName = new Date(Date.UTC(year, monthNumber - 1, 1)).toLocaleString(undefined, { month: "long", timeZone: "UTC" });
     $("usage-rows").replaceChildren(
       usageRow("Today", month.steps[month.steps.length - 1], money),
       usageRow("Yesterday", yesterday, money),
@@ -125,7 +125,7 @@ async function loadUsage() {
       return { label: String(i + 1), importKwh: step?.import?.total, exportKwh: step?.export?.total, gap: step?.gap };
     });
     const monthBars = yearAnswer.steps.map((step, i) => ({
-      label: new Date(Date.UTC(year, i, 1)).toLocaleString("en", { month: "short", timeZone: "UTC" }),
+      label: new Date(Date.UTC(year, i, 1)).toLocaleString(undefined, { month: "short", timeZone: "UTC" }),
       importKwh: step.import?.total, exportKwh: step.export?.total, gap: step.gap,
     }));
     $("usage-month-title").textContent = "Days of " + monthName + " " + year;

@@ -225,3 +225,57 @@ Deno.test("GET /metrics carries no family of an output that is off", async () =>
     await (await appFor(await receiverOf("nl-dsmr50-3phase-4mbus.txt")).request("/metrics")).text();
   assert.ok(!/p1_dsmr_reader_|p1_share_|p1_mqtt_/.test(text));
 });
+
+Deno.test("HEAD works wherever GET does: GET's status and headers, no body", async () => {
+  const receiver = await receiverOf("nl-dsmr50-3phase-4mbus.txt");
+  const at = receiver.latest!.receivedAt + 500;
+  const app = appFor(receiver, () => at);
+  const paths = app.routes.filter((route) => route.method === "GET").map((route) => route.path);
+  assert.ok(paths.length >= 12, paths.join(" "));
+  for (const path of paths) {
+    const get = await app.request(path);
+    const head = await app.request(path, { method: "HEAD" });
+    assert.equal(head.status, get.status, path);
+    assert.equal(head.headers.get("content-type"), get.headers.get("content-type"), path);
+    assert.equal(await head.text(), "", path);
+    if (path === "/api/v1/stream") {
+      await get.body!.cancel();
+      continue;
+    }
+    const length = (await get.arrayBuffer()).byteLength;
+    // /metrics reports the process's memory, which may change between the two requests.
+    if (path !== "/metrics") assert.equal(head.headers.get("content-length"), String(length), path);
+  }
+});
+
+Deno.test("another method on a known route answers 405 with Allow; OPTIONS lists the methods", async () => {
+  const app = appFor(await receiverOf("nl-dsmr50-3phase-4mbus.txt"));
+  for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
+    const response = await app.request("/API/v1/Status/", { method });
+    assert.equal(response.status, 405, method);
+    assert.equal(response.headers.get("allow"), "GET, HEAD");
+    assert.deepEqual(await response.json(), {
+      error: "method not allowed",
+      reason: `${method} is not allowed on /API/v1/Status/: use GET, HEAD`,
+    });
+  }
+  const options = await app.request("/metrics", { method: "OPTIONS" });
+  assert.equal(options.status, 204);
+  assert.equal(options.headers.get("allow"), "GET, HEAD");
+  assert.equal((await app.request("/nope", { method: "POST" })).status, 404);
+});
+
+Deno.test("every answer forbids inline script, other origins, framing and MIME sniffing", async () => {
+  const app = appFor(await receiverOf("nl-dsmr50-3phase-4mbus.txt"));
+  for (const path of ["/ui", "/ui/app.js", "/api/v1/telegram", "/nope"]) {
+    const response = await app.request(path);
+    const policy = response.headers.get("content-security-policy") ?? "";
+    assert.match(policy, /(^|; )default-src 'none'(;|$)/, path);
+    assert.match(policy, /(^|; )script-src 'self'(;|$)/, path);
+    assert.match(policy, /(^|; )frame-ancestors 'self'(;|$)/, path);
+    assert.ok(!/unsafe-inline|unsafe-eval|\*/.test(policy), `${path}: ${policy}`);
+    assert.equal(response.headers.get("x-content-type-options"), "nosniff", path);
+    assert.equal(response.headers.get("x-frame-options"), "SAMEORIGIN", path);
+    await response.body?.cancel();
+  }
+});

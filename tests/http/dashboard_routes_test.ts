@@ -5,6 +5,7 @@ import { MetricsRegistry } from "../../lib/metrics/registry.ts";
 import { receiverSnapshot } from "../../lib/metrics/table.ts";
 import { P1Receiver } from "../../lib/receiver.ts";
 import { FileSource } from "../../lib/source/file.ts";
+import { DASHBOARD_SCRIPT } from "../../lib/ui/page.ts";
 import { appFor, receiverOf } from "../support/service.ts";
 import { fixture } from "../support/paths.ts";
 
@@ -20,13 +21,38 @@ Deno.test("GET / sends browsers to the dashboard and keeps giving API clients JS
   assert.equal((await curl.json()).electricityUsageLow, 12345.678);
 });
 
-Deno.test("GET /ui is one self-contained page: nothing from another host", async () => {
-  const response = await appFor(await receiverOf()).request("/ui");
+Deno.test("GET /ui is a page with no inline script or style and nothing from another host", async () => {
+  const app = appFor(await receiverOf());
+  const response = await app.request("/ui");
   assert.match(response.headers.get("content-type")!, /^text\/html/);
   const html = await response.text();
   assert.match(html, /<title>P1 meter<\/title>/);
   assert.ok(!/(src|href)="(https?:)?\/\//.test(html), "no CDN or external asset");
-  assert.match(html, /new EventSource\("api\/v1\/stream"\)/);
+  assert.deepEqual(
+    [...html.matchAll(/<script\b[^>]*>/g)].map((m) => m[0]),
+    ['<script src="ui/app.js" defer>'],
+  );
+  assert.ok(!/<style|\sstyle=|\son\w+=/.test(html), "no inline style or event handler");
+  const script = await app.request("/ui/app.js");
+  assert.equal(script.headers.get("content-type"), "text/javascript; charset=utf-8");
+  assert.match(await script.text(), /new EventSource\("api\/v1\/stream"\)/);
+  const style = await app.request("/ui/app.css");
+  assert.equal(style.headers.get("content-type"), "text/css; charset=utf-8");
+  assert.match(await style.text(), /^:root \{/);
+});
+
+Deno.test("the page's script writes no markup: meter text only ever becomes text", () => {
+  assert.ok(
+    !/innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function/.test(
+      DASHBOARD_SCRIPT,
+    ),
+  );
+});
+
+Deno.test("GET /ui/ sends the browser to /ui, where its relative links resolve", async () => {
+  const response = await appFor(await receiverOf()).request("/ui/");
+  assert.equal(response.status, 301);
+  assert.equal(new URL(response.headers.get("location")!, "http://x/ui/").pathname, "/ui");
 });
 
 Deno.test("GET /api/v1/history checks minutes and answers per telegram or per minute", async () => {

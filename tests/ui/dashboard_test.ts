@@ -1,8 +1,10 @@
 /**
  * The dashboard in a real browser: Debian's Chromium, driven by playwright-core in a subprocess
- * (`drive_dashboard.ts`), against the real service.
+ * (`drive_dashboard.ts`), against the real service. Each browser run is shared by the steps that
+ * check what it saw.
  */
 import assert from "node:assert/strict";
+import { crc16, formatCrc } from "../../lib/dsmr/crc16.ts";
 import { captureOf, generateStates } from "../support/history_capture.ts";
 import { fixture, ROOT } from "../support/paths.ts";
 import { type RunningServer, startServer } from "../support/server.ts";
@@ -17,7 +19,7 @@ const enabled = (() => {
 
 async function drive(
   server: RunningServer,
-  mode: "live" | "stale" | "usage",
+  mode: "live" | "stale" | "hostile" | "usage",
 ): Promise<Record<string, unknown>> {
   await Deno.mkdir(`${ROOT}dist`, { recursive: true });
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
@@ -31,32 +33,39 @@ async function drive(
 }
 
 Deno.test({
-  name: "the dashboard shows live power that updates, charts with points, no console errors",
+  name: "the dashboard on the demo meter, in Chromium",
   ignore: !enabled,
-  async fn() {
+  async fn(t) {
     const server = await startServer(["--source", "demo"]);
+    let seen: Record<string, unknown>;
     try {
-      const seen = await drive(server, "live");
-      assert.equal(seen.path, "/ui", "a browser asking for / lands on the dashboard");
-      assert.match(seen.first as string, /^\d+(,\d\d)? k?W$/);
+      seen = await drive(server, "live");
+    } finally {
+      await server.stop();
+    }
+    await t.step("a browser asking for / lands on the dashboard", () => {
+      assert.equal(seen.path, "/ui");
+    });
+    await t.step("live power updates, the charts have points, no console errors", () => {
+      assert.match(seen.first as string, /^\d+(,\d\d)?\u00a0k?W$/);
       assert.notEqual(seen.second, seen.first, "the power figure updates between telegrams");
       assert.ok((seen.points as number) >= 2, "the chart has points");
       assert.equal(seen.bannerHidden, true);
       assert.equal(seen.phases, 3);
-      assert.match(
-        seen.registers as string,
-        /Imported tariff 1\s*11\.080,\d{3} kWh/,
-        "Dutch number formatting",
-      );
       assert.match(seen.age as string, /^last telegram \d+ s ago$/);
       assert.deepEqual(seen.errors, []);
-      assert.ok(
-        Deno.statSync(`${ROOT}dist/dashboard-desktop.png`).size > 10_000,
-        "a screenshot for review",
-      );
-    } finally {
-      await server.stop();
-    }
+    });
+    await t.step("numbers follow the browser's locale; labels stay English", () => {
+      assert.match(seen.registers as string, /^Import tariff 1\s*11\.080,\d{3}\u00a0kWh/);
+      assert.match(seen.registersEnglish as string, /^Import tariff 1\s*11,080\.\d{3}\u00a0kWh/);
+    });
+    await t.step("at 1,280 px and at 390 px no axis labels overlap and no value wraps", () => {
+      assert.deepEqual(seen.desktopFaults, []);
+      assert.deepEqual(seen.phoneFaults, []);
+      for (const name of ["dashboard-desktop.png", "dashboard-phone.png"]) {
+        assert.ok(Deno.statSync(`${ROOT}dist/${name}`).size > 10_000, `${name} for review`);
+      }
+    });
   },
 });
 
@@ -74,6 +83,67 @@ Deno.test({
       assert.deepEqual(seen.errors, []);
     } finally {
       await server.stop();
+    }
+  },
+});
+
+/** A valid telegram whose texts are markup: identifiers, a text message and an M-Bus unit. */
+function hostileTelegram(): Uint8Array {
+  const hex = (text: string) =>
+    [...new TextEncoder().encode(text)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const lines = new TextDecoder().decode(Deno.readFileSync(fixture("nl-dsmr50-3phase-4mbus.txt")))
+    .split("\r\n").filter((line) => line.startsWith("1-0:") || line.startsWith("0-0:96.14"));
+  const body = [
+    "/ISK5\\2M550T-1013",
+    "",
+    "1-3:0.2.8(50)",
+    "0-0:1.0.0(240630235959S)",
+    `0-0:96.1.1(${hex("<img src=x onerror=window.pwned=1>")})`,
+    ...lines,
+    `0-0:96.13.0(${hex("<script>window.pwned=2</script>")})`,
+    "0-1:24.1.0(003)",
+    `0-1:96.1.0(${hex("<b>bold</b>")})`,
+    "0-1:24.2.1(240630235500S)(00042.000*<img src=x onerror=window.pwned=3>)",
+    "!",
+  ].join("\r\n");
+  const bytes = new TextEncoder().encode(body);
+  return new TextEncoder().encode(`${body}${formatCrc(crc16(bytes))}\r\n`);
+}
+
+Deno.test({
+  name:
+    "meter text that is markup is shown as text and runs nothing, and the policy blocks injected script",
+  ignore: !enabled,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const capture = `${dir}/hostile.txt`;
+    await Deno.writeFile(capture, hostileTelegram());
+    const server = await startServer([
+      "--source",
+      `file:${capture}`,
+      "--replay-interval",
+      "1",
+      "--replay-loop",
+    ]);
+    try {
+      const seen = await drive(server, "hostile");
+      assert.equal(seen.pwned, null, "no meter text ran as script");
+      assert.equal(seen.images, 0, "no meter text became an element");
+      assert.equal(seen.meter, "<img src=x onerror=window.pwned=1>");
+      // A parser that refuses such a unit leaves the gas row out; one that takes it shows it as text.
+      if (/Gas \(1\)/.test(seen.registers as string)) {
+        assert.match(
+          seen.registers as string,
+          /Gas \(1\)42\.000\u00a0<img src=x onerror=window\.pwned=3>/,
+        );
+      }
+      assert.equal(seen.injected, null, "inline script and handlers are refused");
+      assert.ok((seen.refusals as number) >= 1, "the browser reported the refusals");
+      assert.deepEqual(seen.dialogs, []);
+      assert.deepEqual(seen.errors, []);
+    } finally {
+      await server.stop();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
@@ -110,6 +180,11 @@ Deno.test({
           minimumFractionDigits: digits,
         }).format(value);
       };
+      // Month names are dates, so they follow the browser's locale too; the labels stay English.
+      const april = new Date(Date.UTC(2025, 3, 1)).toLocaleString("nl-NL", {
+        month: "long",
+        timeZone: "UTC",
+      });
       const euro = (value: number) =>
         new Intl.NumberFormat("nl-NL", { style: "currency", currency: "EUR" }).format(value);
       const expected = await Promise.all(
@@ -127,12 +202,12 @@ Deno.test({
         [
           ["Today", kwh(expected[0].import.total), euro(expected[0].cost.total)],
           ["Yesterday", kwh(expected[1].import.total), euro(expected[1].cost.total)],
-          ["April *", kwh(expected[2].import.total), euro(expected[2].cost.total)],
+          [`${april} *`, kwh(expected[2].import.total), euro(expected[2].cost.total)],
           ["2025 *", kwh(expected[3].import.total), euro(expected[3].cost.total)],
         ],
       );
       assert.match(seen.note as string, /includes time without readings/);
-      assert.equal(seen.monthTitle, "Days of April 2025");
+      assert.equal(seen.monthTitle, `Days of ${april} 2025`);
       assert.equal(seen.dayBars, 3, "1 to 3 April");
       assert.equal(seen.monthBars, 3, "February to April");
       assert.deepEqual(seen.errors, []);
