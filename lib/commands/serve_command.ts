@@ -209,7 +209,7 @@ export async function runServe(
 
   logger.info(`p1reader ${VERSION} starting`, {
     source: source.description,
-    format: config.format,
+    format: config.format.name,
     ...(config.decryption ? { decrypting: "Smarty frames" } : {}),
   });
   if (config.dsmrReader && pusher) {
