@@ -14,7 +14,7 @@ import {
   type FrameRejection,
 } from "./dsmr/decryption.ts";
 import { ChecksumError } from "./dsmr/errors.ts";
-import { AUTO_FORMAT, resolveFormat } from "./dsmr/formats.ts";
+import { type FormatChoice, type FormatMode, formatMode, FORMATS } from "./dsmr/formats.ts";
 import type { RawTelegram } from "./dsmr/framer.ts";
 import { checkFormat } from "./dsmr/format_check.ts";
 import type { Telegram } from "./dsmr/model.ts";
@@ -84,10 +84,10 @@ export interface ReceiverOptions {
   /** Where bytes come from (see `createSource`). */
   source: ByteSource;
   /**
-   * The meter format, or `auto`.
+   * The meter format: an id, `auto`, or a setting from `resolveFormat` (the original's names).
    * @default {"auto"}
    */
-  format?: string;
+  format?: FormatChoice;
   /**
    * No valid telegram for this long marks the data stale.
    * @default {3 times the meter's interval: the gaps seen between telegrams, or the format's}
@@ -143,7 +143,7 @@ export type Listener<T> = (value: T) => void;
  */
 export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   readonly #source: ByteSource;
-  readonly #format: string;
+  readonly #format: FormatMode;
   readonly #log: Logger;
   readonly #scanner: DecryptingScanner;
   readonly #staleAfterMs: number | undefined;
@@ -188,8 +188,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     this.#source = options.source;
     // A replay (a file, standard input) ends, and runs faster than the host's clock.
     this.#clock = new MeterClock({ replay: !options.source.endless });
-    this.#format = options.format ?? AUTO_FORMAT;
-    resolveFormat(this.#format);
+    this.#format = formatMode(options.format);
     this.#log = options.logger ?? SILENT;
     this.#scanner = new DecryptingScanner({
       ...(options.maxTelegramBytes === undefined ? {} : { maxBytes: options.maxTelegramBytes }),
@@ -208,9 +207,9 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     return this.#source.description;
   }
 
-  /** The format asked for (`auto`, an id or an alias). */
+  /** The format setting as it was given (`auto`, an id or one of the original's names). */
   get format(): string {
-    return this.#format;
+    return this.#format.name;
   }
 
   /** Where the receiver is now. */
@@ -229,9 +228,10 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
    */
   get staleAfterMs(): number {
     if (this.#staleAfterMs !== undefined) return this.#staleAfterMs;
-    const id = this.#latest?.telegram.format;
-    const spec = id === undefined ? resolveFormat(this.#format) : resolveFormat(id);
-    return 3 * this.#interval.expectedMs((spec?.intervalSeconds ?? 10) * 1000);
+    const configured = this.#format.kind === "fixed" ? this.#format.id : undefined;
+    const id = this.#latest?.telegram.format ?? configured;
+    const intervalSeconds = id === undefined ? 10 : FORMATS[id].intervalSeconds;
+    return 3 * this.#interval.expectedMs(intervalSeconds * 1000);
   }
 
   /** The meter's registers as `/metrics` exports them as counters (see `RegisterWatch`). */

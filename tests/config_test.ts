@@ -38,7 +38,7 @@ Deno.test("parseConfig() defaults: /dev/ttyUSB0, format auto, 0.0.0.0:8080, no p
   const c = config([]);
   assert.equal(c.source, "/dev/ttyUSB0");
   assert.deepEqual(c.sourceSpec, { kind: "serial", path: "/dev/ttyUSB0" });
-  assert.equal(c.format, "auto");
+  assert.deepEqual(c.format, { kind: "detect", name: "auto" });
   assert.equal(c.host, "0.0.0.0");
   assert.equal(c.port, 8080);
   assert.equal(c.staleAfterMs, undefined);
@@ -56,7 +56,7 @@ Deno.test("parseConfig() reads the original product's environment names unchange
     DsmrReaderPublisherSettings__Timeout: "00:00:05",
   });
   assert.equal(c.source, "/dev/ttyAMA0");
-  assert.equal(c.format, "V502");
+  assert.deepEqual(c.format, { kind: "detect", name: "V502", meant: "dsmr50" });
   assert.deepEqual(c.dsmrReader, {
     url: "http://192.168.1.99:7777",
     apiKey: "ABCDEF0123",
@@ -87,7 +87,7 @@ Deno.test("parseConfig() precedence: flags over environment over file over defau
   }, files);
   assert.equal(c.port, 83);
   assert.equal(c.host, "::");
-  assert.equal(c.format, "belgium");
+  assert.deepEqual(c.format, { kind: "fixed", id: "belgium", name: "belgium" });
   assert.equal(c.logLevel, "debug");
   const ours = config([], {
     P1READER_SOURCE: "demo",
@@ -108,7 +108,7 @@ Deno.test("parseConfig() reads the original's appsettings.json given with --conf
     },
   });
   const c = config(["--config", "appsettings.json"], {}, { "appsettings.json": appsettings });
-  assert.equal(c.format, "XS210ESMR5");
+  assert.deepEqual(c.format, { kind: "detect", name: "XS210ESMR5", meant: "dsmr50" });
   assert.deepEqual(c.dsmrReader, {
     url: "http://192.168.1.99:7777",
     apiKey: "KEY",
@@ -311,7 +311,7 @@ Deno.test("parseConfig() reads JSON with comments and trailing commas, as the or
   ].join("\r\n");
   const c = config(["--config", "appsettings.json"], {}, { "appsettings.json": appsettings });
   assert.equal(c.source, "/dev/ttyAMA0");
-  assert.equal(c.format, "V502");
+  assert.deepEqual(c.format, { kind: "detect", name: "V502", meant: "dsmr50" });
   assert.equal(c.dsmrReader, undefined);
   assert.deepEqual(c.warnings, []);
   const ours = config(["--config", "p1.json"], {}, {

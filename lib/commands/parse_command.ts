@@ -13,7 +13,7 @@ import {
   SMARTY_AUTHENTICATION_KEY,
 } from "../dsmr/decryption.ts";
 import { ChecksumError } from "../dsmr/errors.ts";
-import { FORMAT_NAMES, resolveFormat } from "../dsmr/formats.ts";
+import { FORMAT_NAMES, type FormatMode, resolveFormat } from "../dsmr/formats.ts";
 import type { RawTelegram } from "../dsmr/framer.ts";
 import type { Telegram } from "../dsmr/model.ts";
 import { parseTelegram } from "../dsmr/parse.ts";
@@ -81,8 +81,9 @@ export async function runParse(args: string[], io: CommandIo): Promise<number> {
     io.stderr(`p1reader parse: expected one FILE (or - for standard input)\n\n${PARSE_USAGE}`);
     return 2;
   }
+  let format: FormatMode;
   try {
-    resolveFormat(values.format);
+    format = resolveFormat(values.format);
   } catch (error) {
     io.stderr(`p1reader parse: --format: ${(error as Error).message}\n`);
     return 2;
@@ -130,7 +131,7 @@ export async function runParse(args: string[], io: CommandIo): Promise<number> {
       index++;
       let telegram: Telegram;
       try {
-        telegram = parseTelegram(raw, { format: values.format });
+        telegram = parseTelegram(raw, { format });
       } catch (error) {
         if (error instanceof ChecksumError) crcErrors++;
         else parseErrors++;

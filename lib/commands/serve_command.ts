@@ -59,7 +59,7 @@ export async function runServe(
   const service = createService(config, { logger, connections: () => guard?.stats });
   logger.info(`p1reader ${VERSION} starting`, {
     source: service.receiver.source,
-    format: config.format,
+    format: config.format.name,
     ...(config.decryption ? { decrypting: "Smarty frames" } : {}),
   });
   try {

@@ -62,10 +62,7 @@ export const METER_OPTIONS = optionGroup({
     default: "auto",
     value: "FORMAT",
     help: `meter format: ${FORMAT_NAMES.join(", ")}; auto, XS210ESMR5, V502 detect it`,
-    read: (given: string) => {
-      resolveFormat(given);
-      return given;
-    },
+    read: resolveFormat,
   },
   replayIntervalSeconds: {
     name: "replay-interval",

@@ -4,14 +4,20 @@
  * @module
  */
 
-import { AUTO_FORMAT, formatMeant, FORMATS, type FormatSpec, resolveFormat } from "./formats.ts";
+import {
+  type FormatId,
+  formatMeant,
+  type FormatMode,
+  FORMATS,
+  type FormatSpec,
+} from "./formats.ts";
 import type { RawTelegram } from "./framer.ts";
 import { parseTelegram } from "./parse.ts";
 
 /** What one telegram says about the configured format. */
 export interface FormatCheck {
   /** The format the telegram shows. */
-  detected: FormatSpec;
+  detected: FormatId;
   /**
    * What to tell the user when the configured format is not the meter's: `warn` when it decides
    * how telegrams are read (an id), `info` when it only names one (`auto` and the original's names
@@ -24,48 +30,49 @@ export interface FormatCheck {
  * Compares the configured format with the one a telegram shows. Formats read alike (DSMR 2.2 and
  * 3.0, which nothing tells apart; DSMR 4.0 and 4.2) agree.
  *
- * @param configured The `--format` value: an id, `auto` or one of the original's names.
+ * @param configured The `--format` setting: an id, `auto` or one of the original's names.
  * @param raw A telegram from the meter.
  * @returns What it says, or `undefined` when it is not recognisably a meter's telegram.
  *
  * @example
  * ```ts
  * import { checkFormat } from "./format_check.ts";
+ * import { resolveFormat } from "./formats.ts";
  * import assert from "node:assert/strict";
  * const dsmr22 = "/ISk5\\2MT382-1004\r\n\r\n1-0:1.8.1(00001.001*kWh)\r\n!\r\n";
- * const check = checkFormat("dsmr50", dsmr22);
- * assert.equal(check?.detected.id, "dsmr30");
+ * const check = checkFormat(resolveFormat("dsmr50"), dsmr22);
+ * assert.equal(check?.detected, "dsmr30");
  * assert.match(check?.advice?.message ?? "", /--format dsmr30/);
  * ```
  */
 export function checkFormat(
-  configured: string,
+  configured: FormatMode,
   raw: RawTelegram | string,
 ): FormatCheck | undefined {
-  let detected: FormatSpec;
+  let detected: FormatId;
   try {
-    detected = FORMATS[parseTelegram(raw, { format: AUTO_FORMAT }).format]!;
+    detected = parseTelegram(raw).format;
   } catch {
     // Not a meter's telegram (noise, a bad CRC): it tells nothing about the meter's format.
     return undefined;
   }
   const meant = formatMeant(configured);
-  if (meant === undefined || readAlike(meant, detected)) return { detected };
-  // A name that means a format but fixes none is one of the original's.
-  const alias = resolveFormat(configured) === undefined;
-  const seen = `this meter sends ${detected.id} telegrams (${detected.description})`;
-  const fix = `set --format ${detected.id} (P1READER_FORMAT=${detected.id}), or auto`;
+  if (meant === undefined || readAlike(FORMATS[meant], FORMATS[detected])) return { detected };
+  const name = configured.name;
+  const seen = `this meter sends ${detected} telegrams (${FORMATS[detected].description})`;
+  const fix = `set --format ${detected} (P1READER_FORMAT=${detected}), or auto`;
   return {
     detected,
-    advice: alias
+    // A setting that means a format but fixes none is one of the original's names.
+    advice: configured.kind === "detect"
       ? {
         level: "info",
-        message: `--format ${configured} names a ${meant.description} meter, but ${seen}; ` +
-          `they are read as ${detected.id}. To say so, ${fix}`,
+        message: `--format ${name} names a ${FORMATS[meant].description} meter, but ${seen}; ` +
+          `they are read as ${detected}. To say so, ${fix}`,
       }
       : {
         level: "warn",
-        message: `--format ${configured} does not fit: ${seen}. ` +
+        message: `--format ${name} does not fit: ${seen}. ` +
           `To read them as they are, ${fix}`,
       },
   };

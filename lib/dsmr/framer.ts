@@ -12,8 +12,8 @@
  *
  * The scanner never throws on bytes: bytes outside a telegram, telegrams abandoned because a new
  * `/` began a line before their `!`, and telegrams longer than the limit are dropped and counted.
- * Checking the CRC is left to {@linkcode verifyChecksum} in `parse.ts`, since whether a telegram
- * may lack one depends on the meter's format.
+ * Checking the CRC is left to the parser (`parse.ts`), since whether a telegram may lack one
+ * depends on the meter's format.
  *
  * @module
  */

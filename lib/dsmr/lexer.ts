@@ -1,6 +1,6 @@
 /**
  * Splits a telegram's text into its identification line and `OBIS(v)(v)...` data lines, with
- * no meaning attached to the values.
+ * no meaning attached to the values. This is the one lexer: the parser reads what it yields.
  *
  * ```
  * /ISK5\2M550T-1012          identification (header)
@@ -11,6 +11,12 @@
  * 3D3E...3F)                 long text message): joined, without the line break
  * !8FF3                      end, CRC
  * ```
+ *
+ * - Lines end with CR LF or LF; empty lines are skipped; the `!` line ends the telegram.
+ * - A data line's reference runs to its first `(`, trimmed.
+ * - Its groups follow each other from there: each runs to its `)`; anything after the last group
+ *   is ignored. A group not closed on its line goes on over the line break when the next line
+ *   starts nothing else (no reference, `(`, `/` or `!`), and otherwise ends with its line.
  *
  * @module
  */
@@ -23,6 +29,23 @@ export interface DataLine {
   reference: string;
   /** The values inside the parentheses, in order, without the parentheses. */
   groups: string[];
+  /** The reference's symbol in the {@linkcode ReferenceTable} the lexer was given, else -1. */
+  symbol: number;
+  /**
+   * Where the first group's `(` is, when the groups follow each other there as they are, on one
+   * line (`(a)(b)`): group `k` then starts after the groups before it and their parentheses, and
+   * may be read where it stands. -1 otherwise: no groups, groups on a line that starts with `(`,
+   * or a group joined over a line break.
+   */
+  at: number;
+}
+
+/** An identification line where none belongs: a second one, or one after data lines. */
+export interface MisplacedHeader {
+  /** The line without its `/`. */
+  header: string;
+  /** How many data lines come before it. */
+  position: number;
 }
 
 /** A lexed telegram. */
@@ -31,71 +54,8 @@ export interface LexedTelegram {
   header?: string;
   /** The data lines in telegram order. */
   lines: DataLine[];
-}
-
-/**
- * Lexes a telegram's text. Line ends may be CR LF or LF. Characters outside parentheses after
- * the first group are ignored; a line without parentheses keeps an empty group list.
- *
- * @param text The telegram from `/` (or its first data line) through the CRC line.
- * @param bytes The same telegram as bytes, one per character, when the caller has them.
- * @returns The header and data lines.
- *
- * @example
- * ```ts
- * import { lexTelegram } from "./lexer.ts";
- * import assert from "node:assert/strict";
- * const { header, lines } = lexTelegram("/KFM5\r\n\r\n0-1:24.2.1(230205164505W)(06919.956*m3)\r\n!0000\r\n");
- * assert.equal(header, "KFM5");
- * assert.deepEqual(lines, [{ reference: "0-1:24.2.1", groups: ["230205164505W", "06919.956*m3"] }]);
- * ```
- */
-export function lexTelegram(text: string, bytes: Uint8Array = latin1Bytes(text)): LexedTelegram {
-  const result: LexedTelegram = { lines: [] };
-  const lines = result.lines;
-  const cursor = new LineCursor(text, bytes);
-  while (cursor.nextLine()) {
-    if (cursor.kind === LineKind.Header) {
-      if (result.header === undefined && lines.length === 0) result.header = cursor.header();
-    } else if (cursor.kind === LineKind.Data) {
-      const reference = cursor.reference(cursor.findOpen());
-      lines.push({ reference, groups: readGroups(cursor, []) });
-    } else {
-      const previous = lines[lines.length - 1];
-      if (previous) readGroups(cursor, previous.groups);
-    }
-  }
-  return result;
-}
-
-/** Appends the current line's groups to `groups`. */
-function readGroups(cursor: LineCursor, groups: string[]): string[] {
-  while (cursor.nextGroup()) groups.push(cursor.group());
-  return groups;
-}
-
-/** `A-B:C.D.E`, optionally `.F` or `*F`: an OBIS reference as meters write it. */
-const OBIS_REFERENCE = /^\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:[.*]\d{1,3})?$/;
-
-/**
- * Whether a data line's reference is an OBIS reference as meters write it: `1-0:1.8.1`,
- * `0-1:24.2.1`, `1-0:1.8.0*255`, `0-0:96.1.255*255`.
- *
- * @param reference The reference, without surrounding white space.
- * @returns `true` for an OBIS reference.
- */
-export function isObisReference(reference: string): boolean {
-  return OBIS_REFERENCE.test(reference);
-}
-
-/** What a {@linkcode LineCursor} stands on. */
-export const enum LineKind {
-  /** The `/` identification line. */
-  Header,
-  /** An `OBIS(v)(v)...` line. */
-  Data,
-  /** A line that starts with `(`: more groups of the line before (DSMR 2.2's gas value). */
-  Continuation,
+  /** The first identification line that is not the telegram's own, if any. */
+  misplacedHeader?: MisplacedHeader;
 }
 
 const LF = 0x0a;
@@ -105,160 +65,249 @@ const SLASH = 0x2f;
 const OPEN = 0x28;
 const CLOSE = 0x29;
 
+/** The number a {@linkcode ReferenceTable} files a reference under, one more byte added. */
+function codeStep(code: number, byte: number): number {
+  return (Math.imul(code, 31) + byte) & 0x3fffffff;
+}
+
 /**
- * Walks a telegram a line at a time, reading its bytes once and making no string but those asked
- * for, so that the lexer and the parser read telegrams the same way:
- *
- * - Lines end with CR LF or LF; empty lines are skipped; the `!` line ends the walk.
- * - A data line's reference runs to its first `(` ({@linkcode LineCursor.findOpen}), trimmed.
- * - Its groups follow each other from there ({@linkcode LineCursor.nextGroup}): each runs to its
- *   `)`; anything after the last group is ignored. A group not closed on its line goes on over
- *   the line break when the next line starts nothing else (no reference, `(`, `/` or `!`; DSMR
- *   4.0's long text messages), and otherwise ends with its line.
- *
- * The text and the bytes hold the same characters, one per byte: the cursor reads the bytes and
- * slices the text.
+ * A symbol table of references: each reference it holds has a symbol, a number from 0 that tables
+ * of meaning (a format's catalogue) are indexed by, and one string that every line with that
+ * reference shares. The lexer finds a line's symbol by a number it adds up as it reads the
+ * reference ({@linkcode codeStep}); looking the reference up by a new string would hash it anew
+ * on every line, which costs more than the rest of reading the line.
  */
-export class LineCursor {
-  /** The text walked. */
-  readonly text: string;
-  /** The same text as bytes. */
-  readonly bytes: Uint8Array;
-  /** What the current line is. */
-  kind: LineKind = LineKind.Header;
-  /** Where the current line starts. */
-  start = 0;
-  /** Where the group last read by {@linkcode LineCursor.nextGroup} starts, after its `(`. */
-  groupStart = 0;
-  /** Where it ends, at its `)` or the line end. */
-  groupEnd = 0;
-  /** Whether that group goes on over one or more line breaks (see {@linkcode LineCursor.group}). */
-  groupJoined = false;
-  /** Where the cursor is on the current line; -1 before the first line. */
-  #at = -1;
-
-  /** Starts before the first line. */
-  constructor(text: string, bytes: Uint8Array) {
-    this.text = text;
-    this.bytes = bytes;
-  }
-
-  /** Moves to the next non-empty line; `false` at the `!` line or the end of the text. */
-  nextLine(): boolean {
-    const bytes = this.bytes;
-    const length = bytes.length;
-    let i = this.#at < 0 ? 0 : lineEnd(bytes, this.#at) + 1;
-    while (i < length) {
-      const first = bytes[i]!;
-      if (first === LF) {
-        i++;
-      } else if (first === CR && (i + 1 === length || bytes[i + 1] === LF)) {
-        i += 2;
-      } else if (first === BANG) {
-        break;
-      } else {
-        this.start = this.#at = i;
-        this.kind = first === SLASH
-          ? LineKind.Header
-          : first === OPEN
-          ? LineKind.Continuation
-          : LineKind.Data;
-        return true;
-      }
-    }
-    this.#at = length;
-    return false;
-  }
-
-  /** The identification line without its `/`. */
-  header(): string {
-    const end = lineEnd(this.bytes, this.start);
-    this.#at = end;
-    return this.text.slice(this.start + 1, stopOf(this.bytes, this.start, end));
-  }
+export class ReferenceTable {
+  /** Open addressing: each slot holds 1 + the index of a reference, or 0 when empty. */
+  readonly #slots: Int32Array;
+  /** The number of the reference in each slot. */
+  readonly #codes: Int32Array;
+  readonly #references: string[] = [];
+  readonly #bytes: Uint8Array[] = [];
+  readonly #mask: number;
 
   /**
-   * Finds a data line's first `(` and moves there.
+   * Makes the table.
    *
-   * @returns Where the reference ends: at the `(`, or at the line end when there is none.
+   * @param references The references to share.
    */
-  findOpen(): number {
-    const bytes = this.bytes;
-    let i = this.start;
-    while (i < bytes.length) {
-      const c = bytes[i]!;
-      if (c === OPEN) break;
-      if (c === LF) {
-        this.#at = i;
-        return stopOf(bytes, this.start, i);
-      }
-      i++;
+  constructor(references: Iterable<string>) {
+    const unique = [...new Set(references)];
+    let size = 16;
+    while (size < unique.length * 4) size *= 2;
+    this.#slots = new Int32Array(size);
+    this.#codes = new Int32Array(size);
+    this.#mask = size - 1;
+    for (const reference of unique) {
+      let code = 0;
+      for (let i = 0; i < reference.length; i++) code = codeStep(code, reference.charCodeAt(i));
+      let slot = code & this.#mask;
+      while (this.#slots[slot] !== 0) slot = (slot + 1) & this.#mask;
+      this.#references.push(reference);
+      this.#bytes.push(latin1Bytes(reference));
+      this.#slots[slot] = this.#references.length;
+      this.#codes[slot] = code;
     }
-    this.#at = i;
-    return i;
+  }
+
+  /** How many references the table holds; their symbols run from 0. */
+  get size(): number {
+    return this.#references.length;
   }
 
   /**
-   * Moves the cursor on the current line: to its first `(`, or past a group the caller read
-   * itself (see {@linkcode LineCursor.groupOpen}).
-   */
-  moveTo(at: number): void {
-    this.#at = at;
-  }
-
-  /** Where the next group's `(` is: at the cursor, or -1 when no group starts there. */
-  groupOpen(): number {
-    const at = this.#at;
-    return at < this.bytes.length && this.bytes[at] === OPEN ? at : -1;
-  }
-
-  /** A data line's reference, up to `end`, without surrounding white space. */
-  reference(end: number): string {
-    const { text, start } = this;
-    const slice = text.slice(start, end);
-    return text.charCodeAt(start) > 0x20 && text.charCodeAt(end - 1) > 0x20 ? slice : slice.trim();
-  }
-
-  /**
-   * Reads the group at the cursor into {@linkcode LineCursor.groupStart} and
-   * {@linkcode LineCursor.groupEnd}, and moves past it.
+   * The reference of a symbol.
    *
-   * @returns `false` when no group starts at the cursor.
+   * @param symbol A symbol of this table.
+   * @returns The reference.
    */
-  nextGroup(): boolean {
-    const at = this.groupOpen();
-    if (at < 0) return false;
-    const bytes = this.bytes;
-    const length = bytes.length;
+  referenceOf(symbol: number): string {
+    return this.#references[symbol]!;
+  }
+
+  /**
+   * The symbol of a reference.
+   *
+   * @param reference A reference.
+   * @returns Its symbol, or -1 when the table does not hold it.
+   */
+  symbolOf(reference: string): number {
+    let code = 0;
+    for (let i = 0; i < reference.length; i++) code = codeStep(code, reference.charCodeAt(i));
+    return this.find(latin1Bytes(reference), 0, reference.length, code);
+  }
+
+  /**
+   * The symbol of the reference in `bytes[start..end)`, whose `code` the lexer adds up as it
+   * reads it.
+   *
+   * @param bytes A text's bytes.
+   * @param start Where the reference starts.
+   * @param end Where it ends.
+   * @param code What {@linkcode codeStep} makes of its bytes, from 0.
+   * @returns Its symbol, or -1 when the table does not hold it.
+   */
+  find(bytes: Uint8Array, start: number, end: number, code: number): number {
+    const slots = this.#slots;
+    for (let slot = code & this.#mask; slots[slot] !== 0; slot = (slot + 1) & this.#mask) {
+      if (this.#codes[slot] !== code) continue;
+      const index = slots[slot]! - 1;
+      const expected = this.#bytes[index]!;
+      if (expected.length !== end - start) continue;
+      let k = 0;
+      while (k < expected.length && expected[k] === bytes[start + k]) k++;
+      if (k === expected.length) return index;
+    }
+    return -1;
+  }
+}
+
+/**
+ * Lexes a telegram's text. Line ends may be CR LF or LF. Characters outside parentheses after
+ * the first group are ignored; a line without parentheses keeps an empty group list.
+ *
+ * @param text The telegram from `/` (or its first data line) through the CRC line.
+ * @param bytes The same telegram as bytes, one per character, when the caller has them.
+ * @param references The references whose symbols to give (see {@linkcode ReferenceTable}).
+ * @returns The header and data lines.
+ *
+ * @example
+ * ```ts
+ * import { lexTelegram } from "./lexer.ts";
+ * import assert from "node:assert/strict";
+ * const { header, lines } = lexTelegram("/KFM5\r\n\r\n0-1:24.2.1(230205164505W)(06919.956*m3)\r\n!0000\r\n");
+ * assert.equal(header, "KFM5");
+ * assert.equal(lines[0]?.reference, "0-1:24.2.1");
+ * assert.deepEqual(lines[0]?.groups, ["230205164505W", "06919.956*m3"]);
+ * ```
+ */
+export function lexTelegram(
+  text: string,
+  bytes: Uint8Array = latin1Bytes(text),
+  references?: ReferenceTable,
+): LexedTelegram {
+  const lexed: LexedTelegram = { lines: [] };
+  const lines = lexed.lines;
+  const length = bytes.length;
+  let at = 0;
+  while (at < length) {
+    const first = bytes[at]!;
+    if (first === LF) {
+      at++;
+      continue;
+    }
+    if (first === CR && (at + 1 === length || bytes[at + 1] === LF)) {
+      at += 2;
+      continue;
+    }
+    if (first === BANG) break;
+    if (first === SLASH) {
+      const end = lineEnd(bytes, at);
+      const header = text.slice(at + 1, contentEnd(bytes, at, end));
+      if (lexed.header === undefined && lines.length === 0) lexed.header = header;
+      else lexed.misplacedHeader ??= { header, position: lines.length };
+      at = end + 1;
+      continue;
+    }
+    let line: DataLine;
+    if (first === OPEN) {
+      // More groups of the line before (DSMR 2.2's gas value); before any data line, nothing.
+      const previous = lines[lines.length - 1];
+      if (previous === undefined) {
+        at = lineEnd(bytes, at) + 1;
+        continue;
+      }
+      line = previous;
+      line.at = -1;
+    } else {
+      // The reference runs to the first "(" or the line end.
+      let open = at;
+      let code = 0;
+      let c = 0;
+      for (; open < length; open++) {
+        c = bytes[open]!;
+        if (c === OPEN || c === LF) break;
+        code = codeStep(code, c);
+      }
+      const end = c === LF ? contentEnd(bytes, at, open) : open;
+      line = end === open && first > 0x20 && bytes[end - 1]! > 0x20
+        ? dataLine(text, bytes, at, end, code, references)
+        : trimmedDataLine(text.slice(at, end).trim(), open, references);
+      lines.push(line);
+      at = open;
+    }
+    at = readGroups(text, bytes, at, line);
+    if (line.groups === NO_GROUPS) {
+      line.groups = [];
+      line.at = -1;
+    }
+    at = lineEnd(bytes, at) + 1;
+  }
+  return lexed;
+}
+
+/** A data line whose reference the lexer read at `bytes[start..end)`, adding up its `code`. */
+function dataLine(
+  text: string,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  code: number,
+  references: ReferenceTable | undefined,
+): DataLine {
+  const symbol = references ? references.find(bytes, start, end, code) : -1;
+  const reference = symbol >= 0 ? references!.referenceOf(symbol) : text.slice(start, end);
+  return { reference, groups: NO_GROUPS, symbol, at: end };
+}
+
+/** A data line whose reference had white space around it, or a CR after it: `code` is not its. */
+function trimmedDataLine(
+  reference: string,
+  open: number,
+  references: ReferenceTable | undefined,
+): DataLine {
+  const symbol = references ? references.symbolOf(reference) : -1;
+  return {
+    reference: symbol >= 0 ? references!.referenceOf(symbol) : reference,
+    groups: NO_GROUPS,
+    symbol,
+    at: open,
+  };
+}
+
+/** A line's groups until its first: most lines have one, in an array made for it. */
+const NO_GROUPS: string[] = [];
+
+/**
+ * Appends the groups that follow each other from `at` to a line's groups.
+ *
+ * @returns Where the last group ends: after its `)`, or at the line end when it was not closed.
+ */
+function readGroups(text: string, bytes: Uint8Array, at: number, line: DataLine): number {
+  const length = bytes.length;
+  while (at < length && bytes[at] === OPEN) {
     let end = at + 1;
     let c = 0;
-    this.groupJoined = false;
+    let joined = false;
     for (;;) {
       while (end < length && (c = bytes[end]!) !== CLOSE && c !== LF) end++;
       if (end < length && c === LF && continuesGroup(bytes, end + 1)) {
-        this.groupJoined = true;
+        joined = true;
         end++;
       } else {
         break;
       }
     }
-    this.groupStart = at + 1;
-    if (end < length && c === CLOSE) {
-      this.groupEnd = end;
-      this.#at = end + 1;
-    } else {
-      // Not closed: the group runs to the line end.
-      this.groupEnd = stopOf(bytes, at, end);
-      this.#at = end;
-    }
-    return true;
+    const closed = end < length && c === CLOSE;
+    const group = text.slice(at + 1, closed ? end : contentEnd(bytes, at, end));
+    if (joined) line.at = -1;
+    const value = joined ? group.replace(/\r?\n/g, "") : group;
+    if (line.groups === NO_GROUPS) line.groups = [value];
+    else line.groups.push(value);
+    if (!closed) return end;
+    at = end + 1;
   }
-
-  /** The group last read by {@linkcode LineCursor.nextGroup}, its line breaks left out. */
-  group(): string {
-    const group = this.text.slice(this.groupStart, this.groupEnd);
-    return this.groupJoined ? group.replace(/\r?\n/g, "") : group;
-  }
+  return at;
 }
 
 /**
@@ -285,6 +334,28 @@ function lineEnd(bytes: Uint8Array, at: number): number {
 }
 
 /** Where a line's content stops, given its end: before the CR of a CR LF. */
-function stopOf(bytes: Uint8Array, start: number, end: number): number {
+function contentEnd(bytes: Uint8Array, start: number, end: number): number {
   return end > start && bytes[end - 1] === CR ? end - 1 : end;
+}
+
+/** `A-B:C.D.E`, optionally `.F` or `*F`: an OBIS reference as meters write it. */
+const OBIS_REFERENCE = /^\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:[.*]\d{1,3})?$/;
+
+/**
+ * Whether a data line's reference is an OBIS reference as meters write it: `1-0:1.8.1`,
+ * `0-1:24.2.1`, `1-0:1.8.0*255`, `0-0:96.1.255*255`.
+ *
+ * @param reference The reference, without surrounding white space.
+ * @returns `true` for an OBIS reference.
+ *
+ * @example
+ * ```ts
+ * import { isObisReference } from "./lexer.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(isObisReference("1-0:1.8.0*255"), true);
+ * assert.equal(isObisReference("not an OBIS line"), false);
+ * ```
+ */
+export function isObisReference(reference: string): boolean {
+  return OBIS_REFERENCE.test(reference);
 }

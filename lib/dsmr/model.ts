@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { FormatId } from "./formats.ts";
+
 /** A number with its unit, for example `{ value: 11080.001, unit: "kWh" }`. */
 export interface Quantity {
   /** The number. */
@@ -130,7 +132,7 @@ export interface ChecksumResult {
 /** A parsed telegram: named fields, M-Bus devices and a generic view of every line. */
 export interface Telegram {
   /** The format used to read it (after `auto` detection). */
-  format: string;
+  format: FormatId;
   /** The identification line without the `/`, e.g. `ISK5\2M550T-1012`. */
   header?: string;
   /** The three-letter manufacturer code from the header, e.g. `ISK`. */

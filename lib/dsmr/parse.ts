@@ -1,25 +1,27 @@
 /**
  * parseTelegram: a framed telegram (or its text) to the typed {@linkcode Telegram} model, after
- * the CRC check its format demands.
+ * the CRC check its format demands. It reads in layers: the lexer cuts the lines, the format's
+ * compiled catalogue gives each reference its row, the values are decoded at the row's shapes,
+ * the row's line reader makes the field's value and its setter stores it.
  *
  * @module
  */
 
 import { latin1Bytes } from "../bytes.ts";
+import { type CatalogueEntry, catalogueOf, KNOWN_REFERENCES } from "./catalogue.ts";
 import { crc16, formatCrc } from "./crc16.ts";
 import { ChecksumError, quotable, TelegramSyntaxError } from "./errors.ts";
-import { type FieldContext, fitsFormat } from "./fields.ts";
+import { detectFormat } from "./detect.ts";
 import {
-  AUTO_FORMAT,
-  type CatalogueEntry,
-  catalogueOf,
-  detectTelegramFormat,
+  type FormatChoice,
+  type FormatId,
+  formatMode,
   FORMATS,
   type FormatSpec,
-  resolveFormat,
 } from "./formats.ts";
 import { MAX_IDENTIFICATION_BYTES, type RawTelegram } from "./framer.ts";
-import { isObisReference, LineCursor, LineKind } from "./lexer.ts";
+import { type DataLine, isObisReference, type LexedTelegram, lexTelegram } from "./lexer.ts";
+import { Unreadable } from "./lines.ts";
 import type {
   ChecksumResult,
   MbusDevice,
@@ -28,14 +30,7 @@ import type {
   ObisValue,
   Telegram,
 } from "./model.ts";
-import {
-  decodeValue,
-  decodeValueAt,
-  numberGroupAt,
-  type TimeZoneRule,
-  type ValueShape,
-  type ValueStop,
-} from "./values.ts";
+import { decodeValue, decodeValueAt, type TimeZoneRule, type ValueShape } from "./values.ts";
 
 const UTF8 = new TextDecoder();
 
@@ -58,10 +53,11 @@ function telegramText(bytes: Uint8Array): string {
 /** Options for {@linkcode parseTelegram}. */
 export interface ParseOptions {
   /**
-   * The format name (see `FORMAT_NAMES`) or spec; `auto` recognises it from the telegram.
+   * The format: an id, `auto`, or a setting from `resolveFormat` (`auto` and the original
+   * product's names recognise it from the telegram).
    * @default {"auto"}
    */
-  format?: string | FormatSpec;
+  format?: FormatChoice;
 }
 
 function toRaw(input: RawTelegram | string): RawTelegram {
@@ -78,13 +74,13 @@ function toRaw(input: RawTelegram | string): RawTelegram {
  * Checks a telegram's CRC against what its format demands.
  *
  * @param raw The framed telegram.
- * @param spec Its format.
+ * @param id Its format.
  * @returns The stated and computed CRC; `valid` is `null` for a format without CRC.
  * @throws {ChecksumError} When the CRC is wrong, or missing where the format requires one.
  */
-export function verifyChecksum(raw: RawTelegram, spec: FormatSpec): ChecksumResult {
+export function verifyChecksum(raw: RawTelegram, id: FormatId): ChecksumResult {
   const checksum = checkStatedCrc(raw);
-  requireCrc(checksum, spec, false);
+  requireCrc(checksum, id, false);
   return checksum;
 }
 
@@ -104,20 +100,14 @@ function checkStatedCrc(raw: RawTelegram): ChecksumResult {
 }
 
 /** Refuses a telegram without CRC in a format that has one. */
-function requireCrc(checksum: ChecksumResult, spec: FormatSpec, detected: boolean): void {
+function requireCrc(checksum: ChecksumResult, id: FormatId, detected: boolean): void {
+  const spec: FormatSpec = FORMATS[id];
   if (checksum.stated !== undefined || spec.checksum !== "required") return;
   const message = detected
-    ? `Telegram has no CRC, but it is a ${spec.id} telegram (${spec.description}), which has one`
-    : `Telegram has no CRC, but format "${spec.id}" requires one`;
+    ? `Telegram has no CRC, but it is a ${id} telegram (${spec.description}), which has one`
+    : `Telegram has no CRC, but format "${id}" requires one`;
   throw new ChecksumError(message, "", checksum.computed);
 }
-
-/**
- * The format `auto` recognised last. The next telegram, most likely from the same meter, is read
- * as that format first, and read again only when its own header and lines say otherwise: the
- * result is always the format the telegram itself shows, found without a second pass.
- */
-let lastDetected: FormatSpec = FORMATS.dsmr50!;
 
 /**
  * Parses one telegram, which must be recognisably a meter's: an identification line of the
@@ -130,7 +120,7 @@ let lastDetected: FormatSpec = FORMATS.dsmr50!;
  * @returns The telegram model.
  * @throws {ChecksumError} When the CRC is wrong or missing where the format requires one.
  * @throws {TelegramSyntaxError} When the text is not recognisably a meter's telegram.
- * @throws {RangeError} When the format name is unknown.
+ * @throws {RangeError} When the format is unknown.
  *
  * @example Reading the power a meter reports
  * ```ts
@@ -146,61 +136,139 @@ export function parseTelegram(input: RawTelegram | string, options: ParseOptions
   if (raw.bytes[0] !== 0x2f || raw.bangIndex < 0) {
     throw new TelegramSyntaxError('Cannot parse telegram: it does not run from "/" to "!"');
   }
-  const text = telegramText(raw.bytes);
-  const requested = options.format ?? AUTO_FORMAT;
-  const fixed = typeof requested === "string" ? resolveFormat(requested) : requested;
+  const mode = formatMode(options.format);
   const checksum = checkStatedCrc(raw);
-  let spec = fixed ?? lastDetected;
-  let read = readTelegram(raw.bytes, text, spec, checksum);
-  if (fixed === undefined) {
-    const detected = detectTelegramFormat(read.telegram);
-    if (detected !== spec) read = readTelegram(raw.bytes, text, spec = detected, checksum);
-    lastDetected = detected;
-  }
-  requireCrc(checksum, spec, fixed === undefined);
-  recognise(read, spec);
-  return read.telegram;
-}
-
-/** A telegram as read, and what it showed that is not a meter's. */
-interface ReadTelegram {
-  telegram: Telegram;
-  /** The first data line that does not start with an OBIS reference. */
-  malformed: string | undefined;
-  /** How many of its lines the format knows. */
-  known: number;
-}
-
-function readTelegram(
-  bytes: Uint8Array,
-  text: string,
-  spec: FormatSpec,
-  checksum: ChecksumResult,
-): ReadTelegram {
-  const telegram: Telegram = {
-    format: spec.id,
-    energy: { import: {}, export: {} },
-    power: {},
-    phases: {},
-    powerFailures: {},
-    mbus: [],
-    obis: [],
-    problems: [],
-    checksum,
-    raw: text,
-  };
-  const read = readLines(bytes, text, telegram, spec);
-  if (telegram.header !== undefined && telegram.header.length >= 3) {
-    telegram.manufacturer = telegram.header.slice(0, 3);
-  }
-  return read;
+  const text = telegramText(raw.bytes);
+  const lexed = lexTelegram(text, raw.bytes, KNOWN_REFERENCES);
+  const id = mode.kind === "fixed" ? mode.id : detectFormat(lexed, checksum.stated !== undefined);
+  requireCrc(checksum, id, mode.kind === "detect");
+  return readTelegram(lexed, raw.bytes, text, id, checksum);
 }
 
 /** A meter's identification: three letters (the manufacturer), then its own text. */
 const IDENTIFICATION = /^[A-Za-z]{3}[\x21-\x7e]/;
 
-/** Refuses what is not recognisably a meter's telegram (see {@linkcode parseTelegram}). */
-function recognise({ telegram, malformed, known }: ReadTelegram, spec: FormatSpec): void {
+/**
+ * Reads a lexed telegram as format `id`: every data line into `obis`, the values of each line the
+ * format knows into its named field (or a problem), and refuses what is not recognisably a meter's
+ * telegram (see {@linkcode parseTelegram}).
+ */
+function readTelegram(
+  lexed: LexedTelegram,
+  bytes: Uint8Array,
+  text: string,
+  id: FormatId,
+  checksum: ChecksumResult,
+): Telegram {
+  const { lines } = lexed;
+  const obis = new Array<ObisLine>(lines.length);
+  const telegram: Telegram = {
+    format: id,
+    energy: { import: {}, export: {} },
+    power: {},
+    phases: {},
+    powerFailures: {},
+    mbus: [],
+    obis,
+    problems: [],
+    checksum,
+    raw: text,
+  };
+  const header = lexed.header;
+  if (header !== undefined) telegram.header = header;
+  const catalogue = catalogueOf(id);
+  const zone = FORMATS[id].zone;
+  const { problems } = telegram;
+  /** The M-Bus devices by channel (1-9), made when a channel's first value is stored. */
+  const devices: (MbusDevice | undefined)[] = [];
+  let unknownLine: { reference: string; position: number } | undefined;
+  let known = 0;
+  for (let position = 0; position < lines.length; position++) {
+    const line = lines[position]!;
+    const { reference, groups, symbol } = line;
+    const entry = symbol < 0 ? undefined : catalogue[symbol];
+    const values = decodeValues(bytes, text, line, entry, zone);
+    obis[position] = { reference, raw: groups, values, field: entry?.field };
+    if (entry === undefined) {
+      if (unknownLine === undefined && !isObisReference(reference)) {
+        unknownLine = { reference, position };
+      }
+      continue;
+    }
+    known++;
+    const value = entry.read(values, groups, entry.format);
+    if (value === undefined) continue;
+    if (value instanceof Unreadable) {
+      const quoted = quotable(groups.join(")("), 80);
+      problems.push({ reference, reason: `Cannot read ${value.expected} from "${quoted}"` });
+      continue;
+    }
+    const channel = entry.channel;
+    entry.set(
+      channel === 0 ? telegram : (devices[channel] ??= { channel, kind: "unknown" }),
+      value,
+    );
+  }
+  addDevices(telegram, devices);
+  if (header !== undefined && header.length >= 3) telegram.manufacturer = header.slice(0, 3);
+  const misplaced = lexed.misplacedHeader;
+  const malformed = unknownLine !== undefined &&
+      (misplaced === undefined || unknownLine.position < misplaced.position)
+    ? unknownLine.reference
+    : misplaced && `/${misplaced.header}`;
+  recognise(telegram, malformed, known, id);
+  return telegram;
+}
+
+/**
+ * A line's values, each decoded at its row's shape: the row's shapes in order, the last `repeat`
+ * of them repeating; `auto` for a line the format does not know. Each is read where it stands in
+ * the telegram, when the lexer says where that is.
+ */
+function decodeValues(
+  bytes: Uint8Array,
+  text: string,
+  { groups, at }: DataLine,
+  entry: CatalogueEntry | undefined,
+  zone: TimeZoneRule,
+): ObisValue[] {
+  const shapes = entry?.shapes ?? AUTO;
+  if (groups.length === 1 && at >= 0) {
+    const group = groups[0]!;
+    return [decodeValueAt(bytes, text, at + 1, at + 1 + group.length, group, shapes[0]!, zone)];
+  }
+  const values = new Array<ObisValue>(groups.length);
+  const repeat = entry?.repeat ?? 0;
+  const fixed = shapes.length - repeat;
+  let from = at + 1;
+  for (let index = 0; index < groups.length; index++) {
+    const shape = index < fixed || repeat === 0
+      ? shapes[Math.min(index, shapes.length - 1)]!
+      : shapes[fixed + ((index - fixed) % repeat)]!;
+    const group = groups[index]!;
+    values[index] = at < 0
+      ? decodeValue(group, shape, zone)
+      : decodeValueAt(bytes, text, from, from + group.length, group, shape, zone);
+    from += group.length + 2;
+  }
+  return values;
+}
+
+/** The shape of every value of a line the format does not know. */
+const AUTO: readonly ValueShape[] = ["auto"];
+
+/**
+ * Refuses what is not recognisably a meter's telegram (see {@linkcode parseTelegram}).
+ *
+ * @param malformed The first line that is neither a data line nor the identification line.
+ * @param known How many of its lines the format knows.
+ */
+function recognise(
+  telegram: Telegram,
+  malformed: string | undefined,
+  known: number,
+  id: FormatId,
+): void {
   const header = telegram.header ?? "";
   if (!IDENTIFICATION.test(header) || header.length > MAX_IDENTIFICATION_BYTES) {
     throw new TelegramSyntaxError(
@@ -221,189 +289,24 @@ function recognise({ telegram, malformed, known }: ReadTelegram, spec: FormatSpe
   if (known === 0) {
     throw new TelegramSyntaxError(
       `Cannot parse telegram: none of its ${telegram.obis.length} data lines is one that format ` +
-        `"${spec.id}" knows`,
+        `"${id}" knows`,
     );
   }
 }
 
-/**
- * Reads the header and every data line into `telegram.obis`, decoding each value as its line's
- * catalogue row says, and stores the values of each known line in the named fields.
- */
-function readLines(
-  bytes: Uint8Array,
-  text: string,
-  telegram: Telegram,
-  spec: FormatSpec,
-): ReadTelegram {
-  const catalogue = catalogueOf(spec);
-  const zone = spec.zone;
-  const obis = telegram.obis;
-  const store = new FieldStore(telegram);
-  const cursor = new LineCursor(text, bytes);
-  // The last data line and its entry: its values are stored once no continuation line follows.
-  let line: ObisLine | undefined;
-  let entry: CatalogueEntry | undefined;
-  let malformed: string | undefined;
-  let known = 0;
-  while (cursor.nextLine()) {
-    if (cursor.kind === LineKind.Data) {
-      if (line && entry) store.apply(line, entry);
-      const position = obis.length;
-      const open = catalogue.matchAt(position, bytes, cursor.start);
-      let reference: string;
-      if (open >= 0) {
-        cursor.moveTo(open);
-        reference = catalogue.referenceAt(position)!;
-        entry = catalogue.entryAt(position);
-      } else {
-        reference = cursor.reference(cursor.findOpen());
-        entry = catalogue.lookup(reference, position);
-      }
-      if (entry !== undefined) known++;
-      else if (malformed === undefined && !isObisReference(reference)) malformed = reference;
-      // One object shape for every line (`field` undefined when unknown) keeps this monomorphic.
-      line = { reference, raw: NO_GROUPS, values: NO_VALUES, field: entry?.field };
-      readValues(cursor, line, entry, zone);
-      obis.push(line);
-    } else if (cursor.kind === LineKind.Continuation) {
-      if (line) readValues(cursor, line, entry, zone);
-    } else if (telegram.header === undefined && obis.length === 0) {
-      telegram.header = cursor.header();
-    } else {
-      malformed ??= `/${cursor.header()}`;
+/** Adds the M-Bus devices that sent anything to the telegram, in channel order. */
+function addDevices(telegram: Telegram, devices: readonly (MbusDevice | undefined)[]): void {
+  for (const device of devices) {
+    if (
+      device === undefined ||
+      (device.deviceType === undefined && device.id === undefined && device.reading === undefined)
+    ) continue;
+    device.kind = mbusKind(device);
+    if (device.reading?.value.unit === "") {
+      device.reading.value.unit = UNIT_BY_KIND[device.kind] ?? "";
     }
+    telegram.mbus.push(device);
   }
-  if (line && entry) store.apply(line, entry);
-  store.finish();
-  return { telegram, malformed, known };
-}
-
-/** Placeholders until a line's first value: most lines have one, in an array made for it. */
-const NO_GROUPS: string[] = [];
-const NO_VALUES: ObisValue[] = [];
-
-/** Where the number group last read by `numberGroupAt` ends. */
-const NUMBER_STOP: ValueStop = { end: 0 };
-
-/**
- * Appends the cursor's groups to a line: each raw string, and its value read at its shape. A
- * number, the usual value, is read as the cursor would read its group, in the same pass.
- */
-function readValues(
-  cursor: LineCursor,
-  line: ObisLine,
-  entry: CatalogueEntry | undefined,
-  zone: TimeZoneRule,
-): void {
-  const { text, bytes } = cursor;
-  for (let open = cursor.groupOpen(); open >= 0; open = cursor.groupOpen()) {
-    const index = line.raw === NO_GROUPS ? 0 : line.raw.length;
-    const shape = shapeAt(entry, index);
-    let value: ObisValue | undefined = shape === "number"
-      ? numberGroupAt(bytes, text, open + 1, NUMBER_STOP)
-      : undefined;
-    let group: string;
-    if (value !== undefined) {
-      const end = NUMBER_STOP.end;
-      group = text.slice(open + 1, end);
-      cursor.moveTo(end + 1);
-    } else if (cursor.nextGroup() && cursor.groupJoined) {
-      group = cursor.group();
-      value = decodeValue(group, shape, zone);
-    } else {
-      const { groupStart, groupEnd } = cursor;
-      group = text.slice(groupStart, groupEnd);
-      value = decodeValueAt(bytes, text, groupStart, groupEnd, group, shape, zone);
-    }
-    if (index === 0) {
-      line.raw = [group];
-      line.values = [value];
-    } else {
-      line.raw.push(group);
-      line.values.push(value);
-    }
-  }
-  if (line.raw === NO_GROUPS) {
-    line.raw = [];
-    line.values = [];
-  }
-}
-
-/** Stores the values of known lines in a telegram's named fields and M-Bus devices. */
-class FieldStore {
-  readonly #telegram: Telegram;
-  readonly #context: FieldContext;
-  /** The M-Bus devices by channel (1-9), made when a channel's first line is stored. */
-  #devices: (MbusDevice | undefined)[] | undefined;
-
-  constructor(telegram: Telegram) {
-    this.#telegram = telegram;
-    this.#context = { telegram, raw: NO_GROUPS, device: undefined };
-  }
-
-  /** Stores one line's values as its catalogue entry says; a value it cannot read is a problem. */
-  apply(line: ObisLine, entry: CatalogueEntry): void {
-    const context = this.#context;
-    const channel = entry.channel;
-    if (channel > 0) {
-      const devices = this.#devices ??= [];
-      context.device = devices[channel] ??= { channel, kind: "unknown" };
-    } else {
-      context.device = undefined;
-    }
-    // The usual line, one number that fits its row's format (in the unit of a quantity row), is
-    // stored without `apply`.
-    const values = line.values;
-    if (values.length === 1) {
-      const value = values[0]!;
-      if (value.kind === "number" && fitsFormat(value.value, entry.limit)) {
-        const unit = entry.unit;
-        if (entry.setQuantity && (value.unit === undefined || value.unit === unit)) {
-          entry.setQuantity(this.#telegram, { value: value.value, unit });
-          return;
-        }
-        if (entry.setCount) {
-          entry.setCount(this.#telegram, value.value);
-          return;
-        }
-      }
-    }
-    context.raw = line.raw;
-    const problem = entry.apply(values, context);
-    if (problem) this.#telegram.problems.push({ reference: line.reference, reason: problem });
-  }
-
-  /** Adds the M-Bus devices that sent anything to the telegram, in channel order. */
-  finish(): void {
-    if (!this.#devices) return;
-    for (const device of this.#devices) {
-      if (
-        device === undefined ||
-        (device.deviceType === undefined && device.id === undefined &&
-          device.reading === undefined)
-      ) continue;
-      device.kind = mbusKind(device);
-      if (device.reading?.value.unit === "") {
-        device.reading.value.unit = UNIT_BY_KIND[device.kind] ?? "";
-      }
-      this.#telegram.mbus.push(device);
-    }
-  }
-}
-
-/**
- * The shape of a line's value `index`: its row's shapes in order, the last `repeat` of them
- * repeating; `auto` for a line the format does not know.
- */
-function shapeAt(entry: CatalogueEntry | undefined, index: number): ValueShape {
-  if (!entry) return "auto";
-  const shapes = entry.shapes;
-  const repeat = entry.repeat;
-  const fixed = shapes.length - repeat;
-  return index < fixed || repeat === 0
-    ? shapes[Math.min(index, shapes.length - 1)]!
-    : shapes[fixed + ((index - fixed) % repeat)]!;
 }
 
 const KIND_BY_TYPE: Record<number, MbusKind> = {

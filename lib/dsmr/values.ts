@@ -1,6 +1,7 @@
 /**
  * Small readers for the value shapes of P1 lines. Each takes one string from inside a pair of
- * parentheses and returns `undefined` when the string does not have that shape.
+ * parentheses and returns `undefined` when the string does not have that shape. They know nothing
+ * of lines, fields or formats.
  *
  * ```
  * 011080.001*kWh     number with unit       readNumber  -> { value: 11080.001, unit: "kWh" }
@@ -57,33 +58,26 @@ const POWERS_OF_TEN = [
   1e15,
 ];
 
-/** Where a value read from a telegram's bytes stopped; see {@linkcode numberGroupAt}. */
-export interface ValueStop {
-  /** The index of the byte after the value: its group's `)`. */
-  end: number;
-}
-
 const CLOSE = 0x29;
 const LF = 0x0a;
 
 /**
- * Reads `[+-]digits[.digits][*unit]` from `from` in one pass, straight into its view object, or
- * returns `undefined`; `text` holds the same characters, for the rare slices. The value stops at
- * `to` or at a `)` or line feed before it, and `stop.end` is set to where. A mantissa below 2^53
+ * Reads `[+-]digits[.digits][*unit]` that fills `bytes[from..to)`, in one pass, or returns
+ * `undefined`; `text` holds the same characters, for the rare slices. A mantissa below 2^53
  * divided by an exact power of ten is correctly rounded, so the value equals `Number()` of the
  * digits exactly. Digits too many for a finite number (a 400-digit "register") are not a number.
  * Some meters (Fluvius) leave out the `*`: a unit of {@linkcode COMMON_UNITS} straight after the
- * digits is read as if it were there; any other letters make the value text.
+ * digits is read as if it were there; any other letters make the value text. A `)` or line feed
+ * ends the value early, so the bytes are then no number.
  */
-function scanNumber(
+function numberAt(
   bytes: Uint8Array,
   text: string,
   from: number,
   to: number,
-  stop: ValueStop,
 ): NumberValue | undefined {
   let i = from;
-  const first = bytes[i]!;
+  const first = bytes[i];
   const negative = first === 0x2d;
   if (negative || first === 0x2b) i++;
   const integerStart = i;
@@ -116,71 +110,66 @@ function scanNumber(
     value = decimals > 0 ? mantissa / POWERS_OF_TEN[decimals]! : mantissa;
     if (negative) value = -value;
   }
-  let c = end < to ? bytes[end]! : CLOSE;
-  if (c === CLOSE || c === LF) {
-    stop.end = end;
-    return { kind: "number", value };
-  }
-  if (c !== 0x2a /* * */) return unitWithoutStar(bytes, text, end, to, stop, value);
-  const unitStart = end + 1;
-  let unitEnd = unitStart;
-  while (unitEnd < to && (c = bytes[unitEnd]!) !== CLOSE && c !== LF) unitEnd++;
-  stop.end = unitEnd;
-  if (unitEnd === unitStart) return { kind: "number", value };
-  return { kind: "number", value, unit: unitAt(bytes, text, unitStart, unitEnd) };
-}
-
-/** The number `value` with a unit that follows its digits at `from` without a `*`, if known. */
-function unitWithoutStar(
-  bytes: Uint8Array,
-  text: string,
-  from: number,
-  to: number,
-  stop: ValueStop,
-  value: number,
-): NumberValue | undefined {
-  let end = from;
-  let c = 0;
-  while (end < to && (c = bytes[end]!) !== CLOSE && c !== LF) end++;
-  const unit = unitAt(bytes, text, from, end);
-  if (!COMMON_UNITS.includes(unit)) return undefined;
-  stop.end = end;
-  return { kind: "number", value, unit };
-}
-
-const STOP: ValueStop = { end: 0 };
-
-/** A number that fills `bytes[from..to)` exactly (see {@linkcode scanNumber}), or `undefined`. */
-function numberAt(
-  bytes: Uint8Array,
-  text: string,
-  from: number,
-  to: number,
-): NumberValue | undefined {
-  const value = scanNumber(bytes, text, from, to, STOP);
-  return value !== undefined && STOP.end === to ? value : undefined;
+  if (end === to) return { kind: "number", value };
+  const star = bytes[end] === 0x2a /* * */;
+  if (star && end + 1 === to) return { kind: "number", value };
+  const unit = unitAt(bytes, text, star ? end + 1 : end, to, !star);
+  return unit === undefined ? undefined : { kind: "number", value, unit };
 }
 
 /**
- * Reads a `number` value whose group's end is not known yet, from just after its `(` through its
- * `)`, so that the group's bytes are read once, not once to find its end and again to decode it.
- *
- * @param bytes The telegram's bytes.
- * @param text The same telegram as text.
- * @param from Where the value starts, after its `(`.
- * @param stop Set to where the group's `)` is.
- * @returns The value, or `undefined` when the group is not a number closed by `)` (the caller then
- *   reads it as {@linkcode decodeValueAt} does, which reads such a group as text).
+ * The unit that fills `bytes[from..to)`: the one string of {@linkcode COMMON_UNITS} when it is one
+ * of those, else (unless only those will do) the text there, when it holds no `)` or line feed.
  */
-export function numberGroupAt(
+function unitAt(
   bytes: Uint8Array,
   text: string,
   from: number,
-  stop: ValueStop,
-): NumberValue | undefined {
-  const value = scanNumber(bytes, text, from, bytes.length, stop);
-  return value !== undefined && bytes[stop.end] === CLOSE ? value : undefined;
+  to: number,
+  commonOnly: boolean,
+): string | undefined {
+  const length = to - from;
+  for (let u = 0; u < COMMON_UNITS.length; u++) {
+    const unit = COMMON_UNITS[u]!;
+    if (unit.length === length && spells(bytes, from, unit)) return unit;
+  }
+  if (commonOnly) return undefined;
+  for (let i = from; i < to; i++) {
+    const c = bytes[i];
+    if (c === CLOSE || c === LF) return undefined;
+  }
+  return text.slice(from, to);
 }
+
+/** Whether `bytes` spell `word` from `at` on. */
+function spells(bytes: Uint8Array, at: number, word: string): boolean {
+  for (let k = 0; k < word.length; k++) if (word.charCodeAt(k) !== bytes[at + k]) return false;
+  return true;
+}
+
+/**
+ * Units meters write: these are read without a `*` before them, and a value's unit is the one
+ * string of this list rather than a new one per value.
+ */
+const COMMON_UNITS = [
+  "kWh",
+  "kW",
+  "V",
+  "A",
+  "m3",
+  "s",
+  "GJ",
+  "Wh",
+  "W",
+  "kvarh",
+  "kvar",
+  "kVArh",
+  "kVAr",
+  "varh",
+  "var",
+  "kVA",
+  "Hz",
+];
 
 /**
  * Reads a decimal number with an optional `*unit`.
@@ -203,43 +192,45 @@ export function readNumber(raw: string): NumberWithUnit | undefined {
 }
 
 /**
- * Units meters write: the hot path shares one string per unit instead of slicing, and these are
- * the units read without a `*` before them.
+ * The units meters write in place of the specification's, each with the specification's unit and
+ * how many of the one make the other: meters that write `W` or `Wh` where the specification says
+ * `kW` or `kWh`.
  */
-const COMMON_UNITS = [
-  "kWh",
-  "kW",
-  "V",
-  "A",
-  "m3",
-  "s",
-  "GJ",
-  "Wh",
-  "W",
-  "kvarh",
-  "kvar",
-  "kVArh",
-  "kVAr",
-  "varh",
-  "var",
-  "kVA",
-  "Hz",
+const UNIT_MULTIPLES: readonly (readonly [unit: string, multiple: string, factor: number])[] = [
+  ["W", "kW", 1000],
+  ["Wh", "kWh", 1000],
+  ["var", "kvar", 1000],
 ];
 
-/** The unit in `bytes[from..to)`, as a shared string when it is a common one. */
-function unitAt(bytes: Uint8Array, text: string, from: number, to: number): string {
-  const length = to - from;
-  for (let u = 0; u < COMMON_UNITS.length; u++) {
-    const unit = COMMON_UNITS[u]!;
-    if (unit.length === length && spells(unit, bytes, from)) return unit;
-  }
-  return text.slice(from, to);
-}
+/** The factor from one unit to another, both ways round, by `from>to`. */
+const UNIT_SCALES: ReadonlyMap<string, number> = new Map(
+  UNIT_MULTIPLES.flatMap(([unit, multiple, factor]) => [
+    [`${unit}>${multiple}`, 1 / factor],
+    [`${multiple}>${unit}`, factor],
+  ]),
+);
 
-/** Whether `bytes` spell `word` from `at` on. */
-function spells(word: string, bytes: Uint8Array, at: number): boolean {
-  for (let k = 0; k < word.length; k++) if (word.charCodeAt(k) !== bytes[at + k]) return false;
-  return true;
+/**
+ * A number in one unit converted to another (`W` to `kW`, `kWh` to `Wh`, ...), rounded to nine
+ * decimals so that `2124.86 W` is `2.12486 kW`, not `2.1248599999999997`.
+ *
+ * @param value The number.
+ * @param from Its unit.
+ * @param to The unit wanted.
+ * @returns The number in `to`, or `undefined` when the units do not convert.
+ *
+ * @example
+ * ```ts
+ * import { convertUnit } from "./values.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(convertUnit(2124.86, "W", "kW"), 2.12486);
+ * assert.equal(convertUnit(1, "m3", "kWh"), undefined);
+ * ```
+ */
+export function convertUnit(value: number, from: string, to: string): number | undefined {
+  if (from === to) return value;
+  const scale = UNIT_SCALES.get(`${from}>${to}`);
+  return scale === undefined ? undefined : Math.round(value * scale * 1e9) / 1e9;
 }
 
 /**
@@ -253,29 +244,19 @@ function spells(word: string, bytes: Uint8Array, at: number): boolean {
 export function readQuantity(raw: string, unit: string): Quantity | undefined {
   const read = readNumber(raw);
   if (!read) return undefined;
-  if (read.unit === undefined || read.unit === unit) return { value: read.value, unit };
-  const scale = UNIT_SCALES[`${read.unit}>${unit}`];
-  return scale === undefined ? undefined : { value: round(read.value * scale), unit };
+  if (read.unit === undefined) return { value: read.value, unit };
+  const value = convertUnit(read.value, read.unit, unit);
+  return value === undefined ? undefined : { value, unit };
 }
 
-const UNIT_SCALES: Record<string, number> = {
-  "W>kW": 0.001,
-  "Wh>kWh": 0.001,
-  "kW>W": 1000,
-  "kWh>Wh": 1000,
-};
-
-function round(value: number): number {
-  return Math.round(value * 1e9) / 1e9;
-}
-
-function digit(bytes: Uint8Array, at: number): number {
+function digitAt(bytes: Uint8Array, at: number): number {
   const c = bytes[at]! - 0x30;
   return c >= 0 && c <= 9 ? c : NaN;
 }
 
-function two(bytes: Uint8Array, at: number): number {
-  return digit(bytes, at) * 10 + digit(bytes, at + 1);
+/** The two-digit number at `at`, `NaN` when it is not two digits. */
+function twoDigitsAt(bytes: Uint8Array, at: number): number {
+  return digitAt(bytes, at) * 10 + digitAt(bytes, at + 1);
 }
 
 /** Days from 1970-01-01 to a date of the proleptic Gregorian calendar (no `Date` object needed). */
@@ -329,7 +310,7 @@ export function readTimestamp(
   return time && { iso: time.value, epochMs: time.epochMs, raw };
 }
 
-/** The view object of the timestamp in `bytes[from..to)` (see {@linkcode readTimestamp}). */
+/** The view value of the timestamp in `bytes[from..to)` (see {@linkcode readTimestamp}). */
 function timestampAt(
   bytes: Uint8Array,
   from: number,
@@ -338,12 +319,12 @@ function timestampAt(
 ): TimestampValue | undefined {
   const length = to - from;
   if (length !== 12 && length !== 13) return undefined;
-  const yy = two(bytes, from);
-  const month = two(bytes, from + 2);
-  const day = two(bytes, from + 4);
-  const hour = two(bytes, from + 6);
-  const minute = two(bytes, from + 8);
-  const second = two(bytes, from + 10);
+  const yy = twoDigitsAt(bytes, from);
+  const month = twoDigitsAt(bytes, from + 2);
+  const day = twoDigitsAt(bytes, from + 4);
+  const hour = twoDigitsAt(bytes, from + 6);
+  const minute = twoDigitsAt(bytes, from + 8);
+  const second = twoDigitsAt(bytes, from + 10);
   if (!(month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59)) {
     return undefined;
   }
@@ -361,9 +342,7 @@ function timestampAt(
   } else {
     offset = isEuSummerTime(local - zone.winter * 60_000) ? zone.summer : zone.winter;
   }
-  // The ISO text in one string made from character codes: the digits are copied as the meter
-  // wrote them (checked above), which is several times cheaper than joining formatted numbers,
-  // and passing the codes as arguments is a third cheaper than passing an array of them.
+  // The digits are copied as the meter wrote them (checked above) into one string.
   const abs = offset < 0 ? -offset : offset;
   const hours = (abs / 60) | 0;
   const minutes = abs % 60;
@@ -407,31 +386,11 @@ export function decodeHexText(raw: string): string | undefined {
   return hexTextAt(latin1Bytes(raw), 0, raw.length);
 }
 
-/**
- * Code arrays by text length, each kept for every call of that length: a packed array of the
- * exact length passed to `fromCharCode` makes the text in one string, and filling one in place
- * neither grows nor shrinks it (emptying an array frees its store, which pushes then grow again).
- */
-const CODES_BY_LENGTH: number[][] = [];
-
-/** Text lengths that get a kept code array; longer texts (none in a telegram) get their own. */
-const MAX_KEPT_CODES = 256;
-
-/** The code array for a text of `length` characters. */
-function codesOf(length: number): number[] {
-  const kept = CODES_BY_LENGTH[length];
-  if (kept !== undefined) return kept;
-  const codes: number[] = [];
-  for (let k = 0; k < length; k++) codes.push(0);
-  if (length < MAX_KEPT_CODES) CODES_BY_LENGTH[length] = codes;
-  return codes;
-}
-
 /** {@linkcode decodeHexText} of `bytes[from..to)`. */
 function hexTextAt(bytes: Uint8Array, from: number, to: number): string | undefined {
   const length = to - from;
   if (length === 0 || length % 2 !== 0) return undefined;
-  const codes = codesOf(length >>> 1);
+  const codes = new Array<number>(length >>> 1);
   for (let k = 0, i = from; i < to; k++, i += 2) {
     const code = (NIBBLES[bytes[i]!]! << 4) | NIBBLES[bytes[i + 1]!]!;
     if (!(code >= 0x20 && code < 0x7f)) return undefined;
@@ -452,19 +411,19 @@ const NIBBLES: Uint16Array = (() => {
 })();
 
 /**
- * Whether `bytes[from..to)` is only 0xFF, as sent or hex-encoded (`FFFF...`): what some meters
- * (E.ON Hungary's Sagemcom) send as an empty text message, 1,024 bytes of it.
+ * Whether `raw` is only 0xFF, as sent or hex-encoded (`FFFF...`): what some meters (E.ON
+ * Hungary's Sagemcom) send as an empty text message, 1,024 bytes of it.
  */
 function isPadding(bytes: Uint8Array, from: number, to: number): boolean {
-  const raw = bytes[from] === 0xff;
+  const sent = bytes[from] === 0xff;
   for (let i = from; i < to; i++) {
-    const byte = bytes[i]!;
-    if (raw ? byte !== 0xff : byte !== 0x46 /* F */ && byte !== 0x66 /* f */) return false;
+    const c = bytes[i];
+    if (sent ? c !== 0xff : c !== 0x46 /* F */ && c !== 0x66 /* f */) return false;
   }
-  return raw || (to - from) % 2 === 0;
+  return sent || (to - from) % 2 === 0;
 }
 
-/** How a value of a known line is to be read in the generic view. */
+/** How a value of a line is to be read: the shapes of {@linkcode decodeValue}. */
 export type ValueShape = "number" | "timestamp" | "text" | "hex" | "auto";
 
 /**
@@ -475,6 +434,18 @@ export type ValueShape = "number" | "timestamp" | "text" | "hex" | "auto";
  *   a timestamp with S/W flag, else text).
  * @param zone The offsets the S/W flags stand for.
  * @returns The decoded value; a value that does not have the expected shape is returned as text.
+ *
+ * @example
+ * ```ts
+ * import { decodeValue } from "./values.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(decodeValue("00.404*kW", "number"), {
+ *   kind: "number",
+ *   value: 0.404,
+ *   unit: "kW",
+ * });
+ * assert.deepEqual(decodeValue("4142", "hex"), { kind: "text", value: "AB" });
+ * ```
  */
 export function decodeValue(
   raw: string,
@@ -485,14 +456,14 @@ export function decodeValue(
 }
 
 /**
- * {@linkcode decodeValue} for a value inside a whole telegram, read from its bytes.
+ * {@linkcode decodeValue} of a value where it stands in a telegram, read from its bytes.
  *
  * @param bytes The telegram's bytes.
  * @param text The same telegram as text, one character per byte.
  * @param from Where the value starts (after its `(`).
  * @param to Where it ends (at its `)`).
- * @param raw The value itself, `text.slice(from, to)`, for the views that keep it.
- * @param shape The expected shape; see {@linkcode decodeValue}.
+ * @param raw The value itself, `text.slice(from, to)`.
+ * @param shape The expected shape.
  * @param zone The offsets the S/W flags stand for.
  * @returns The decoded value.
  */
@@ -507,6 +478,8 @@ export function decodeValueAt(
 ): ObisValue {
   if (from === to) return { kind: "empty" };
   switch (shape) {
+    case "number":
+      return numberAt(bytes, text, from, to) ?? { kind: "text", value: raw };
     case "timestamp":
       return timestampAt(bytes, from, to, zone) ?? { kind: "text", value: raw };
     case "hex":
@@ -514,8 +487,6 @@ export function decodeValueAt(
       return { kind: "text", value: hexTextAt(bytes, from, to) ?? raw };
     case "text":
       return { kind: "text", value: raw };
-    case "number":
-      return numberAt(bytes, text, from, to) ?? { kind: "text", value: raw };
     case "auto":
       return (to - from === 13 ? timestampAt(bytes, from, to, zone) : undefined) ??
         numberAt(bytes, text, from, to) ?? { kind: "text", value: raw };

@@ -5,7 +5,7 @@
  */
 
 import { splitCapture } from "../dsmr/dlms.ts";
-import { resolveFormat, type SerialSettings } from "../dsmr/formats.ts";
+import { type FormatChoice, formatMode, FORMATS, type SerialSettings } from "../dsmr/formats.ts";
 import { DemoSource } from "./demo.ts";
 import { FileSource, StdinSource } from "./file.ts";
 import { SerialSource } from "./serial.ts";
@@ -20,8 +20,11 @@ export const AUTO_SERIAL_SETTINGS: readonly SerialSettings[] = [
 
 /** Options for {@linkcode createSource}. */
 export interface CreateSourceOptions {
-  /** The meter format (decides the serial settings unless overridden). */
-  format: string;
+  /**
+   * The meter format (decides the serial settings unless overridden).
+   * @default {"auto"}
+   */
+  format?: FormatChoice;
   /** Serial settings given explicitly; they override the format's. */
   serial?: Partial<SerialSettings>;
   /** Seconds between telegrams for a file replay (0: as fast as possible). */
@@ -38,17 +41,18 @@ export interface CreateSourceOptions {
  * The serial settings to use: the format's, with explicit ones on top; for `auto` without
  * explicit settings, 115200 8N1 then 9600 7E1.
  *
- * @param format The format name.
+ * @param format The format.
  * @param explicit Settings given by flags.
  * @returns One or more settings to try, in order.
  */
 export function serialSettingsFor(
-  format: string,
+  format: FormatChoice | undefined,
   explicit: Partial<SerialSettings> = {},
 ): SerialSettings[] {
-  const spec = resolveFormat(format);
-  if (!spec && Object.keys(explicit).length === 0) return [...AUTO_SERIAL_SETTINGS];
-  return [{ ...(spec?.serial ?? AUTO_SERIAL_SETTINGS[0]!), ...explicit }];
+  const mode = formatMode(format);
+  const serial = mode.kind === "fixed" ? FORMATS[mode.id].serial : undefined;
+  if (!serial && Object.keys(explicit).length === 0) return [...AUTO_SERIAL_SETTINGS];
+  return [{ ...(serial ?? AUTO_SERIAL_SETTINGS[0]!), ...explicit }];
 }
 
 /**
@@ -58,7 +62,7 @@ export function serialSettingsFor(
  * @param options Format, serial overrides, replay and demo pacing.
  * @returns The source (nothing is opened yet).
  */
-export function createSource(spec: SourceSpec, options: CreateSourceOptions): ByteSource {
+export function createSource(spec: SourceSpec, options: CreateSourceOptions = {}): ByteSource {
   switch (spec.kind) {
     case "serial":
       return new SerialSource({

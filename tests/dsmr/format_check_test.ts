@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { checkFormat } from "../../lib/dsmr/format_check.ts";
+import { resolveFormat } from "../../lib/dsmr/formats.ts";
 import { FrameScanner, type RawTelegram } from "../../lib/dsmr/framer.ts";
 import { P1Receiver } from "../../lib/receiver.ts";
 import { FileSource } from "../../lib/source/file.ts";
@@ -18,27 +19,41 @@ function frame(bytes: Uint8Array): RawTelegram {
 
 Deno.test("checkFormat() finds nothing to say when the format fits or is recognised", () => {
   for (const configured of ["auto", "dsmr50", "DSMR50", "XS210ESMR5", "v502"]) {
-    const check = checkFormat(configured, frame(DSMR50));
-    assert.equal(check?.detected.id, "dsmr50", configured);
+    const check = checkFormat(resolveFormat(configured), frame(DSMR50));
+    assert.equal(check?.detected, "dsmr50", configured);
     assert.equal(check?.advice, undefined, configured);
   }
-  assert.equal(checkFormat("dsmr22", frame(DSMR22))?.advice, undefined, "2.2 and 3.0 read alike");
-  assert.equal(checkFormat("dsmr42", frame(DSMR40))?.advice, undefined, "4.0 and 4.2 read alike");
+  assert.equal(
+    checkFormat(resolveFormat("dsmr22"), frame(DSMR22))?.advice,
+    undefined,
+    "2.2 and 3.0 read alike",
+  );
+  assert.equal(
+    checkFormat(resolveFormat("dsmr42"), frame(DSMR40))?.advice,
+    undefined,
+    "4.0 and 4.2 read alike",
+  );
 });
 
 Deno.test("checkFormat() names the format to set when an id does not fit the meter", () => {
-  assert.deepEqual(checkFormat("dsmr50", frame(DSMR22))?.advice, {
+  assert.deepEqual(checkFormat(resolveFormat("dsmr50"), frame(DSMR22))?.advice, {
     level: "warn",
     message: "--format dsmr50 does not fit: this meter sends dsmr30 telegrams (Netherlands, " +
       "DSMR 3.0 (9600 7E1, no CRC)). To read them as they are, set --format dsmr30 " +
       "(P1READER_FORMAT=dsmr30), or auto",
   });
-  assert.match(checkFormat("dsmr50", frame(BELGIAN))?.advice?.message ?? "", /--format belgium/);
-  assert.match(checkFormat("dsmr50", frame(DSMR40))?.advice?.message ?? "", /--format dsmr40/);
+  assert.match(
+    checkFormat(resolveFormat("dsmr50"), frame(BELGIAN))?.advice?.message ?? "",
+    /--format belgium/,
+  );
+  assert.match(
+    checkFormat(resolveFormat("dsmr50"), frame(DSMR40))?.advice?.message ?? "",
+    /--format dsmr40/,
+  );
 });
 
 Deno.test("checkFormat() tells users of the original's names what their meter sends", () => {
-  assert.deepEqual(checkFormat("XS210ESMR5", frame(BELGIAN))?.advice, {
+  assert.deepEqual(checkFormat(resolveFormat("XS210ESMR5"), frame(BELGIAN))?.advice, {
     level: "info",
     message: "--format XS210ESMR5 names a Netherlands, DSMR 5.0.2 meter, but this meter sends " +
       "belgium telegrams (Belgium, e-MUCS (Fluvius), capacity tariff); they are read as belgium. " +
@@ -47,10 +62,13 @@ Deno.test("checkFormat() tells users of the original's names what their meter se
 });
 
 Deno.test("checkFormat() says nothing about what is not a meter's telegram", () => {
-  assert.equal(checkFormat("dsmr50", "/\x8f\xa3\r\nq\xe1z(\x90)\r\n!\r\n"), undefined);
+  assert.equal(
+    checkFormat(resolveFormat("dsmr50"), "/\x8f\xa3\r\nq\xe1z(\x90)\r\n!\r\n"),
+    undefined,
+  );
   const corrupt = DSMR50.slice();
   corrupt[100] = corrupt[100]! ^ 1;
-  assert.equal(checkFormat("dsmr50", frame(corrupt)), undefined);
+  assert.equal(checkFormat(resolveFormat("dsmr50"), frame(corrupt)), undefined);
 });
 
 /** Reads a capture through a receiver with `format`, returning its log lines once it ended. */
@@ -60,7 +78,7 @@ async function receive(bytes: Uint8Array, format: string) {
   const { logger, lines } = memoryLogger();
   const receiver = new P1Receiver({
     source: new FileSource({ path: `${dir}/capture.txt`, intervalSeconds: 0 }),
-    format,
+    format: resolveFormat(format),
     logger,
   });
   receiver.start();

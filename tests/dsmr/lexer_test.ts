@@ -1,5 +1,15 @@
 import assert from "node:assert/strict";
-import { lexTelegram } from "../../lib/dsmr/lexer.ts";
+import { lexTelegram as lex, ReferenceTable } from "../../lib/dsmr/lexer.ts";
+import { latin1Bytes } from "../../lib/bytes.ts";
+
+/**
+ * What a text lexes to, each line as its reference and groups: where they stand and their
+ * symbols have tests of their own below.
+ */
+function lexTelegram(text: string) {
+  const { lines, ...rest } = lex(text);
+  return { ...rest, lines: lines.map(({ reference, groups }) => ({ reference, groups })) };
+}
 
 Deno.test("lexTelegram() reads CR LF and bare LF lines alike, skipping empty ones", () => {
   const crlf = lexTelegram("/ISK5\r\n\r\n1-0:1.8.1(1.5*kWh)\r\n0-0:96.14.0(0002)\r\n!1234\r\n");
@@ -67,4 +77,50 @@ Deno.test("lexTelegram() reads a text without identification line", () => {
   assert.deepEqual(lexTelegram("1-0:1.7.0(00.404*kW)"), {
     lines: [{ reference: "1-0:1.7.0", groups: ["00.404*kW"] }],
   });
+});
+
+Deno.test("lexTelegram() gives each line its reference's symbol and the table's one string", () => {
+  const table = new ReferenceTable(["1-0:1.8.1", "1-0:1.8.2", "0-1:24.2.1"]);
+  const text =
+    "/X\r\n1-0:1.8.2(1)\r\n 1-0:1.8.1 (2)\r\n1-0:1.8.1\r\n1-0:1.8.3(3)\r\n1-0:1.8.10(4)\r\n!";
+  const lines = lex(text, latin1Bytes(text), table).lines;
+  assert.deepEqual(lines.map((line) => [line.reference, line.symbol]), [
+    ["1-0:1.8.2", 1],
+    ["1-0:1.8.1", 0],
+    ["1-0:1.8.1", 0],
+    ["1-0:1.8.3", -1],
+    ["1-0:1.8.10", -1],
+  ]);
+  for (const line of lines.filter((line) => line.symbol >= 0)) {
+    assert.equal(line.reference, table.referenceOf(line.symbol));
+  }
+});
+
+Deno.test("ReferenceTable finds every reference it holds, and none other, among thousands", () => {
+  const references = [];
+  for (let a = 0; a < 40; a++) for (let b = 0; b < 100; b++) references.push(`1-0:${a}.${b}.0`);
+  const table = new ReferenceTable(references);
+  assert.equal(table.size, references.length);
+  references.forEach((reference, symbol) => {
+    assert.equal(table.symbolOf(reference), symbol);
+    assert.equal(table.referenceOf(symbol), reference);
+  });
+  for (const other of ["1-0:40.0.0", "1-0:1.100.0", "", "1-0:1.8", "1-0:1.8.0.0"]) {
+    assert.equal(table.symbolOf(other), -1, other);
+  }
+});
+
+Deno.test("lexTelegram() says where a line's groups stand, when they follow each other on it", () => {
+  const text = "/X\r\n1-0:1.8.1(1)(22)\r\n 1-0:1.8.2 (3)\r\n1-0:99.1.0\r\n" +
+    "0-1:24.3.0(4)\r\n(5)\r\n0-0:96.13.0(3031\r\n3233)\r\n!";
+  const lines = lex(text).lines;
+  assert.deepEqual(lines.map((line) => [line.reference, line.at]), [
+    ["1-0:1.8.1", text.indexOf("(1)")],
+    ["1-0:1.8.2", text.indexOf("(3)")],
+    ["1-0:99.1.0", -1], // no groups
+    ["0-1:24.3.0", -1], // a group on the next line
+    ["0-0:96.13.0", -1], // a group joined over a line break
+  ]);
+  const [first] = lines;
+  assert.equal(text.slice(first!.at + 1 + 1 + 2, first!.at + 1 + 1 + 2 + 2), "22");
 });

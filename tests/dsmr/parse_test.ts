@@ -4,6 +4,7 @@ import { FrameScanner, type RawTelegram } from "../../lib/dsmr/framer.ts";
 import { crc16, formatCrc } from "../../lib/dsmr/crc16.ts";
 import { latin1Bytes } from "../../lib/bytes.ts";
 import type { Telegram } from "../../lib/dsmr/model.ts";
+import { type FormatId, resolveFormat } from "../../lib/dsmr/formats.ts";
 import { parseTelegram } from "../../lib/dsmr/parse.ts";
 import { lexTelegram } from "../../lib/dsmr/lexer.ts";
 import { decodeValue, readTimestamp } from "../../lib/dsmr/values.ts";
@@ -229,18 +230,24 @@ Deno.test("parseTelegram() rejects a telegram without CRC for a format that requ
   assert.equal(parseTelegram(raw!).format, "dsmr30", "auto reads it as a DSMR 2.2/3.0 telegram");
 });
 
-Deno.test("parseTelegram() accepts the original product's format names in any case", () => {
+Deno.test("parseTelegram() reads with the original product's format names in any case", () => {
   const raw = frame("nl-original-readme-example.txt");
-  assert.equal(parseTelegram(raw, { format: "XS210ESMR5" }).format, "dsmr50");
-  assert.equal(parseTelegram(raw, { format: "v502" }).format, "dsmr50");
+  assert.equal(parseTelegram(raw, { format: resolveFormat("XS210ESMR5") }).format, "dsmr50");
+  assert.equal(parseTelegram(raw, { format: resolveFormat("v502") }).format, "dsmr50");
+});
+
+Deno.test("parseTelegram() refuses a format id that is none, as JavaScript may pass one", () => {
+  const raw = frame("nl-original-readme-example.txt");
   assert.throws(
-    () => parseTelegram(raw, { format: "dsmr99" }),
+    () => parseTelegram(raw, { format: "dsmr99" as FormatId }),
     /Unknown format "dsmr99": expected one of auto, dsmr22/,
   );
 });
 
 Deno.test("parseTelegram() reads the original README telegram with gas 6919.956, not 6919.9563", () => {
-  const telegram = parseTelegram(frame("nl-original-readme-example.txt"), { format: "XS210ESMR5" });
+  const telegram = parseTelegram(frame("nl-original-readme-example.txt"), {
+    format: resolveFormat("XS210ESMR5"),
+  });
   assert.deepEqual(telegram.mbus[0]?.reading?.value, { value: 6919.956, unit: "m3" });
   assert.equal(telegram.mbus[0]?.channel, 2);
   assert.equal(telegram.powerFailures.log?.length, 9);
@@ -428,4 +435,48 @@ Deno.test("parseTelegram() reads values at the edge of their format and scaled u
     export: { value: 2.12486, unit: "kW" },
   });
   assert.equal(telegram.tariff, 9999);
+});
+
+Deno.test("parseTelegram() refuses a line 0-n:24.1.0, which names no channel, as no OBIS reference", () => {
+  // It was read as the M-Bus row of no channel and crashed the parser with a TypeError.
+  for (const line of ["0-n:24.1.0(003)", "0-n:24.2.1(240630235500S)(00042.000*m3)"]) {
+    const text = `/XXX5\r\n\r\n1-0:1.8.1(000001.000*kWh)\r\n${line}\r\n!`;
+    assert.throws(() => parseTelegram(text, { format: "dsmr30" }), (error: unknown) => {
+      assert.ok(error instanceof TelegramSyntaxError, String(error));
+      assert.match(error.message, /its line "0-n:24\.[12]\.[01]" does not start with an OBIS/);
+      return true;
+    });
+  }
+});
+
+Deno.test("parseTelegram() knows a line without values by its reference, and says it has none", () => {
+  const telegram = parseTelegram("/XXX5\r\n\r\n1-3:0.2.8\r\n1-0:1.8.1(000001.000*kWh)\r\n!", {
+    format: "dsmr30",
+  });
+  assert.deepEqual(telegram.obis[0], {
+    reference: "1-3:0.2.8",
+    raw: [],
+    values: [],
+    field: "version",
+  });
+  assert.deepEqual(telegram.problems, [
+    { reference: "1-3:0.2.8", reason: 'Cannot read text from ""' },
+  ]);
+});
+
+Deno.test("parseTelegram() reads each telegram the same, whatever it read before", () => {
+  const names = [
+    "nl-dsmr22-gas-nextline.txt",
+    "be-emucs-peak.txt",
+    "nl-dsmr50-3phase-4mbus.txt",
+    "hu-eon-empty-message-ff.txt",
+    "lu-smarty-units-left-out.txt",
+    "nl-dsmr40-text-two-lines.txt",
+  ];
+  const alone = names.map((name) => JSON.stringify(parseTelegram(frame(name))));
+  for (let round = 0; round < 3; round++) {
+    for (const [i, name] of [...names.entries()].reverse()) {
+      assert.equal(JSON.stringify(parseTelegram(frame(name))), alone[i], name);
+    }
+  }
 });

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { ChecksumError, TelegramSyntaxError } from "../../lib/dsmr/errors.ts";
-import { FORMAT_NAMES } from "../../lib/dsmr/formats.ts";
+import { FORMAT_NAMES, resolveFormat } from "../../lib/dsmr/formats.ts";
 import { FrameScanner, type RawTelegram } from "../../lib/dsmr/framer.ts";
 import { parseTelegram } from "../../lib/dsmr/parse.ts";
 import { concat } from "../support/helpers.ts";
@@ -23,7 +23,11 @@ function readAll(raws: RawTelegram[], format?: string) {
   const reasons: string[] = [];
   for (const raw of raws) {
     try {
-      accepted.push(format === undefined ? parseTelegram(raw) : parseTelegram(raw, { format }));
+      accepted.push(
+        format === undefined
+          ? parseTelegram(raw)
+          : parseTelegram(raw, { format: resolveFormat(format) }),
+      );
     } catch (error) {
       assert.ok(
         error instanceof ChecksumError || error instanceof TelegramSyntaxError,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  convertUnit,
   decodeHexText,
   decodeValue,
   readNumber,
@@ -136,4 +137,15 @@ Deno.test("readTimestamp() agrees with Date on every day of 1970-2069, at any zo
       `${date.toISOString().slice(0, 19)}${sign}${two(Math.floor(abs / 60))}:${two(abs % 60)}`,
     );
   }
+});
+
+Deno.test("convertUnit() scales W, Wh and var to their kilo units and back, and nothing else", () => {
+  assert.equal(convertUnit(2124.86, "W", "kW"), 2.12486);
+  assert.equal(convertUnit(6545766, "Wh", "kWh"), 6545.766);
+  assert.equal(convertUnit(1500, "var", "kvar"), 1.5);
+  assert.equal(convertUnit(1.5, "kW", "W"), 1500);
+  assert.equal(convertUnit(1.5, "kWh", "kWh"), 1.5);
+  assert.equal(convertUnit(1, "m3", "kWh"), undefined);
+  assert.equal(convertUnit(1, "kW", "kWh"), undefined);
+  assert.deepEqual(readQuantity("1500*var", "kvar"), { value: 1.5, unit: "kvar" });
 });

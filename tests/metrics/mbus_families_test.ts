@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { FrameScanner } from "../../lib/dsmr/framer.ts";
+import { resolveFormat } from "../../lib/dsmr/formats.ts";
 import type { Telegram } from "../../lib/dsmr/model.ts";
 import { parseTelegram } from "../../lib/dsmr/parse.ts";
 import {
@@ -28,7 +29,7 @@ function mbusFamilies(exposition: string): string[] {
 async function scrapeWithFormat(format: string): Promise<string> {
   const receiver = new P1Receiver({
     source: new FileSource({ path: fixture(FOUR_DEVICES) }),
-    format,
+    format: resolveFormat(format),
   });
   receiver.start();
   await receiver.finished;

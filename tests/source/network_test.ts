@@ -6,6 +6,7 @@ import { FileSource } from "../../lib/source/file.ts";
 import { parseSourceSpec } from "../../lib/source/source.ts";
 import { TcpSource } from "../../lib/source/tcp.ts";
 import { FrameScanner } from "../../lib/dsmr/framer.ts";
+import { resolveFormat } from "../../lib/dsmr/formats.ts";
 import { fixture, fixtureBytes } from "../support/paths.ts";
 import { meterServer } from "../support/meter_server.ts";
 import {
@@ -169,7 +170,7 @@ Deno.test("demo meter sends CRC-valid DSMR 5 telegrams whose counters grow", () 
 Deno.test("demo source feeds the receiver", async () => {
   const receiver = new P1Receiver({
     source: new DemoSource({ intervalMs: 20 }),
-    format: "XS210ESMR5",
+    format: resolveFormat("XS210ESMR5"),
   });
   const received: ReceivedTelegram[] = [];
   receiver.start();

@@ -185,10 +185,10 @@ export async function renderMetrics(): Promise<string> {
 
 /** The format table (short rows: it fits a terminal). */
 export function renderFormats(): Promise<string> {
-  const rows = Object.values(FORMATS).map((spec) => {
+  const rows = Object.entries(FORMATS).map(([id, spec]) => {
     const { baudRate, dataBits, parity, stopBits } = spec.serial;
     const serial = `${baudRate} ${dataBits}${parity[0]!.toUpperCase()}${stopBits}`;
-    return `| \`${spec.id}\` | ${spec.description} | ${serial} | ${spec.checksum} | ${spec.intervalSeconds} s |`;
+    return `| \`${id}\` | ${spec.description} | ${serial} | ${spec.checksum} | ${spec.intervalSeconds} s |`;
   });
   const aliases = Object.entries(FORMAT_ALIASES).map(([alias, id]) =>
     `- \`${alias}\`: the original product's name for its \`${id}\` meter; recognises the format as \`auto\` does`

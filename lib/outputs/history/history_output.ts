@@ -14,7 +14,7 @@
  */
 
 import type { Hono } from "hono";
-import { resolveFormat } from "../../dsmr/formats.ts";
+import { FORMATS, isFormatId } from "../../dsmr/formats.ts";
 import { CENTRAL_EUROPEAN_TIME, type TimeZoneRule } from "../../dsmr/values.ts";
 import { type HistoryAnswer, type HistoryPoint, MemoryHistoryOutput } from "./memory.ts";
 import { type Logger, SILENT } from "../../log.ts";
@@ -339,7 +339,7 @@ export class HistoryOutput implements Output<HistoryStats> {
       this.#futureTelegrams++;
       return;
     }
-    this.#zone = resolveFormat(facts.format)?.zone ?? this.#zone;
+    if (isFormatId(facts.format)) this.#zone = FORMATS[facts.format].zone;
     this.#stats.telegrams++;
     const closed = this.#builder.add(facts);
     if (closed) this.#enqueue(closed);
