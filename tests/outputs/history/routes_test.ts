@@ -27,6 +27,7 @@ async function appWithHistory() {
   await service.receiver.finished;
   return {
     app: service.app,
+    dir,
     async [Symbol.asyncDispose]() {
       await service.stop();
       await Deno.remove(dir, { recursive: true });
@@ -141,6 +142,27 @@ Deno.test("GET /api/v1/history answers per minute from the database, with today'
     .json();
   assert.equal(answer.today.importKwh, usage.total.import.total);
   assert.equal(answer.today.gasM3, usage.total.gas);
+});
+
+/** The bytes of the database and its write-ahead log on disk. */
+function bytesOnDisk(database: string): number {
+  return [database, `${database}-wal`].reduce((sum, file) => {
+    try {
+      return sum + Deno.statSync(file).size;
+    } catch {
+      return sum; // no write-ahead log at the moment
+    }
+  }, 0);
+}
+
+Deno.test("the history's status and /metrics give the database's size as written last", async () => {
+  await using service = await appWithHistory();
+  const status = (await (await service.app.request("/api/v1/status")).json()).history;
+  assert.equal(status.pendingMinutes, 0);
+  assert.ok(status.minutesWritten > 4000, `${status.minutesWritten} minutes written`);
+  assert.equal(status.databaseBytes, bytesOnDisk(`${service.dir}/history.sqlite`));
+  const metrics = await (await service.app.request("/metrics")).text();
+  assert.match(metrics, new RegExp(`^p1_history_database_bytes ${status.databaseBytes}$`, "m"));
 });
 
 Deno.test("the history's routes answer 503 while its database is not open", async () => {
