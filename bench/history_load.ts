@@ -43,6 +43,7 @@ class Hub {
     return {
       latest: undefined,
       state: "connected",
+      source: "bench",
       counters: {} as ReceiverView["counters"],
       staleAfterMs: 3000,
       subscribe: (listener) => {
@@ -90,6 +91,7 @@ async function cpuPerTelegram(dir: string): Promise<void> {
     logger: SILENT,
     version: "bench",
     dataDir: dir,
+    queue: { maxRecords: 1, maxBytes: 1 },
     closing: new AbortController().signal,
   });
   const warm = 600;
@@ -174,6 +176,7 @@ async function usageRequests(data: string): Promise<void> {
     logger: SILENT,
     version: "bench",
     dataDir: data,
+    queue: { maxRecords: 1, maxBytes: 1 },
     closing: new AbortController().signal,
   });
   const receiver = hub.view() as Parameters<typeof receiverSnapshot>[0] & ReceiverView;

@@ -14,8 +14,8 @@ import { createLogger } from "../log.ts";
 import { HistoryOutput } from "../outputs/history/history_output.ts";
 import { OutputStartError } from "../outputs/output.ts";
 import { P1Receiver } from "../receiver.ts";
+import { outputContext } from "../service.ts";
 import { createSource } from "../source/create.ts";
-import { VERSION } from "../version.ts";
 import type { CommandIo } from "./parse_command.ts";
 
 /** Usage text of `import`. */
@@ -126,13 +126,7 @@ export async function runImport(
   const history = new HistoryOutput(config.history, { capture: true });
   const closing = new AbortController();
   try {
-    await history.start({
-      receiver,
-      logger,
-      version: VERSION,
-      dataDir: config.dataDir,
-      closing: closing.signal,
-    });
+    await history.start(outputContext(config, receiver, logger, closing.signal));
   } catch (error) {
     if (!(error instanceof OutputStartError)) throw error;
     io.stderr(`p1reader import: ${error.message}\n`);

@@ -5,7 +5,9 @@
  * - `GET /`: the original product's first-generation JSON (204 before the first telegram).
  * - `GET /api`, `GET /api/raw`: its second generation (all keys null / 204 before the first).
  * - `GET /api/v1/telegram`, `/api/v1/telegram/raw`, `/api/v1/status`, `/healthz`, `/metrics`.
- * - `GET /ui` (the dashboard, its script and style), `/api/v1/history`, `/api/v1/stream`.
+ * - `GET /ui` (the dashboard, its script and style).
+ * - Every output's routes: the history's `/api/v1/history` and `/api/v1/usage`, the live stream's
+ *   `/api/v1/stream`.
  *
  * `HEAD` works wherever `GET` does; another method on a known route answers 405 with `Allow`.
  * Every answer forbids MIME sniffing, inline script, other origins and framing by other sites.
@@ -16,17 +18,12 @@
 import { Hono } from "hono";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import type { Output } from "../outputs/output.ts";
-import type { PushStats } from "../push/pusher.ts";
-import type { ShareStats } from "../share/share_server.ts";
-import type { MqttStats } from "../mqtt/publisher.ts";
 import type { P1Receiver } from "../receiver.ts";
 import { type Logger, SILENT } from "../log.ts";
 import { fullTelegram } from "../views/full.ts";
-import type { History } from "../history.ts";
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_SCRIPT } from "../ui/page.ts";
 import { originalApi, originalFlat } from "../views/original.ts";
 import type { ConnectionStats } from "./connection_guard.ts";
-import { STREAM_HEADERS, type StreamFeed, StreamHub } from "./streams.ts";
 
 /** What the routes read. */
 export interface AppDependencies {
@@ -42,89 +39,51 @@ export interface AppDependencies {
     | "subscribe"
     | "onStateChange"
   >;
-  /** The in-memory history for the dashboard (when the history database is off). */
-  history?: History;
-  /** Aborted when the service stops: event streams end. */
-  closing?: AbortSignal;
-  /**
-   * The clients of `/api/v1/stream`; by default a hub of {@linkcode DEFAULT_STREAM_CLIENTS}
-   * fed by {@linkcode liveFeed}.
-   */
-  streams?: StreamHub;
   /** The connection guard's stats, when one fronts the server. */
-  connections?: () => ConnectionStats;
+  connections?: () => ConnectionStats | undefined;
   /** The `/metrics` registry. */
   metrics: MetricsRegistry;
   /** The reader's version. */
   version: string;
   /** When the service started (ms since the epoch). */
   startedAt: number;
-  /** The DSMR reader push's stats, when it is on. */
-  push?: () => PushStats;
-  /** MQTT publishing's stats, when it is on. */
-  mqtt?: () => MqttStats;
-  /** Outputs that are on: each shows its status under its name and adds its routes. */
+  /**
+   * Outputs that are on: each shows its status under its name (`http.streams` nests it under
+   * `http`) and adds its routes.
+   */
   outputs?: readonly Output[];
-  /** The share server's stats, when it is on. */
-  share?: () => ShareStats;
+  /** Outputs that are off and show `null` under their name in the status. */
+  outputsOff?: readonly string[];
   /** Where unexpected errors are logged. */
   logger?: Logger;
   /** The clock. @default {Date.now} */
   now?: () => number;
 }
 
-function pushStatus(stats: PushStats | undefined, at: number) {
-  if (!stats) return null;
-  const { oldestQueuedAt, lastSuccessAt, queueWriteError, ...rest } = stats;
-  return {
-    ...rest,
-    queueWriteError: queueWriteError ?? null,
-    oldestQueuedAgeSeconds: oldestQueuedAt === undefined ? null : (at - oldestQueuedAt) / 1000,
-    lastSuccessAt: lastSuccessAt === undefined ? null : new Date(lastSuccessAt).toISOString(),
-  };
-}
-
-/** The status event of the stream: what the dashboard shows about the source. */
-function streamStatus(receiver: AppDependencies["receiver"]) {
-  const counters = receiver.counters;
-  return {
-    state: receiver.state,
-    source: receiver.source,
-    staleAfterSeconds: receiver.staleAfterMs / 1000,
-    lastTelegramAt: counters.lastTelegramAt === undefined
-      ? null
-      : new Date(counters.lastTelegramAt).toISOString(),
-    lastError: counters.lastError ?? null,
-  };
-}
-
-/** The most `/api/v1/stream` clients at once unless configured (`--stream-clients`). */
-export const DEFAULT_STREAM_CLIENTS = 64;
+/** The content type of an event stream, whose answer to HEAD is cancelled rather than read. */
+const EVENT_STREAM = "text/event-stream";
 
 /**
- * What `/api/v1/stream` sends: the status at once and on every change, the latest telegram at
- * once and each new one.
- *
- * @param receiver The receiver.
- * @returns The feed of a {@linkcode StreamHub}.
+ * The outputs' parts of the status, under their names: `null` for those off that show it, then
+ * those that are on; a name such as `http.streams` nests its part.
  */
-export function liveFeed(receiver: AppDependencies["receiver"]): StreamFeed {
-  return {
-    initial: () => [
-      ["status", streamStatus(receiver)],
-      ...(receiver.latest ? [["telegram", fullTelegram(receiver.latest)] as const] : []),
-    ],
-    watch(publish) {
-      const unsubscribe = receiver.subscribe((received) =>
-        publish("telegram", fullTelegram(received))
-      );
-      const unwatch = receiver.onStateChange(() => publish("status", streamStatus(receiver)));
-      return () => {
-        unsubscribe();
-        unwatch();
-      };
-    },
+function outputStatus(deps: AppDependencies, at: number): Record<string, unknown> {
+  const status: Record<string, unknown> = {};
+  const put = (name: string, value: unknown) => {
+    const path = name.split(".");
+    let section = status;
+    for (const key of path.slice(0, -1)) {
+      section = (section[key] ??= {}) as Record<string, unknown>;
+    }
+    section[path.at(-1)!] = value;
   };
+  for (const name of deps.outputsOff ?? []) put(name, null);
+  for (const output of deps.outputs ?? []) {
+    const stats = output.stats();
+    const shown = output.status ? output.status(stats, at) : stats;
+    if (shown !== undefined) put(output.name, shown);
+  }
+  return status;
 }
 
 /**
@@ -165,12 +124,6 @@ export function createApp(deps: AppDependencies): Hono {
   const { receiver, metrics } = deps;
   const now = deps.now ?? Date.now;
   const log = deps.logger ?? SILENT;
-  const streams = deps.streams ?? new StreamHub({
-    feed: liveFeed(receiver),
-    maxClients: DEFAULT_STREAM_CLIENTS,
-    ...(deps.closing ? { closing: deps.closing } : {}),
-    logger: log,
-  });
   // Like the original (ASP.NET): paths match without regard to case or a trailing slash.
   const app = new Hono({ getPath: matchPath });
   // Registered before any route, so that it wraps every answer.
@@ -180,7 +133,7 @@ export function createApp(deps: AppDependencies): Hono {
     // Hono answers HEAD with GET's headers and drops the body unread. Read it here for its
     // length, or cancel an endless stream, so that nothing it holds outlives the request.
     if (c.req.method === "HEAD" && c.res.body) {
-      if (c.res.headers.get("content-type") === STREAM_HEADERS["content-type"]) {
+      if (c.res.headers.get("content-type") === EVENT_STREAM) {
         await c.res.body.cancel();
       } else {
         c.res.headers.set("content-length", String((await c.res.arrayBuffer()).byteLength));
@@ -188,8 +141,7 @@ export function createApp(deps: AppDependencies): Hono {
     }
   });
 
-  // Before the built-in routes, so that an output's route (the history database's
-  // /api/v1/history) wins; after the middleware, so that it wraps the outputs' answers too.
+  // After the middleware, so that it wraps the outputs' answers too.
   for (const output of deps.outputs ?? []) output.routes?.(app);
 
   app.get("/", (c) => {
@@ -222,6 +174,7 @@ export function createApp(deps: AppDependencies): Hono {
     const counters = receiver.counters;
     const at = now();
     const { lastTelegramAt, lastRejection, ...rest } = counters;
+    const { http, ...outputs } = outputStatus(deps, at);
     return c.json({
       version: deps.version,
       source: receiver.source,
@@ -235,14 +188,11 @@ export function createApp(deps: AppDependencies): Hono {
       lastRejection: lastRejection
         ? { at: new Date(lastRejection.at).toISOString(), reason: lastRejection.reason }
         : null,
-      dsmrReader: pushStatus(deps.push?.(), at),
-      share: deps.share?.() ?? null,
-      mqtt: deps.mqtt?.() ?? null,
-      ...Object.fromEntries((deps.outputs ?? []).map((output) => {
-        const stats = output.stats();
-        return [output.name, output.status ? output.status(stats, at) : stats];
-      })),
-      http: { streams: streams.stats, connections: deps.connections?.() ?? null },
+      ...outputs,
+      http: {
+        ...(http as Record<string, unknown> | undefined),
+        connections: deps.connections?.() ?? null,
+      },
     });
   });
 
@@ -261,27 +211,6 @@ export function createApp(deps: AppDependencies): Hono {
     c.header("Cache-Control", "no-cache");
     c.header("Content-Type", "text/css; charset=utf-8");
     return c.body(DASHBOARD_CSS);
-  });
-
-  app.get("/api/v1/history", (c) => {
-    const text = c.req.query("minutes") ?? "60";
-    const minutes = Number(text);
-    if (!/^\d+$/.test(text) || minutes < 1 || minutes > 2880) {
-      return c.json({
-        error: "bad request",
-        reason: `minutes must be a whole number from 1 to 2880, not "${text}"`,
-      }, 400);
-    }
-    if (!deps.history) {
-      return c.json({ error: "no history", reason: "this service keeps no history" }, 404);
-    }
-    return c.json(deps.history.query(minutes));
-  });
-
-  app.get("/api/v1/stream", (c) => {
-    // HEAD learns the headers and opens nothing.
-    if (c.req.method === "HEAD") return new Response(null, { headers: STREAM_HEADERS });
-    return streams.open();
   });
 
   app.get("/healthz", (c) => {

@@ -80,9 +80,25 @@ export class FamilyWriter {
 }
 
 /**
- * A whole exposition of written families, joined as prom-client joins them: a blank line
- * between text families; OpenMetrics families back to back, closed by `# EOF`.
+ * Written families joined into one part of an exposition, as prom-client joins them: a blank
+ * line between text families, OpenMetrics families back to back. The part is one flat string, so
+ * a part kept for many scrapes is not walked piece by piece again in each.
+ */
+export function joinFamilies(families: readonly string[], format: ExpositionFormat): string {
+  return families.join(format === "text" ? "\n\n" : "\n");
+}
+
+/**
+ * A whole exposition of written families (or parts joined by {@linkcode joinFamilies}): joined
+ * as prom-client joins them, OpenMetrics closed by `# EOF`.
  */
 export function exposition(families: readonly string[], format: ExpositionFormat): string {
-  return format === "text" ? `${families.join("\n\n")}\n` : `${families.join("\n")}\n# EOF\n`;
+  // Concatenated, not joined: the parts are not copied into a new string here, only once when
+  // the response is encoded.
+  const separator = format === "text" ? "\n\n" : "\n";
+  let body = "";
+  for (const family of families) {
+    if (family !== "") body += body === "" ? family : separator + family;
+  }
+  return format === "text" ? `${body}\n` : `${body}\n# EOF\n`;
 }

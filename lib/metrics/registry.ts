@@ -1,61 +1,36 @@
 /**
- * The `/metrics` registry: the {@linkcode METRICS} table read once per scrape, the original's
- * per-device M-Bus families as devices come and go, and prom-client's process metrics that work
- * under Deno. Served as Prometheus text, or OpenMetrics when the scraper asks for it.
+ * The `/metrics` registry: the metric table (the meter's families written once per telegram, the
+ * reader's per scrape), the original's per-device M-Bus families as devices come and go, the
+ * outputs' families, and the process's (named as prom-client names them). Served as Prometheus
+ * text, or OpenMetrics when the scraper asks for it.
  *
  * @module
  */
 
-// prom-client's pieces one by one: its index also loads the collectors that do not work under
-// Deno (event-loop lag, GC, /proc readers), which costs about 8 MB of idle memory.
-import type * as PromClient from "prom-client";
-import untypedRegistry from "prom-client/lib/registry.js";
-import processCpuTotal from "prom-client/lib/metrics/processCpuTotal.js";
-import processStartTime from "prom-client/lib/metrics/processStartTime.js";
-import processResources from "prom-client/lib/metrics/processResources.js";
-import heapSizeAndUsed from "prom-client/lib/metrics/heapSizeAndUsed.js";
-import heapSpacesSizeAndUsed from "prom-client/lib/metrics/heapSpacesSizeAndUsed.js";
-import version from "prom-client/lib/metrics/version.js";
 import type { MbusDevice, Telegram } from "../dsmr/model.ts";
 import type { Output, OutputMetric } from "../outputs/output.ts";
-import { rawValue } from "../views/original.ts";
+import { gasDevice, rawMbusId } from "../dsmr/derive.ts";
 import {
-  type ExposedSample,
   exposition,
   type ExpositionFormat,
   type FamilyDescription,
   FamilyWriter,
+  joinFamilies,
 } from "./exposition.ts";
+import { PROCESS_FAMILIES, type ProcessFamily, ProcessReader } from "./process.ts";
 import {
-  type Feature,
-  gasDevice,
+  METER_METRICS,
   type MetricRow,
-  METRICS,
   type MetricSnapshot,
   originalMbusRows,
+  READER_METRICS,
 } from "./table.ts";
 
-const Registry = untypedRegistry as typeof PromClient.Registry;
-type Registry = PromClient.Registry;
-
-/**
- * prom-client's default collectors that work under Deno. Left out: event-loop lag (its
- * collector cuts /metrics from ~2,300 to ~200 requests/s), GC durations (Deno reports no GC
- * entries), resident/virtual memory and descriptors (read from /proc, which needs
- * --allow-all: the table exports our own resident memory), active handles and requests
- * (always 0 under Deno).
- */
-const DEFAULT_COLLECTORS: ReadonlyArray<(registry: Registry) => void> = [
-  processCpuTotal,
-  processStartTime,
-  processResources,
-  heapSizeAndUsed,
-  heapSpacesSizeAndUsed,
-  version,
-];
-
-/** A gauge named like a counter, which promtool rejects; its labelled sibling stays. */
-const DROPPED_DEFAULT = "nodejs_active_resources_total";
+/** The content types of the two formats, as prom-client's registry names them. */
+const CONTENT_TYPES: Record<ExpositionFormat, string> = {
+  text: "text/plain; version=0.0.4; charset=utf-8",
+  openmetrics: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+};
 
 /** An M-Bus device not in any telegram for this long loses its per-device families. */
 export const MBUS_FAMILIES_KEPT_MS = 10 * 60_000;
@@ -78,8 +53,7 @@ const POSITION_NAMED_FORMAT = "XS210ESMR5";
 
 /** The original's M-Bus key of a device: its raw hex identifier, or its 1-based position. */
 function originalMbusKey(telegram: Telegram, device: MbusDevice, index: number): string {
-  const raw = rawValue(telegram, `0-${device.channel}:96.1.0`) ??
-    rawValue(telegram, `0-${device.channel}:96.1.1`);
+  const raw = rawMbusId(telegram, device.channel);
   return raw && raw.length <= MBUS_KEY_MAX_LENGTH && /^[A-Za-z0-9_]+$/.test(raw)
     ? raw
     : String(index + 1);
@@ -116,10 +90,10 @@ function writers(family: FamilyDescription): Record<ExpositionFormat, FamilyWrit
   };
 }
 
-/** A family of prom-client's runtime collectors: its writers and the metric to read. */
-interface RuntimeFamily {
+/** A family of the process: its writers and what it reads. */
+interface ProcessFamilyWriters {
   writers: Record<ExpositionFormat, FamilyWriter>;
-  metric: { get(): Promise<{ values: ExposedSample[] }> };
+  family: ProcessFamily;
 }
 
 /** A family of the table: its writers and the row to read. */
@@ -152,13 +126,28 @@ function tableFamilies(rows: readonly MetricRow[]): TableFamily[] {
   return rows.map((row) => ({ writers: writers(row), row }));
 }
 
+/** The meter's families as written for one telegram, in one format. */
+interface MeterText {
+  /** The telegram they were written for. */
+  telegram: Telegram | undefined;
+  /** The set of per-device M-Bus families they were written with (see `#mbusVersion`). */
+  mbusVersion: number;
+  /** The fixed families, written and joined. */
+  table: string;
+  /** The per-device M-Bus families, written and joined (empty without devices). */
+  mbus: string;
+}
+
 /**
- * Renders `/metrics` from whatever `snapshot()` returns at scrape time. prom-client collects the
- * runtime's own metrics; one writer formats them and the table's rows.
+ * Renders `/metrics` from whatever `snapshot()` returns at scrape time. The meter's families
+ * change only with a telegram: they are written once for each telegram (and format) and kept;
+ * the process's (`process.ts`), the reader's and the outputs' are written per scrape.
  */
 export class MetricsRegistry {
-  readonly #runtime: RuntimeFamily[];
-  readonly #table: TableFamily[];
+  readonly #process: ProcessFamilyWriters[];
+  readonly #processReader = new ProcessReader();
+  readonly #meter: TableFamily[];
+  readonly #reader: TableFamily[];
   readonly #snapshot: () => MetricSnapshot;
   readonly #now: () => number;
   readonly #outputs: OutputFamilies[];
@@ -166,35 +155,27 @@ export class MetricsRegistry {
   readonly #mbus = new Map<string, MbusFamilies>();
   /** The last telegram's devices by name: every family of every device looks its device up. */
   #named: { telegram: Telegram | undefined; devices: Map<string, MbusDevice> } | undefined;
+  /** Counts changes to the set of per-device M-Bus families. */
+  #mbusVersion = 0;
+  /** The meter's families as last written, by format. */
+  readonly #written: Partial<Record<ExpositionFormat, MeterText>> = {};
 
   /**
    * Makes the registry.
    *
    * @param snapshot Reads the receiver's state; called once per scrape.
-   * @param features The optional outputs that are on (their metrics appear only then).
-   * @param options The clock.
+   * @param options The outputs that are on, and the clock.
    */
-  constructor(
-    snapshot: () => MetricSnapshot,
-    features: readonly Feature[] = [],
-    options: MetricsRegistryOptions = {},
-  ) {
+  constructor(snapshot: () => MetricSnapshot, options: MetricsRegistryOptions = {}) {
     this.#snapshot = snapshot;
     this.#now = options.now ?? Date.now;
     this.#outputs = (options.outputs ?? []).map((output) => ({
       output,
       families: (output.metrics ?? []).map((metric) => ({ writers: writers(metric), metric })),
     }));
-    const registry = new Registry();
-    for (const collect of DEFAULT_COLLECTORS) collect(registry);
-    registry.removeSingleMetric(DROPPED_DEFAULT);
-    this.#runtime = registry.getMetricsAsArray().map((metric) => ({
-      writers: writers(metric as unknown as FamilyDescription),
-      metric: metric as unknown as RuntimeFamily["metric"],
-    }));
-    this.#table = tableFamilies(
-      METRICS.filter((row) => row.feature === undefined || features.includes(row.feature)),
-    );
+    this.#process = PROCESS_FAMILIES.map((family) => ({ writers: writers(family), family }));
+    this.#meter = tableFamilies(METER_METRICS);
+    this.#reader = tableFamilies(READER_METRICS);
   }
 
   #devicesOf(telegram: Telegram | undefined, format: string | undefined): Map<string, MbusDevice> {
@@ -221,43 +202,62 @@ export class MetricsRegistry {
       }
       const find = (t: Telegram) => this.#devicesOf(t, format).get(key);
       this.#mbus.set(key, { families: tableFamilies(originalMbusRows(key, find)), seenAt: now });
+      this.#mbusVersion++;
     }
     const bySeen = [...this.#mbus].sort(([, a], [, b]) => b.seenAt - a.seenAt);
     bySeen.forEach(([key, { seenAt }], rank) => {
       if (now - seenAt > MBUS_FAMILIES_KEPT_MS || rank >= MBUS_FAMILIES_MAX_DEVICES) {
         this.#mbus.delete(key);
+        this.#mbusVersion++;
       }
     });
     return [...this.#mbus.values()].flatMap((device) => device.families);
   }
 
+  /** The meter's families for the snapshot's telegram: written once, then kept until the next. */
+  #meterText(snapshot: MetricSnapshot, format: ExpositionFormat): MeterText {
+    const mbus = this.#mbusFamilies(snapshot);
+    const kept = this.#written[format];
+    if (kept && kept.telegram === snapshot.telegram && kept.mbusVersion === this.#mbusVersion) {
+      return kept;
+    }
+    const write = ({ writers, row }: TableFamily) => writers[format].write(row.read(snapshot));
+    const text: MeterText = {
+      telegram: snapshot.telegram,
+      mbusVersion: this.#mbusVersion,
+      table: joinFamilies(this.#meter.map(write), format),
+      mbus: joinFamilies(mbus.map(write), format),
+    };
+    this.#written[format] = text;
+    return text;
+  }
+
   /**
-   * Renders a scrape: the runtime's families first, then the table's.
+   * Renders a scrape: the process's families first, then the table's, then the outputs'.
    *
    * @param accept The scraper's `Accept` header.
    * @returns The body and its content type.
    */
-  async render(accept: string | undefined): Promise<{ body: string; contentType: string }> {
+  render(accept: string | undefined): { body: string; contentType: string } {
     const format: ExpositionFormat = accept?.includes("application/openmetrics-text")
       ? "openmetrics"
       : "text";
     const snapshot = this.#snapshot();
-    const table = [...this.#table, ...this.#mbusFamilies(snapshot)];
-    const runtime = await Promise.all(
-      this.#runtime.map(async ({ writers, metric }) =>
-        writers[format].write((await metric.get()).values)
-      ),
+    const meter = this.#meterText(snapshot, format);
+    const figures = this.#processReader.read();
+    const process = this.#process.map(({ writers, family }) =>
+      writers[format].write(family.read(figures))
     );
-    const written = table.map(({ writers, row }) => writers[format].write(row.read(snapshot)));
+    const reader = this.#reader.map(({ writers, row }) =>
+      writers[format].write(row.read(snapshot))
+    );
     const outputs = this.#outputs.flatMap(({ output, families }) => {
       const stats = output.stats();
       return families.map(({ writers, metric }) => writers[format].write(metric.read(stats)));
     });
     return {
-      body: exposition([...runtime, ...written, ...outputs], format),
-      contentType: format === "text"
-        ? Registry.PROMETHEUS_CONTENT_TYPE
-        : Registry.OPENMETRICS_CONTENT_TYPE,
+      body: exposition([...process, meter.table, ...reader, meter.mbus, ...outputs], format),
+      contentType: CONTENT_TYPES[format],
     };
   }
 }

@@ -9,14 +9,11 @@
  */
 
 import { FRAME_OUTCOMES } from "../dsmr/decryption.ts";
+import { countedRegisters, gasDevice } from "../dsmr/derive.ts";
 import type { MbusDevice, PhaseReadings, Quantity, Telegram } from "../dsmr/model.ts";
 import { REGISTER_KEYS, type RegisterWatch } from "../meter_registers.ts";
-import type { PushStats } from "../push/pusher.ts";
-import type { ReceiverCounters, ReceiverState } from "../receiver.ts";
-import type { ShareStats } from "../share/share_server.ts";
-import type { MqttStats } from "../mqtt/publisher.ts";
 import type { ConnectionStats } from "../http/connection_guard.ts";
-import type { StreamStats } from "../http/streams.ts";
+import type { ReceiverCounters, ReceiverState } from "../receiver.ts";
 
 /** What a scrape reads from. */
 export interface MetricSnapshot {
@@ -34,18 +31,12 @@ export interface MetricSnapshot {
   configuredFormat?: string | undefined;
   /** The reader's version. */
   version: string;
-  /** The DSMR reader push, when it is on. */
-  push?: PushStats | undefined;
-  /** The share server, when it is on. */
-  share?: ShareStats | undefined;
-  /** MQTT publishing, when it is on. */
-  mqtt?: MqttStats | undefined;
-  /** The HTTP server's event stream clients and connections. */
-  http?: { streams: StreamStats; connections: ConnectionStats } | undefined;
+  /** The HTTP port's connections, when a connection guard holds it. */
+  connections?: ConnectionStats | undefined;
 }
 
 /**
- * The snapshot of a receiver that every scrape starts from (outputs add their own stats).
+ * The snapshot of a receiver that every scrape reads (outputs have their own families).
  *
  * @param receiver The receiver.
  * @param version The reader's version.
@@ -91,15 +82,9 @@ export interface MetricRow {
   type: "gauge" | "counter";
   /** Reads the samples; an absent value gives no sample (never a made-up 0). */
   read(snapshot: MetricSnapshot): Sample[];
-  /** The output the row belongs to; such rows are registered only when that output is on. */
-  feature?: Feature;
 }
 
-/** Optional outputs whose metrics appear only when they are on. */
-export type Feature = "push" | "share" | "mqtt";
-
 const PHASES = ["l1", "l2", "l3"] as const;
-const TARIFFS = ["t1", "t2", "t3", "t4"] as const;
 /** Windows FILETIME (100 ns ticks since 1601-01-01 UTC) of an instant, as the original exported. */
 const FILETIME_EPOCH_OFFSET_MS = 11_644_473_600_000;
 
@@ -119,12 +104,6 @@ function held(s: MetricSnapshot, key: string, value: number): number {
 /** A quantity in kW/kWh/V/A as is. */
 function plain(q: Quantity | undefined): number | undefined {
   return q?.value;
-}
-
-/** The first M-Bus device that measures gas, as the original's `gasUsage`. */
-export function gasDevice(t: Telegram): MbusDevice | undefined {
-  return t.mbus.find((d) => d.kind === "gas" && d.reading) ??
-    t.mbus.find((d) => d.reading?.value.unit === "m3");
 }
 
 function perPhase(read: (p: PhaseReadings) => number | undefined) {
@@ -193,13 +172,12 @@ function registers(direction: "import" | "export") {
   return (s: MetricSnapshot): Sample[] => {
     const energy = s.telegram?.energy[direction];
     if (!energy) return [];
-    const joules = (tariff: (typeof TARIFFS)[number] | "total", kwh: number) =>
-      Math.round(held(s, REGISTER_KEYS.energy(direction, tariff), kwh) * JOULES_PER_KWH);
-    const tariffs = TARIFFS.flatMap((t) =>
-      energy[t] ? [{ labels: { tariff: t.slice(1) }, value: joules(t, energy[t]!.value) }] : []
-    );
-    if (tariffs.length > 0 || !energy.total) return tariffs;
-    return [{ labels: { tariff: "total" }, value: joules("total", energy.total.value) }];
+    return countedRegisters(energy).map(([register, quantity]) => ({
+      labels: { tariff: register === "total" ? "total" : register.slice(1) },
+      value: Math.round(
+        held(s, REGISTER_KEYS.energy(direction, register), quantity.value) * JOULES_PER_KWH,
+      ),
+    }));
   };
 }
 
@@ -245,8 +223,11 @@ const watts = (
   q: Quantity | undefined,
 ) => (q === undefined ? undefined : Math.round(q.value * 1000 * 1000) / 1000);
 
-/** Every metric family with a fixed name. */
-export const METRICS: readonly MetricRow[] = [
+/**
+ * The meter's families with a fixed name: they read only the latest telegram and the registers
+ * held for it, so they change only with a new telegram.
+ */
+export const METER_METRICS: readonly MetricRow[] = [
   // ---- the original product, generation 1 (README) --------------------------------------
   {
     name: "p1_usage_electricity_low",
@@ -501,7 +482,10 @@ export const METRICS: readonly MetricRow[] = [
         }]
         : [],
   },
-  // ---- the reader's health ----------------------------------------------------------------
+];
+
+/** The reader's own families: counters, state and process figures that change between telegrams. */
+export const READER_METRICS: readonly MetricRow[] = [
   {
     name: "p1_telegrams_total",
     help: "Telegrams framed, by result",
@@ -570,162 +554,18 @@ export const METRICS: readonly MetricRow[] = [
     type: "gauge",
     read: (s) => [{ labels: { version: s.version, deno: Deno.version.deno }, value: 1 }],
   },
-  // ---- the DSMR reader push (only when it is on) ------------------------------------------
-  {
-    name: "p1_dsmr_reader_pushes_total",
-    feature: "push",
-    help: "Requests to DSMR reader, by outcome",
-    type: "counter",
-    read: (s) =>
-      s.push
-        ? [
-          { labels: { result: "delivered" }, value: s.push.pushes.delivered },
-          { labels: { result: "dead_letter" }, value: s.push.pushes.deadLetter },
-          { labels: { result: "paused" }, value: s.push.pushes.paused },
-          { labels: { result: "retry" }, value: s.push.pushes.retry },
-        ]
-        : [],
-  },
-  {
-    name: "p1_dsmr_reader_queued_telegrams",
-    feature: "push",
-    help: "Telegrams waiting to be pushed",
-    type: "gauge",
-    read: (s) => one(s.push?.queueLength),
-  },
-  {
-    name: "p1_dsmr_reader_queued_bytes",
-    feature: "push",
-    help: "Bytes of the telegrams waiting to be pushed",
-    type: "gauge",
-    read: (s) => one(s.push?.queueBytes),
-  },
-  {
-    name: "p1_dsmr_reader_oldest_queued_age_seconds",
-    feature: "push",
-    help: "How long the oldest waiting telegram has waited",
-    type: "gauge",
-    read: (s) =>
-      s.push
-        ? one(s.push.oldestQueuedAt === undefined ? 0 : (Date.now() - s.push.oldestQueuedAt) / 1000)
-        : [],
-  },
-  {
-    name: "p1_dsmr_reader_dropped_total",
-    feature: "push",
-    help: "Telegrams dropped because the push queue was full",
-    type: "counter",
-    read: (s) => one(s.push?.dropped),
-  },
-  {
-    name: "p1_dsmr_reader_lost_total",
-    feature: "push",
-    help: "Telegrams lost because they could not be written to the push queue or dead-letter file",
-    type: "counter",
-    read: (s) => one(s.push?.lost),
-  },
-  {
-    name: "p1_dsmr_reader_corrupt_skipped_total",
-    feature: "push",
-    help: "Queued telegrams skipped because their record in the queue file was damaged",
-    type: "counter",
-    read: (s) => one(s.push?.corruptSkipped),
-  },
-  {
-    name: "p1_dsmr_reader_last_success_timestamp_seconds",
-    feature: "push",
-    help: "When DSMR reader last accepted a telegram",
-    type: "gauge",
-    read: (s) => one(s.push?.lastSuccessAt === undefined ? undefined : s.push.lastSuccessAt / 1000),
-  },
-  // ---- MQTT (only when it is on) -----------------------------------------------------------
-  {
-    name: "p1_mqtt_connected",
-    feature: "mqtt",
-    help: "1 while connected to the MQTT broker",
-    type: "gauge",
-    read: (s) => one(s.mqtt ? (s.mqtt.connected ? 1 : 0) : undefined),
-  },
-  {
-    name: "p1_mqtt_published_total",
-    feature: "mqtt",
-    help: "Telegrams published to MQTT",
-    type: "counter",
-    read: (s) => one(s.mqtt?.published),
-  },
-  {
-    name: "p1_mqtt_connects_total",
-    feature: "mqtt",
-    help: "Connections made to the MQTT broker",
-    type: "counter",
-    read: (s) => one(s.mqtt?.connects),
-  },
-  // ---- the share port (only when it is on) ------------------------------------------------
-  {
-    name: "p1_share_clients",
-    feature: "share",
-    help: "Clients connected to the share port",
-    type: "gauge",
-    read: (s) => one(s.share?.clients),
-  },
-  {
-    name: "p1_share_telegrams_forwarded_total",
-    feature: "share",
-    help: "Telegram copies written to share clients",
-    type: "counter",
-    read: (s) => one(s.share?.telegramsForwarded),
-  },
-  {
-    name: "p1_share_clients_dropped_total",
-    feature: "share",
-    help: "Share clients dropped because they did not keep up",
-    type: "counter",
-    read: (s) => one(s.share?.clientsDropped),
-  },
-  {
-    name: "p1_share_connections_refused_total",
-    feature: "share",
-    help: "Share connections refused by --share-allow",
-    type: "counter",
-    read: (s) => one(s.share?.connectionsRefused),
-  },
-  // ---- the HTTP server's limits ------------------------------------------------------------
-  {
-    name: "p1_http_stream_clients",
-    help: "Clients connected to the live event stream (/api/v1/stream)",
-    type: "gauge",
-    read: (s) => one(s.http?.streams.clients),
-  },
-  {
-    name: "p1_http_stream_clients_refused_total",
-    help: "Event stream clients refused with 503 because --stream-clients were connected",
-    type: "counter",
-    read: (s) => one(s.http?.streams.refused),
-  },
-  {
-    name: "p1_http_stream_clients_closed_slow_total",
-    help: "Event stream clients closed because they stopped reading",
-    type: "counter",
-    read: (s) => one(s.http?.streams.closedSlow),
-  },
-  {
-    name: "p1_http_stream_events_dropped_total",
-    help: "Events an event stream client lost because its buffer was full",
-    type: "counter",
-    read: (s) => one(s.http?.streams.eventsDropped),
-  },
   {
     name: "p1_http_connections",
     help: "HTTP connections open",
     type: "gauge",
-    read: (s) => one(s.http?.connections.open),
+    read: (s) => one(s.connections?.open),
   },
   {
     name: "p1_http_connections_closed_total",
     help: "HTTP connections closed by a limit, by reason (header_timeout, idle, evicted)",
     type: "counter",
     read: (s) => {
-      const c = s.http?.connections;
+      const c = s.connections;
       if (!c) return [];
       return [
         { labels: { reason: "header_timeout" }, value: c.closedHeaderTimeout },
@@ -738,15 +578,12 @@ export const METRICS: readonly MetricRow[] = [
     name: "p1_http_connections_refused_total",
     help: "HTTP connections refused because the connection limit was reached",
     type: "counter",
-    read: (s) => one(s.http?.connections.refused),
-  },
-  {
-    name: "process_resident_memory_bytes",
-    help: "Resident memory size in bytes.",
-    type: "gauge",
-    read: () => one(Deno.memoryUsage().rss),
+    read: (s) => one(s.connections?.refused),
   },
 ];
+
+/** Every metric family with a fixed name: the meter's, then the reader's. */
+export const METRICS: readonly MetricRow[] = [...METER_METRICS, ...READER_METRICS];
 
 /**
  * The original's per-device families (`p1_mbus_<id>_device_type`, `_capture_time`, `_value`) for

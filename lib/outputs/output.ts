@@ -20,7 +20,7 @@ import type { P1Receiver } from "../receiver.ts";
 /** What an output may read of the receiver: the latest telegram, its state, and subscriptions. */
 export type ReceiverView = Pick<
   P1Receiver,
-  "latest" | "state" | "counters" | "staleAfterMs" | "subscribe" | "onStateChange"
+  "latest" | "state" | "counters" | "source" | "staleAfterMs" | "subscribe" | "onStateChange"
 >;
 
 /** What an output is given when it starts. */
@@ -33,6 +33,8 @@ export interface OutputContext {
   version: string;
   /** The directory where outputs keep their files (queues, databases), created when missing. */
   dataDir: string;
+  /** Most records and bytes each push's durable queue keeps (`--queue-max`, `--queue-max-bytes`). */
+  queue: { maxRecords: number; maxBytes: number };
   /** Aborted when the service begins to stop: long-lived work (event streams) ends. */
   closing: AbortSignal;
 }
@@ -51,7 +53,10 @@ export interface OutputMetric<S> {
 
 /** A running output. `S` is the snapshot of what it has done, read by status and metrics. */
 export interface Output<S = unknown> {
-  /** Its key in `/api/v1/status`, e.g. `dsmrReader`, `mqtt`, `share`, `history`. */
+  /**
+   * Its key in `/api/v1/status`, e.g. `dsmrReader`, `mqtt`, `share`, `history`; a dotted name such
+   * as `http.streams` puts its part in a section.
+   */
   readonly name: string;
   /**
    * Starts it: subscribes to the receiver, opens its files and sockets. A failure the user must
@@ -64,7 +69,8 @@ export interface Output<S = unknown> {
   /** A snapshot of what it has done (counters, queue length, connection state). */
   stats(): S;
   /**
-   * Its part of `/api/v1/status`, JSON-safe. Without it the stats themselves are shown.
+   * Its part of `/api/v1/status`, JSON-safe; `undefined` leaves its key out. Without this method
+   * the stats themselves are shown.
    *
    * @param stats A snapshot from {@linkcode Output.stats}.
    * @param now The service's clock, for ages.
@@ -94,6 +100,17 @@ export class OutputStartError extends Error {
  * configuration those options fill (`undefined` when it is off).
  */
 export interface OutputDefinition<R extends OptionRows = OptionRows, C = unknown> {
+  /** Its key in `/api/v1/status`: the {@linkcode Output.name} of what it creates. */
+  readonly name: string;
+  /**
+   * Shown as `null` in `/api/v1/status` while off, as the outputs of the first release (the DSMR
+   * reader push, the share port, MQTT) always were; the others' keys are absent while off.
+   */
+  readonly nullWhenOff?: true;
+  /** When it is on, as the documentation says it, e.g. ``only with `--mqtt-url` ``; absent: always. */
+  readonly when?: string;
+  /** Its `/metrics` families (those of what it creates), for the documentation. */
+  readonly metrics: readonly OutputMetric<never>[];
   /** Its options: one group of rows, filled into its part of the configuration. */
   readonly options: OptionGroup<R, C>;
   /**

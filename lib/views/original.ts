@@ -7,12 +7,7 @@
  */
 
 import type { PhaseReadings, Telegram, Timestamp } from "../dsmr/model.ts";
-import { gasDevice } from "../metrics/table.ts";
-
-/** The raw first value of a line, as the meter wrote it. */
-export function rawValue(telegram: Telegram, reference: string): string | undefined {
-  return telegram.obis.find((line) => line.reference === reference)?.raw[0];
-}
+import { gasDevice, rawEquipmentId, rawMbusId, rawTextMessage } from "../dsmr/derive.ts";
 
 /** Meter-local time without offset, as the original wrote it: `2023-02-05T16:50:05`. */
 function localTime(time: Timestamp | undefined): string | null {
@@ -131,7 +126,7 @@ function phase(p: PhaseReadings | undefined): OriginalPhaseJson | null {
 export function originalApi(t: Telegram | undefined): OriginalApiJson {
   return {
     versionInformation: t?.version === undefined ? null : Number(t.version),
-    equipmentIdentifier: t ? orNull(rawValue(t, "0-0:96.1.1")) : null,
+    equipmentIdentifier: t ? orNull(rawEquipmentId(t)) : null,
     timestamp: localTime(t?.timestamp),
     rawTimestamp: t?.timestamp?.raw ?? null,
     tariffIndicator: orNull(t?.tariff),
@@ -147,12 +142,10 @@ export function originalApi(t: Telegram | undefined): OriginalApiJson {
     phaseL1: phase(t?.phases.l1),
     phaseL2: phase(t?.phases.l2),
     phaseL3: phase(t?.phases.l3),
-    textMessage: t ? orNull(rawValue(t, "0-0:96.13.0")) : null,
+    textMessage: t ? orNull(rawTextMessage(t)) : null,
     modBusClients: t
       ? t.mbus.map((d) => ({
-        deviceIdentifier: orNull(
-          rawValue(t, `0-${d.channel}:96.1.0`) ?? rawValue(t, `0-${d.channel}:96.1.1`),
-        ),
+        deviceIdentifier: orNull(rawMbusId(t, d.channel)),
         deviceType: orNull(d.deviceType),
         captureTime: localTime(d.reading?.time),
         rawCaptureTime: digits(d.reading?.time),

@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import { createApp } from "../../lib/http/app.ts";
-import { History, pointOf } from "../../lib/history.ts";
-import { MetricsRegistry } from "../../lib/metrics/registry.ts";
-import { receiverSnapshot } from "../../lib/metrics/table.ts";
+import { type Config, parseConfig } from "../../lib/config.ts";
 import { P1Receiver } from "../../lib/receiver.ts";
+import { createService } from "../../lib/service.ts";
 import { FileSource } from "../../lib/source/file.ts";
 import { DASHBOARD_SCRIPT } from "../../lib/ui/page.ts";
 import { appFor, receiverOf } from "../support/service.ts";
@@ -55,12 +53,15 @@ Deno.test("GET /ui/ sends the browser to /ui, where its relative links resolve",
   assert.equal(new URL(response.headers.get("location")!, "http://x/ui/").pathname, "/ui");
 });
 
-Deno.test("GET /api/v1/history checks minutes and answers per telegram or per minute", async () => {
-  const receiver = await receiverOf("nl-dsmr50-3phase-4mbus.txt");
-  const history = new History();
-  history.add(pointOf(receiver.latest!.telegram, receiver.latest!.receivedAt));
-  const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, "t"));
-  const app = createApp({ receiver, metrics, version: "t", startedAt: 0, history });
+Deno.test("with --history off, GET /api/v1/history checks minutes and answers from memory", async () => {
+  const receiver = new P1Receiver({
+    source: new FileSource({ path: fixture("nl-dsmr50-3phase-4mbus.txt") }),
+  });
+  const config = parseConfig({ args: ["--history", "off"], env: {} }) as Config;
+  const service = createService(config, { receiver });
+  await service.start();
+  await receiver.finished;
+  const app = service.app;
   assert.equal((await app.request("/api/v1/history?minutes=0")).status, 400);
   const bad = await app.request("/api/v1/history?minutes=lots");
   assert.equal(bad.status, 400);
@@ -75,6 +76,7 @@ Deno.test("GET /api/v1/history checks minutes and answers per telegram or per mi
     (await (await app.request("/api/v1/history?minutes=2880")).json()).resolution,
     "minute",
   );
+  await service.stop();
 });
 
 /** Reads server-sent events until none arrives for `idleMs`. */
@@ -104,13 +106,11 @@ Deno.test("GET /api/v1/stream sends status and telegrams; a client that does not
       loop: true,
     }),
   });
-  const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, "t"));
-  const closing = new AbortController();
-  const app = createApp({ receiver, metrics, version: "t", startedAt: 0, closing: closing.signal });
-  const response = await app.request("/api/v1/stream");
+  const service = createService(parseConfig({ args: [], env: {} }) as Config, { receiver });
+  await service.start();
+  const response = await service.app.request("/api/v1/stream");
   assert.equal(response.headers.get("content-type"), "text/event-stream");
   const reader = response.body!.getReader();
-  receiver.start();
   // This client reads nothing while the meter floods it with telegrams.
   while (receiver.counters.telegramsOk < 300) {
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -125,6 +125,6 @@ Deno.test("GET /api/v1/stream sends status and telegrams; a client that does not
   );
   assert.equal(JSON.parse(telegrams[0]!.data).phases.l2.voltage.value, 229.8);
   assert.ok(receiver.counters.telegramsOk >= 300, "the reader went on");
-  closing.abort();
+  await service.stop();
   await reader.cancel();
 });

@@ -3,18 +3,21 @@
  * beyond the limit clients get 503; a client that stops reading is closed and counted.
  */
 import assert from "node:assert/strict";
-import { createApp, liveFeed } from "../../lib/http/app.ts";
-import { SlowClientError, StreamHub } from "../../lib/http/streams.ts";
+import { type AppDependencies, createApp } from "../../lib/http/app.ts";
+import { SlowClientError } from "../../lib/http/streams.ts";
+import { SILENT } from "../../lib/log.ts";
 import { MetricsRegistry } from "../../lib/metrics/registry.ts";
 import { receiverSnapshot } from "../../lib/metrics/table.ts";
 import { RegisterWatch } from "../../lib/meter_registers.ts";
+import { StreamOutput, type StreamOutputOptions } from "../../lib/outputs/stream/output.ts";
 import { P1Receiver } from "../../lib/receiver.ts";
+import { outputContext } from "../../lib/service.ts";
 import { FileSource } from "../../lib/source/file.ts";
 import { waitFor } from "../support/helpers.ts";
 import { fixture } from "../support/paths.ts";
 import { receiverOf } from "../support/service.ts";
 
-type Receiver = Parameters<typeof liveFeed>[0];
+type Receiver = AppDependencies["receiver"];
 
 /** The real receiver, counting the subscriptions that are open (telegram and state listeners). */
 function counting(receiver: P1Receiver): { receiver: Receiver; open: () => number } {
@@ -57,17 +60,16 @@ function serve(app: ReturnType<typeof createApp>) {
   return { url: `http://127.0.0.1:${server.addr.port}`, server };
 }
 
-function appWith(receiver: Receiver, streams?: StreamHub) {
+/** The app with the live stream as its only output, started on `receiver`. */
+async function appWith(receiver: Receiver, options: StreamOutputOptions = { maxClients: 64 }) {
+  const streams = new StreamOutput(options);
+  const limits = { dataDir: "unused", queueMax: 1, queueMaxBytes: 1 };
+  await streams.start(outputContext(limits, receiver, SILENT, new AbortController().signal));
   const metrics = new MetricsRegistry(() =>
     receiverSnapshot({ ...receiver, registers: new RegisterWatch(), format: "auto" }, "t")
   );
-  return createApp({
-    receiver,
-    metrics,
-    version: "t",
-    startedAt: 0,
-    ...(streams ? { streams } : {}),
-  });
+  const app = createApp({ receiver, metrics, version: "t", startedAt: 0, outputs: [streams] });
+  return { app, streams };
 }
 
 /** A receiver replaying the 3-phase fixture in a loop, one telegram every `seconds`. */
@@ -83,7 +85,7 @@ function replaying(seconds: number): P1Receiver {
 
 Deno.test("HEAD /api/v1/stream answers the stream's headers and subscribes to nothing", async () => {
   const { receiver, open } = counting(await receiverOf("nl-dsmr50-3phase-4mbus.txt"));
-  const { url, server } = serve(appWith(receiver));
+  const { url, server } = serve((await appWith(receiver)).app);
   try {
     for (let i = 0; i < 200; i++) {
       const response = await fetch(`${url}/api/v1/stream`, { method: "HEAD" });
@@ -101,7 +103,7 @@ Deno.test("HEAD /api/v1/stream answers the stream's headers and subscribes to no
 
 Deno.test("a stream client that goes away is forgotten with its subscriptions", async () => {
   const { receiver, open } = counting(await receiverOf("nl-dsmr50-3phase-4mbus.txt"));
-  const { url, server } = serve(appWith(receiver));
+  const { url, server } = serve((await appWith(receiver)).app);
   try {
     const clients = await Promise.all(Array.from({ length: 5 }, async () => {
       const abort = new AbortController();
@@ -127,8 +129,7 @@ Deno.test("a stream client that goes away is forgotten with its subscriptions", 
 
 Deno.test("beyond the client limit /api/v1/stream answers 503 with a reason, counted", async () => {
   const receiver = await receiverOf("nl-dsmr50-3phase-4mbus.txt");
-  const streams = new StreamHub({ feed: liveFeed(receiver), maxClients: 2 });
-  const app = appWith(receiver, streams);
+  const { app, streams } = await appWith(receiver, { maxClients: 2 });
   const { url, server } = serve(app);
   try {
     const first = await fetch(`${url}/api/v1/stream`);
@@ -147,7 +148,7 @@ Deno.test("beyond the client limit /api/v1/stream answers 503 with a reason, cou
       [2, 2, 1],
     );
     await first.body!.cancel();
-    await waitFor(() => streams.stats.clients === 1, "the first client to be forgotten");
+    await waitFor(() => streams.stats().clients === 1, "the first client to be forgotten");
     const fourth = await fetch(`${url}/api/v1/stream`);
     assert.equal(fourth.status, 200, "a place freed is taken again");
     await Promise.all([second.body!.cancel(), fourth.body!.cancel()]);
@@ -158,8 +159,8 @@ Deno.test("beyond the client limit /api/v1/stream answers 503 with a reason, cou
 
 Deno.test("a stream client that stops reading is closed and counted; a client that reads is kept", async () => {
   const receiver = replaying(0.002);
-  const streams = new StreamHub({ feed: liveFeed(receiver), maxClients: 4, slowAfterMs: 300 });
-  const { url, server } = serve(appWith(receiver, streams));
+  const { app, streams } = await appWith(receiver, { maxClients: 4, slowAfterMs: 300 });
+  const { url, server } = serve(app);
   receiver.start();
   const stuck = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
   const reading = await fetch(`${url}/api/v1/stream`);
@@ -172,9 +173,9 @@ Deno.test("a stream client that stops reading is closed and counted; a client th
   })();
   try {
     await stuck.write(new TextEncoder().encode("GET /api/v1/stream HTTP/1.1\r\nHost: x\r\n\r\n"));
-    await waitFor(() => streams.stats.closedSlow === 1, "the stuck client to be closed", 30_000);
-    assert.equal(streams.stats.clients, 1, "the reading client is still connected");
-    assert.ok(streams.stats.eventsDropped > 0, "what the stuck client lost is counted");
+    await waitFor(() => streams.stats().closedSlow === 1, "the stuck client to be closed", 30_000);
+    assert.equal(streams.stats().clients, 1, "the reading client is still connected");
+    assert.ok(streams.stats().eventsDropped > 0, "what the stuck client lost is counted");
     // The stuck client's connection ends: what was sent before, then the end.
     const buffer = new Uint8Array(65536);
     let ended = false;

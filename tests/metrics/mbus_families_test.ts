@@ -58,7 +58,7 @@ Deno.test("with V502 every M-Bus device's families are named by its hex id, as t
 /** A registry over whatever telegram `current` holds, on a clock the test moves. */
 function registryOverTime() {
   const state = { telegram: undefined as Telegram | undefined, now: 0 };
-  const registry = new MetricsRegistry(() => snapshotOf(state.telegram), [], {
+  const registry = new MetricsRegistry(() => snapshotOf(state.telegram), {
     now: () => state.now,
   });
   const scrape = async () => (await registry.render(undefined)).body;

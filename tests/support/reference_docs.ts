@@ -13,15 +13,13 @@ import { OPTIONS, type OptionSpec } from "../../lib/config.ts";
 import { FORMAT_ALIASES, FORMATS } from "../../lib/dsmr/formats.ts";
 import { MetricsRegistry } from "../../lib/metrics/registry.ts";
 import {
-  type Feature,
   type MetricRow,
   METRICS,
   type MetricSnapshot,
   originalMbusRows,
   receiverSnapshot,
 } from "../../lib/metrics/table.ts";
-import { INFLUX_METRICS, type InfluxStats } from "../../lib/outputs/influx/stats.ts";
-import { HISTORY_METRICS, type HistoryStats } from "../../lib/outputs/history/history_output.ts";
+import { OUTPUTS } from "../../lib/outputs/list.ts";
 import { VERSION } from "../../lib/version.ts";
 import { ROOT } from "./paths.ts";
 import { receiverOf } from "./service.ts";
@@ -82,12 +80,6 @@ export function renderOptions(): Promise<string> {
 }
 
 /** The option that turns on each optional output, whose metrics appear only then. */
-const FEATURE_OPTION: Record<Feature, string> = {
-  push: "--dsmr-reader-url",
-  share: "--share-port",
-  mqtt: "--mqtt-url",
-};
-
 /** Fixtures whose telegrams together give every label a telegram metric has. */
 const LABEL_FIXTURES = [
   "nl-dsmr50-3phase-4mbus.txt",
@@ -97,8 +89,8 @@ const LABEL_FIXTURES = [
 ];
 
 /**
- * Stand-in stats for every optional output: any property is another stand-in, and any number
- * read from it is 0. Only the label names of the rows that read it matter here.
+ * Stand-in stats for every output: any property is another stand-in, and any number read from
+ * it is 0. Only the label names of the families that read it matter here.
  */
 const ANY_STATS: unknown = new Proxy(() => {}, {
   get: (_, key) => (key === Symbol.toPrimitive ? () => 0 : ANY_STATS),
@@ -108,12 +100,7 @@ const ANY_STATS: unknown = new Proxy(() => {}, {
 async function labelNames(): Promise<Map<string, Set<string>>> {
   const names = new Map<string, Set<string>>();
   for (const fixture of LABEL_FIXTURES) {
-    const snapshot: MetricSnapshot = {
-      ...receiverSnapshot(await receiverOf(fixture), VERSION),
-      push: ANY_STATS as MetricSnapshot["push"],
-      share: ANY_STATS as MetricSnapshot["share"],
-      mqtt: ANY_STATS as MetricSnapshot["mqtt"],
-    };
+    const snapshot: MetricSnapshot = receiverSnapshot(await receiverOf(fixture), VERSION);
     for (const row of METRICS) {
       const set = names.get(row.name) ?? new Set<string>();
       for (const sample of row.read(snapshot)) {
@@ -131,7 +118,7 @@ function escapeHtml(text: string): string {
 }
 
 function metricLine(
-  row: Pick<MetricRow, "name" | "type" | "help" | "feature">,
+  row: Pick<MetricRow, "name" | "type" | "help">,
   labels: Set<string> | undefined,
 ): string {
   const parts = [`- \`${row.name}\` (${row.type}`];
@@ -139,7 +126,6 @@ function metricLine(
     parts.push(`; labels ${[...labels].map((l) => `\`${l}\``).join(", ")}`);
   }
   parts.push(`): ${escapeHtml(row.help)}`);
-  if (row.feature) parts.push(` (only with \`${FEATURE_OPTION[row.feature]}\`)`);
   return parts.join("");
 }
 
@@ -167,18 +153,14 @@ export async function renderMetrics(): Promise<string> {
   const labels = await labelNames();
   const table = METRICS.map((row) => metricLine(row, labels.get(row.name)));
   const mbus = originalMbusRows("<id>", () => undefined).map((row) => metricLine(row, undefined));
-  const outputs = INFLUX_METRICS.map((metric) => {
-    const labels = new Set(
-      metric.read(ANY_STATS as InfluxStats).flatMap((s) => Object.keys(s.labels ?? {})),
-    );
-    return `${metricLine(metric, labels)} (only with \`--influx-url\`)`;
-  });
-  const history = HISTORY_METRICS.map((metric) => {
-    const labels = new Set(
-      metric.read(ANY_STATS as HistoryStats).flatMap((s) => Object.keys(s.labels ?? {})),
-    );
-    return `${metricLine(metric, labels)} (unless \`--history off\`)`;
-  });
+  const outputs = OUTPUTS.flatMap((output) =>
+    output.metrics.map((metric) => {
+      const labels = new Set(
+        metric.read(ANY_STATS as never).flatMap((s) => Object.keys(s.labels ?? {})),
+      );
+      return `${metricLine(metric, labels)}${output.when ? ` (${output.when})` : ""}`;
+    })
+  );
   const runtime = (await runtimeFamilies()).map((family) =>
     `- \`${family.name}\` (${family.type}): ${escapeHtml(family.help)}`
   );
@@ -187,7 +169,6 @@ export async function renderMetrics(): Promise<string> {
     "",
     ...table,
     ...outputs,
-    ...history,
     "",
     "### The original's per-device M-Bus families",
     "",
@@ -196,7 +177,7 @@ export async function renderMetrics(): Promise<string> {
     "",
     ...mbus,
     "",
-    "### The runtime's own (prom-client)",
+    "### The process's own (as prom-client names them)",
     "",
     ...runtime,
   ].join("\n");

@@ -5,15 +5,13 @@
  */
 
 import { type Config, parseConfig } from "../../lib/config.ts";
-import { createApp } from "../../lib/http/app.ts";
-import { MetricsRegistry } from "../../lib/metrics/registry.ts";
-import { HISTORY } from "../../lib/outputs/history/history_output.ts";
-import type { Output } from "../../lib/outputs/output.ts";
-import { type MetricSnapshot, receiverSnapshot } from "../../lib/metrics/table.ts";
+import type { MetricSnapshot } from "../../lib/metrics/table.ts";
 import type { Telegram } from "../../lib/dsmr/model.ts";
 import { P1Receiver } from "../../lib/receiver.ts";
+import { type Logger, SILENT } from "../../lib/log.ts";
+import type { OutputContext } from "../../lib/outputs/output.ts";
+import { createService, outputContext } from "../../lib/service.ts";
 import { FileSource } from "../../lib/source/file.ts";
-import { VERSION } from "../../lib/version.ts";
 import { fixture } from "./paths.ts";
 
 /** A receiver that has read the given fixtures (or nothing yet, with no names). */
@@ -35,20 +33,12 @@ export async function receiverOf(...names: string[]): Promise<P1Receiver> {
 }
 
 /**
- * The app the service would serve for this receiver, with the outputs that are on by default
- * (the history, not started: its routes answer 503).
+ * The app the service serves with its default options for this receiver: `serve`'s own wiring,
+ * with the outputs that are on by default (the history, not started: its routes answer 503).
  */
 export function appFor(receiver: P1Receiver, now?: () => number) {
-  const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, VERSION));
   const defaults = parseConfig({ args: [], env: {} }) as Config;
-  return createApp({
-    receiver,
-    metrics,
-    version: VERSION,
-    startedAt: Date.now(),
-    outputs: [HISTORY.create(defaults)].filter((output) => output !== undefined) as Output[],
-    ...(now ? { now } : {}),
-  });
+  return createService(defaults, { receiver, ...(now ? { now } : {}) }).app;
 }
 
 /** What a scrape reads when `telegram` is the latest one and nothing was counted yet. */
@@ -110,4 +100,21 @@ export async function promtoolCheck(exposition: string): Promise<{ code: number;
   const { code, stdout, stderr } = await child.output();
   const decoder = new TextDecoder();
   return { code, output: decoder.decode(stdout) + decoder.decode(stderr) };
+}
+
+/**
+ * What an output is given when it starts, for a test that feeds it telegrams itself: a data
+ * directory, queue limits and a real receiver that is never started.
+ */
+export function contextFor(
+  dataDir: string,
+  logger: Logger = SILENT,
+  queue: { maxRecords?: number; maxBytes?: number } = {},
+): OutputContext {
+  const receiver = new P1Receiver({ source: new FileSource({ path: `${dataDir}/no-capture` }) });
+  const limits = {
+    queueMax: queue.maxRecords ?? 200_000,
+    queueMaxBytes: queue.maxBytes ?? 2 ** 28,
+  };
+  return outputContext({ dataDir, ...limits }, receiver, logger, new AbortController().signal);
 }

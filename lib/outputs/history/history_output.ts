@@ -16,9 +16,9 @@
 import type { Hono } from "hono";
 import { FORMATS, isFormatId } from "../../dsmr/formats.ts";
 import { CENTRAL_EUROPEAN_TIME, type TimeZoneRule } from "../../dsmr/values.ts";
-import type { HistoryAnswer, HistoryPoint } from "../../history.ts";
+import { type HistoryAnswer, type HistoryPoint, MemoryHistoryOutput } from "./memory.ts";
 import { type Logger, SILENT } from "../../log.ts";
-import { HISTORY_OPTIONS } from "../../config/options.ts";
+import { HISTORY_OPTIONS } from "./options.ts";
 import {
   type Output,
   type OutputContext,
@@ -125,6 +125,8 @@ export class HistoryOutput implements Output<HistoryStats> {
   #unsubscribe: (() => void)[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastWriteAttempt = -Infinity;
+  /** The database's size as measured after it was opened or last written (not at every scrape). */
+  #databaseBytes = 0;
   #futureTelegrams = 0;
   #loggedError: string | undefined;
   readonly #stats: Omit<
@@ -203,7 +205,7 @@ export class HistoryOutput implements Output<HistoryStats> {
       ...this.#stats,
       movedAside: [...this.#stats.movedAside],
       database: this.#path,
-      databaseBytes: this.#store?.sizeBytes,
+      databaseBytes: this.#store ? this.#databaseBytes : undefined,
       pendingMinutes: this.#pending.length,
       lateTelegrams: this.#builder.late + this.#futureTelegrams,
     };
@@ -325,6 +327,7 @@ export class HistoryOutput implements Output<HistoryStats> {
       });
     }
     this.#store = store;
+    this.#databaseBytes = store.sizeBytes;
     return store;
   }
 
@@ -381,6 +384,7 @@ export class HistoryOutput implements Output<HistoryStats> {
       const store = this.#store ?? this.#open();
       const result = store.write(this.#pending, this.#zone, this.#config.minuteDays);
       this.#stats.minutesWritten += result.minutes;
+      this.#databaseBytes = store.sizeBytes;
       this.#stats.lastWriteAt = this.#now();
       this.#pending = [];
       if (this.#stats.lastError) {
@@ -487,11 +491,17 @@ export const HISTORY_METRICS: readonly OutputMetric<HistoryStats>[] = [
   },
 ];
 
-/** The history as the service's list of outputs holds it. */
+/**
+ * The history as the service's list of outputs holds it: in the database, or, with
+ * `--history off`, in memory for the dashboard's charts.
+ */
 export const HISTORY: OutputDefinition<
   typeof HISTORY_OPTIONS.rows,
   { history: HistoryConfig | undefined }
 > = {
+  name: "history",
+  when: "unless `--history off`",
+  metrics: HISTORY_METRICS,
   options: HISTORY_OPTIONS,
-  create: ({ history }) => (history ? new HistoryOutput(history) : undefined),
+  create: ({ history }) => (history ? new HistoryOutput(history) : new MemoryHistoryOutput()),
 };

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { countedRegisters, meterReading } from "../../dsmr/derive.ts";
 import type { MbusKind, Quantity, Telegram } from "../../dsmr/model.ts";
 
 /** A register of the electricity meter: a direction and a tariff, or the meter's only total. */
@@ -107,28 +108,26 @@ export function factsOf(telegram: Telegram, receivedAt: number): TelegramFacts {
   };
   const readings: RegisterReading[] = [];
   for (const direction of ["import", "export"] as const) {
-    const energy = telegram.energy[direction];
-    const tariffs = (["t1", "t2", "t3", "t4"] as const).filter((t) => energy[t] !== undefined);
-    // A meter's own total counts only when it has no tariff registers (else it is their sum).
-    for (const tariff of tariffs.length > 0 ? tariffs : energy.total ? ["total" as const] : []) {
+    for (const [register, quantity] of countedRegisters(telegram.energy[direction])) {
       readings.push({
         meter,
-        register: `${direction}_${tariff}`,
-        reading: { time, value: energy[tariff]!.value },
+        register: `${direction}_${register}`,
+        reading: { time, value: quantity.value },
       });
     }
   }
   for (const device of telegram.mbus) {
-    if (!device.reading) continue;
+    const reading = meterReading(device); // an empty slot's placeholder is no reading
+    if (!reading) continue;
     readings.push({
       meter: {
         kind: device.kind,
         channel: device.channel,
         equipmentId: device.id ?? "",
-        unit: device.reading.value.unit,
+        unit: reading.value.unit,
       },
       register: "reading",
-      reading: { time: device.reading.time?.epochMs ?? time, value: device.reading.value.value },
+      reading: { time: reading.time?.epochMs ?? time, value: reading.value.value },
     });
   }
   const { l1, l2, l3 } = telegram.phases;

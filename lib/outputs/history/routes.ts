@@ -8,15 +8,19 @@
  */
 
 import type { Context, Hono } from "hono";
-import type { HistoryAnswer } from "../../history.ts";
+import type { HistoryAnswer } from "./memory.ts";
 import { type UsageAnswer, usageCsv, UsageQueryError } from "./usage.ts";
 
-/** What the routes ask. */
-export interface HistoryQueries {
-  /** Usage per step, from the parameters `from`, `to` and `step`. */
-  usage(params: { from?: string; to?: string; step?: string }): UsageAnswer;
+/** What `/api/v1/history` asks: the history in the database, or the one in memory. */
+export interface RecentQueries {
   /** The last minutes and today's usage. */
   history(minutes: number): HistoryAnswer;
+}
+
+/** What the routes ask. */
+export interface HistoryQueries extends RecentQueries {
+  /** Usage per step, from the parameters `from`, `to` and `step`. */
+  usage(params: { from?: string; to?: string; step?: string }): UsageAnswer;
 }
 
 const USAGE_PARAMETERS = ["from", "to", "step"];
@@ -74,6 +78,16 @@ export function historyRoutes(app: Hono, history: HistoryQueries): void {
     return c.body(usageCsv(answer));
   });
 
+  recentRoute(app, history);
+}
+
+/**
+ * Adds `GET /api/v1/history`, the dashboard's charts.
+ *
+ * @param app The app.
+ * @param history What it reads.
+ */
+export function recentRoute(app: Hono, history: RecentQueries): void {
   app.get("/api/v1/history", (c) => {
     const text = c.req.query("minutes") ?? "60";
     const minutes = Number(text);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { basicAuthorization, splitCredentials } from "../../push/credentials.ts";
+import { basicAuthorization, splitCredentials } from "../credentials.ts";
 
 /** Where and how to write. */
 export type InfluxTarget =

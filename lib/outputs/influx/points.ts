@@ -21,6 +21,7 @@
  * @module
  */
 
+import { meterReading } from "../../dsmr/derive.ts";
 import type { MbusDevice, MbusKind, Quantity, Telegram, Timestamp } from "../../dsmr/model.ts";
 import type { FieldValue, Point } from "./line_protocol.ts";
 
@@ -44,12 +45,6 @@ const MBUS_MEASUREMENTS: Readonly<Record<MbusKind, string>> = {
   electricity: "electricity_mbus",
   unknown: "mbus",
 };
-
-/**
- * Meters send a reading stamped 1970 (or 2000) for an empty M-Bus channel; a device reading from
- * before this instant is such a placeholder, not a measurement.
- */
-const PLACEHOLDER_BEFORE_MS = Date.UTC(2001, 0, 1);
 
 /** A unit as the end of a field name: `kWh` gives `kwh`, `m3` gives `m3`. */
 function unitSuffix(unit: string): string {
@@ -107,8 +102,8 @@ function electricity(t: Telegram): Fields {
 }
 
 function mbusPoint(device: MbusDevice, fallbackMs: number): Point | undefined {
-  const reading = device.reading;
-  if (!reading || (reading.time && reading.time.epochMs < PLACEHOLDER_BEFORE_MS)) return undefined;
+  const reading = meterReading(device);
+  if (!reading) return undefined;
   return {
     measurement: MBUS_MEASUREMENTS[device.kind],
     tags: { channel: String(device.channel), equipment_id: device.id ?? "" },

@@ -5,10 +5,19 @@
  * @module
  */
 
-import { ConfigError } from "../../config/option.ts";
+import { ConfigError, optionGroup } from "../../config/option.ts";
+import {
+  nonEmpty,
+  oneOf,
+  positiveMilliseconds,
+  seconds,
+  text,
+  url,
+  withoutTrailingSlash,
+} from "../../config/readers.ts";
 import type { InfluxTarget } from "./client.ts";
 
-/** The values of the `--influx-*` options, as `config/options.ts` reads them. */
+/** The values of the `--influx-*` options, as {@linkcode INFLUX_OPTIONS} reads them. */
 export interface InfluxOptionValues {
   url: string | undefined;
   api: "auto" | "v1" | "v2";
@@ -133,3 +142,90 @@ export function influxSettings(values: InfluxOptionValues): InfluxSettings | und
     ...common,
   };
 }
+
+/** Writing every reading to InfluxDB or VictoriaMetrics, on when its URL is set. */
+export const INFLUX_OPTIONS = optionGroup({
+  url: {
+    name: "influx-url",
+    env: "P1READER_INFLUX_URL",
+    value: "URL",
+    help: "write every reading to this InfluxDB or VictoriaMetrics, e.g. http://127.0.0.1:8086 " +
+      "(line protocol; off when unset)",
+    read: (given: string) => {
+      const base = url(["http:", "https:"], "expected an http:// or https:// URL")(given);
+      if (/[?#]/.test(base)) {
+        throw new ConfigError("expected a base URL without ?query or #fragment");
+      }
+      return withoutTrailingSlash(base);
+    },
+  },
+  api: {
+    name: "influx-api",
+    env: "P1READER_INFLUX_API",
+    default: "auto",
+    value: "auto|v1|v2",
+    help: "v1: InfluxDB 1.x's /write (--influx-db); v2: InfluxDB 2.x's /api/v2/write " +
+      "(--influx-org, --influx-bucket); auto: by which of those are set",
+    read: oneOf(["auto", "v1", "v2"]),
+  },
+  db: {
+    name: "influx-db",
+    env: "P1READER_INFLUX_DB",
+    value: "NAME",
+    help: "InfluxDB 1.x database",
+    read: nonEmpty,
+  },
+  username: {
+    name: "influx-username",
+    env: "P1READER_INFLUX_USERNAME",
+    value: "NAME",
+    help: "InfluxDB 1.x user",
+    read: nonEmpty,
+  },
+  password: {
+    name: "influx-password",
+    env: "P1READER_INFLUX_PASSWORD",
+    value: "PASSWORD",
+    help: "InfluxDB 1.x password",
+    secret: true,
+    read: text,
+  },
+  org: {
+    name: "influx-org",
+    env: "P1READER_INFLUX_ORG",
+    value: "NAME",
+    help: "InfluxDB 2.x organisation",
+    read: nonEmpty,
+  },
+  bucket: {
+    name: "influx-bucket",
+    env: "P1READER_INFLUX_BUCKET",
+    value: "NAME",
+    help: "InfluxDB 2.x bucket",
+    read: nonEmpty,
+  },
+  token: {
+    name: "influx-token",
+    env: "P1READER_INFLUX_TOKEN",
+    value: "TOKEN",
+    help: "InfluxDB 2.x API token (also for 2.x's 1.x-compatible /write)",
+    secret: true,
+    read: nonEmpty,
+  },
+  intervalSeconds: {
+    name: "influx-interval",
+    env: "P1READER_INFLUX_INTERVAL",
+    default: "0",
+    value: "SECONDS",
+    help: "write at most one telegram per this many seconds of meter time (0: every telegram)",
+    read: seconds,
+  },
+  timeoutMs: {
+    name: "influx-timeout",
+    env: "P1READER_INFLUX_TIMEOUT",
+    default: "10",
+    value: "SECONDS",
+    help: "request timeout of a write",
+    read: positiveMilliseconds,
+  },
+}, (values) => ({ influx: influxSettings(values) }));

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { QueueStats } from "../../push/queue.ts";
+import type { QueueStats } from "../queue/queue.ts";
 import type { OutputMetric } from "../output.ts";
 
 /** Write requests by what their answer meant. */

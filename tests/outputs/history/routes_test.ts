@@ -1,17 +1,12 @@
 import assert from "node:assert/strict";
-import { createApp } from "../../../lib/http/app.ts";
-import { SILENT } from "../../../lib/log.ts";
-import { MetricsRegistry } from "../../../lib/metrics/registry.ts";
-import { receiverSnapshot } from "../../../lib/metrics/table.ts";
-import { HistoryOutput } from "../../../lib/outputs/history/history_output.ts";
+import { type Config, parseConfig } from "../../../lib/config.ts";
 import { P1Receiver } from "../../../lib/receiver.ts";
+import { createService } from "../../../lib/service.ts";
 import { FileSource } from "../../../lib/source/file.ts";
 import { captureOf, generateStates } from "../../support/history_capture.ts";
 import { startServer } from "../../support/server.ts";
 
-const PRICES = { currency: "EUR", import: { all: [{ price: 0.3 }] }, export: {} };
-
-/** The app over a history that has read three days of a generated meter. */
+/** The service over a history that has read three days of a generated meter. */
 async function appWithHistory() {
   const dir = await Deno.makeTempDir({ prefix: "history-routes-" });
   const capture = `${dir}/capture.txt`;
@@ -23,26 +18,18 @@ async function appWithHistory() {
       stepMs: 60_000,
     })),
   );
-  const receiver = new P1Receiver({ source: new FileSource({ path: capture }), format: "auto" });
-  const history = new HistoryOutput({ database: undefined, minuteDays: 31, prices: PRICES });
-  const closing = new AbortController();
-  await history.start({
-    receiver,
-    logger: SILENT,
-    version: "t",
-    dataDir: dir,
-    closing: closing.signal,
-  });
-  receiver.start();
-  await receiver.finished;
-  const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, "t"), [], {
-    outputs: [history],
-  });
-  const app = createApp({ receiver, metrics, version: "t", startedAt: 0, outputs: [history] });
+  const config = parseConfig({
+    args: ["--source", `file:${capture}`, "--data-dir", dir, "--price-import", "0.3"],
+    env: {},
+  }) as Config;
+  const service = createService(config);
+  await service.start();
+  await service.receiver.finished;
   return {
-    app,
+    app: service.app,
+    dir,
     async [Symbol.asyncDispose]() {
-      await history.stop();
+      await service.stop();
       await Deno.remove(dir, { recursive: true });
     },
   };
@@ -157,11 +144,30 @@ Deno.test("GET /api/v1/history answers per minute from the database, with today'
   assert.equal(answer.today.gasM3, usage.total.gas);
 });
 
+/** The bytes of the database and its write-ahead log on disk. */
+function bytesOnDisk(database: string): number {
+  return [database, `${database}-wal`].reduce((sum, file) => {
+    try {
+      return sum + Deno.statSync(file).size;
+    } catch {
+      return sum; // no write-ahead log at the moment
+    }
+  }, 0);
+}
+
+Deno.test("the history's status and /metrics give the database's size as written last", async () => {
+  await using service = await appWithHistory();
+  const status = (await (await service.app.request("/api/v1/status")).json()).history;
+  assert.equal(status.pendingMinutes, 0);
+  assert.ok(status.minutesWritten > 4000, `${status.minutesWritten} minutes written`);
+  assert.equal(status.databaseBytes, bytesOnDisk(`${service.dir}/history.sqlite`));
+  const metrics = await (await service.app.request("/metrics")).text();
+  assert.match(metrics, new RegExp(`^p1_history_database_bytes ${status.databaseBytes}$`, "m"));
+});
+
 Deno.test("the history's routes answer 503 while its database is not open", async () => {
   const receiver = new P1Receiver({ source: new FileSource({ path: "/nonexistent" }) });
-  const history = new HistoryOutput({ database: undefined, minuteDays: 31, prices: PRICES });
-  const metrics = new MetricsRegistry(() => receiverSnapshot(receiver, "t"));
-  const app = createApp({ receiver, metrics, version: "t", startedAt: 0, outputs: [history] });
+  const app = createService(parseConfig({ args: [], env: {} }) as Config, { receiver }).app;
   for (const path of ["/api/v1/usage", "/api/v1/usage.csv", "/api/v1/history"]) {
     const response = await app.request(path);
     assert.equal(response.status, 503, path);

@@ -13,7 +13,7 @@ import { FileSource } from "../../../lib/source/file.ts";
 import { concat } from "../../support/helpers.ts";
 import { CORPUS, fixture } from "../../support/paths.ts";
 import type { Influxd, VmSeries } from "../../support/timeseries_db.ts";
-import { demoCapture } from "../../push/service_support.ts";
+import { demoCapture } from "../dsmr_reader/service_support.ts";
 
 /** A capture and what the service must write for it. */
 export interface InfluxCapture {

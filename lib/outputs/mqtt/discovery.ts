@@ -1,0 +1,388 @@
+/**
+ * Home Assistant MQTT discovery for a telegram: one retained config message per value the meter
+ * sends (energy per tariff and total, power total and per phase, voltage, current, tariff, power
+ * failures, Belgian peak demand, the equipment identifier), with the meter as one device and each
+ * M-Bus meter (gas, water, heat, slave electricity) as its own device linked to it. Empty M-Bus
+ * slots get no device, and an empty config removes the one an older version published. Every
+ * sensor is available only while the reader is online and its meter's data is live. Pure: no I/O.
+ *
+ * @module
+ */
+
+import { meterReading } from "../../dsmr/derive.ts";
+import type { MbusDevice, Telegram } from "../../dsmr/model.ts";
+
+/** The default topic prefix; with it, unique ids keep the form they have always had. */
+export const DEFAULT_PREFIX = "p1reader";
+
+/** Topics and names the messages use. */
+export interface DiscoveryOptions {
+  /** Our topic prefix, e.g. `p1reader`; part of every identity when it is not the default. */
+  prefix: string;
+  /** Home Assistant's discovery prefix, e.g. `homeassistant`. */
+  discoveryPrefix: string;
+  /** The reader's version (origin of the messages). */
+  version: string;
+}
+
+/** One MQTT message. */
+export interface MqttMessage {
+  /** The topic. */
+  topic: string;
+  /** The payload; an empty one deletes the retained message (and the entity it configured). */
+  payload: string;
+}
+
+interface SensorRow {
+  key: string;
+  name: string;
+  path: (t: Telegram) => unknown;
+  template: string;
+  unit?: string;
+  deviceClass?: string;
+  stateClass?: "measurement" | "total_increasing";
+  icon?: string;
+  /** `diagnostic` for facts about the meter rather than measurements. */
+  category?: "diagnostic";
+}
+
+const PHASES = ["l1", "l2", "l3"] as const;
+
+function energyRows(direction: "import" | "export"): SensorRow[] {
+  const word = direction === "import" ? "imported" : "exported";
+  return (["t1", "t2", "t3", "t4", "total"] as const).map((register) => ({
+    key: `energy_${direction}_${register}`,
+    name: `Energy ${word} ${register === "total" ? "total" : `tariff ${register.slice(1)}`}`,
+    path: (t: Telegram) => t.energy[direction][register],
+    template: `{{ value_json.energy.${direction}.${register}.value }}`,
+    unit: "kWh",
+    deviceClass: "energy",
+    stateClass: "total_increasing" as const,
+  }));
+}
+
+function phaseRows(): SensorRow[] {
+  return PHASES.flatMap((phase) => {
+    const label = phase.toUpperCase();
+    const rows: SensorRow[] = [
+      {
+        key: `power_import_${phase}`,
+        name: `Power imported ${label}`,
+        path: (t) => t.phases[phase]?.powerImport,
+        template: `{{ value_json.phases.${phase}.powerImport.value }}`,
+        unit: "kW",
+        deviceClass: "power",
+        stateClass: "measurement",
+      },
+      {
+        key: `power_export_${phase}`,
+        name: `Power exported ${label}`,
+        path: (t) => t.phases[phase]?.powerExport,
+        template: `{{ value_json.phases.${phase}.powerExport.value }}`,
+        unit: "kW",
+        deviceClass: "power",
+        stateClass: "measurement",
+      },
+      {
+        key: `voltage_${phase}`,
+        name: `Voltage ${label}`,
+        path: (t) => t.phases[phase]?.voltage,
+        template: `{{ value_json.phases.${phase}.voltage.value }}`,
+        unit: "V",
+        deviceClass: "voltage",
+        stateClass: "measurement",
+      },
+      {
+        key: `current_${phase}`,
+        name: `Current ${label}`,
+        path: (t) => t.phases[phase]?.current,
+        template: `{{ value_json.phases.${phase}.current.value }}`,
+        unit: "A",
+        deviceClass: "current",
+        stateClass: "measurement",
+      },
+      {
+        key: `voltage_sags_${phase}`,
+        name: `Voltage sags ${label}`,
+        path: (t) => t.phases[phase]?.voltageSags,
+        template: `{{ value_json.phases.${phase}.voltageSags }}`,
+        stateClass: "total_increasing",
+        icon: "mdi:flash-alert",
+      },
+      {
+        key: `voltage_swells_${phase}`,
+        name: `Voltage swells ${label}`,
+        path: (t) => t.phases[phase]?.voltageSwells,
+        template: `{{ value_json.phases.${phase}.voltageSwells }}`,
+        stateClass: "total_increasing",
+        icon: "mdi:flash-alert",
+      },
+    ];
+    return rows;
+  });
+}
+
+/** Every sensor of the meter itself, one row each. */
+export const METER_SENSORS: readonly SensorRow[] = [
+  {
+    // Also what makes the meter's own device exist when it sends no electricity values (a heat
+    // meter's P1 port), so that its M-Bus meters are never linked to a device nobody created.
+    key: "equipment_id",
+    name: "Equipment identifier",
+    path: (t) => t.equipmentId,
+    template: "{{ value_json.equipmentId }}",
+    icon: "mdi:identifier",
+    category: "diagnostic",
+  },
+  ...energyRows("import"),
+  ...energyRows("export"),
+  {
+    key: "power_import",
+    name: "Power imported",
+    path: (t) => t.power.import,
+    template: "{{ value_json.power.import.value }}",
+    unit: "kW",
+    deviceClass: "power",
+    stateClass: "measurement",
+  },
+  {
+    key: "power_export",
+    name: "Power exported",
+    path: (t) => t.power.export,
+    template: "{{ value_json.power.export.value }}",
+    unit: "kW",
+    deviceClass: "power",
+    stateClass: "measurement",
+  },
+  ...phaseRows(),
+  {
+    key: "tariff",
+    name: "Tariff",
+    path: (t) => t.tariff,
+    template: "{{ value_json.tariff }}",
+    icon: "mdi:clock-outline",
+  },
+  {
+    key: "power_failures",
+    name: "Power failures",
+    path: (t) => t.powerFailures.short,
+    template: "{{ value_json.powerFailures.short }}",
+    stateClass: "total_increasing",
+    icon: "mdi:transmission-tower-off",
+  },
+  {
+    key: "long_power_failures",
+    name: "Long power failures",
+    path: (t) => t.powerFailures.long,
+    template: "{{ value_json.powerFailures.long }}",
+    stateClass: "total_increasing",
+    icon: "mdi:transmission-tower-off",
+  },
+  {
+    key: "demand_average",
+    name: "Current average demand",
+    path: (t) => t.demand?.currentAverage,
+    template: "{{ value_json.demand.currentAverage.value }}",
+    unit: "kW",
+    deviceClass: "power",
+    stateClass: "measurement",
+  },
+  {
+    key: "demand_month_peak",
+    name: "Peak demand this month",
+    path: (t) => t.demand?.monthPeak?.value,
+    template: "{{ value_json.demand.monthPeak.value.value }}",
+    unit: "kW",
+    deviceClass: "power",
+    stateClass: "measurement",
+  },
+];
+
+/** Home Assistant's view of an M-Bus meter's reading, by what it measures. */
+const MBUS_CLASSES: Record<string, { deviceClass: string; name: string } | undefined> = {
+  gas: { deviceClass: "gas", name: "Gas" },
+  water: { deviceClass: "water", name: "Water" },
+  warm_water: { deviceClass: "water", name: "Warm water" },
+  heat: { deviceClass: "energy", name: "Heat" },
+  cold: { deviceClass: "energy", name: "Cold" },
+  electricity: { deviceClass: "energy", name: "Sub-meter energy" },
+};
+
+/** Manufacturer names of the three-letter codes in P1 headers. */
+const MANUFACTURERS: Record<string, string> = {
+  ISK: "Iskra",
+  ISk: "Iskra",
+  KFM: "Kaifa",
+  XMX: "Landis+Gyr",
+  KAM: "Kamstrup",
+  SAG: "Sagemcom",
+  EST: "Sagemcom",
+  FLU: "Fluvius",
+  ESY: "EasyMeter",
+  Ene: "Enexis",
+  KMP: "Kamstrup",
+  LGF: "Landis+Gyr",
+  NWA: "Warmtelink",
+};
+
+/** A string safe in topics and ids (`[a-zA-Z0-9_-]`). */
+export function safeId(text: string): string {
+  return text.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64) || "meter";
+}
+
+/** The id the meter is known by in topics: its equipment id, made safe. */
+export function meterId(t: Telegram): string {
+  return safeId(t.equipmentId ?? t.header ?? "meter");
+}
+
+/**
+ * The start of every unique id and device identifier: `p1reader`, followed by the topic prefix
+ * when it is not the default. Two readers on one broker need their own prefixes anyway (their
+ * state and status topics would collide otherwise), so this keeps them apart even when their
+ * meters send the same placeholder id, while a reader with the default prefix keeps the ids (and
+ * so the entities and their history in Home Assistant) it had before.
+ */
+export function identityRoot(options: DiscoveryOptions): string {
+  return options.prefix === DEFAULT_PREFIX ? "p1reader" : `p1reader_${safeId(options.prefix)}`;
+}
+
+/**
+ * The entity id Home Assistant derives from a unique id (`sensor.` and the id slugified as its
+ * `slugify` does), published as `default_entity_id`: the same id older versions got from
+ * `object_id`, which Home Assistant deprecated in 2025.10 and ignores from 2026.4.
+ */
+export function defaultEntityId(uniqueId: string): string {
+  return `sensor.${uniqueId.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_|_$/g, "")}`;
+}
+
+/** The topic of the meter's complete JSON state. */
+export function stateTopic(options: DiscoveryOptions, t: Telegram): string {
+  return `${options.prefix}/${meterId(t)}/state`;
+}
+
+/** The topic of one M-Bus device's JSON state. */
+export function mbusStateTopic(options: DiscoveryOptions, t: Telegram, device: MbusDevice): string {
+  return `${options.prefix}/${meterId(t)}/mbus/${device.channel}/state`;
+}
+
+/** The reader's availability topic (`online`/`offline`, with a last will). */
+export function statusTopic(options: DiscoveryOptions): string {
+  return `${options.prefix}/status`;
+}
+
+/**
+ * The topic saying whose data is live: the meter id while valid telegrams arrive, `offline` while
+ * the meter is silent, stale or disconnected (retained).
+ */
+export function meterStatusTopic(options: DiscoveryOptions): string {
+  return `${options.prefix}/meter_status`;
+}
+
+/** The payload of {@linkcode meterStatusTopic} when no meter's data is live. */
+export const NO_LIVE_METER = "offline";
+
+/** The discovery config topic of a sensor. */
+export function configTopic(options: DiscoveryOptions, uniqueId: string): string {
+  return `${options.discoveryPrefix}/sensor/${uniqueId}/config`;
+}
+
+/**
+ * The retained discovery messages for a telegram: a config per sensor, and an empty message for
+ * each empty M-Bus slot, which removes the sensor an older version published for it.
+ *
+ * @param options Prefixes and version.
+ * @param t The telegram (only values it carries get a sensor).
+ * @returns The messages, configs first.
+ */
+export function discoveryMessages(options: DiscoveryOptions, t: Telegram): MqttMessage[] {
+  const id = meterId(t);
+  const root = `${identityRoot(options)}_${id}`;
+  const name = `P1 meter ${t.equipmentId ?? id}`;
+  const meterDevice = {
+    identifiers: [root],
+    name: options.prefix === DEFAULT_PREFIX ? name : `${name} (${options.prefix})`,
+    manufacturer: MANUFACTURERS[t.manufacturer ?? ""] ?? t.manufacturer ?? "unknown",
+    model: t.header ?? t.format,
+    ...(t.version ? { sw_version: t.version } : {}),
+    ...(t.equipmentId ? { serial_number: t.equipmentId } : {}),
+  };
+  const common = {
+    availability: [
+      { topic: statusTopic(options) },
+      {
+        topic: meterStatusTopic(options),
+        value_template: `{{ 'online' if value == '${id}' else 'offline' }}`,
+      },
+    ],
+    availability_mode: "all",
+    origin: { name: "KingTech P1 Reader", sw_version: options.version },
+  };
+  const messages: MqttMessage[] = [];
+  const config = (uniqueId: string, body: Record<string, unknown>) =>
+    messages.push({
+      topic: configTopic(options, uniqueId),
+      payload: JSON.stringify({
+        unique_id: uniqueId,
+        default_entity_id: defaultEntityId(uniqueId),
+        ...common,
+        ...body,
+      }),
+    });
+  for (const row of METER_SENSORS) {
+    if (row.path(t) === undefined) continue;
+    config(`${root}_${row.key}`, {
+      name: row.name,
+      state_topic: stateTopic(options, t),
+      value_template: row.template,
+      ...(row.unit ? { unit_of_measurement: row.unit } : {}),
+      ...(row.deviceClass ? { device_class: row.deviceClass } : {}),
+      ...(row.stateClass ? { state_class: row.stateClass } : {}),
+      ...(row.icon ? { icon: row.icon } : {}),
+      ...(row.category ? { entity_category: row.category } : {}),
+      device: meterDevice,
+    });
+  }
+  // Linking to a device no config creates would make Home Assistant invent a nameless one.
+  const meterExists = messages.length > 0;
+  const removals: MqttMessage[] = [];
+  for (const device of t.mbus) {
+    const kind = MBUS_CLASSES[device.kind];
+    if (!kind) continue;
+    const deviceId = `${root}_mbus${device.channel}`;
+    const reading = meterReading(device);
+    if (!reading) {
+      removals.push({ topic: configTopic(options, `${deviceId}_reading`), payload: "" });
+      continue;
+    }
+    config(`${deviceId}_reading`, {
+      name: kind.name,
+      state_topic: mbusStateTopic(options, t, device),
+      value_template: "{{ value_json.reading.value.value }}",
+      unit_of_measurement: reading.value.unit === "m3" ? "m³" : reading.value.unit,
+      device_class: kind.deviceClass,
+      state_class: "total_increasing",
+      device: {
+        identifiers: [deviceId],
+        name: `${kind.name} meter ${device.id ?? `channel ${device.channel}`}`,
+        model: `M-Bus device type ${device.deviceType ?? "unknown"}`,
+        ...(meterExists ? { via_device: root } : {}),
+        ...(device.id ? { serial_number: device.id } : {}),
+      },
+    });
+  }
+  return [...messages, ...removals];
+}
+
+/** The values of the meter's sensors by key, for `--mqtt-per-value` topics. */
+export function sensorValues(t: Telegram): [string, string][] {
+  const values: [string, string][] = [];
+  for (const row of METER_SENSORS) {
+    const value = row.path(t);
+    if (value === undefined) continue;
+    const plain = typeof value === "object" && value !== null && "value" in value
+      ? (value as { value: unknown }).value
+      : value;
+    values.push([row.key, typeof plain === "object" ? JSON.stringify(plain) : String(plain)]);
+  }
+  return values;
+}

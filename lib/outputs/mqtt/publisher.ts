@@ -1,0 +1,251 @@
+/**
+ * Publishes telegrams to an MQTT broker with Home Assistant discovery (MQTT.js). Nothing is queued
+ * while the broker is away: the latest state wins and is published, with `online`, whose meter
+ * data is live and the discovery configs, on every (re)connect. Reconnects for ever with backoff;
+ * a rejected login is logged once; the password is never logged.
+ *
+ * @module
+ */
+
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { Telegram } from "../../dsmr/model.ts";
+import { type Logger, redactUrl, SILENT } from "../../log.ts";
+import type { ReceivedTelegram, ReceiverState } from "../../receiver.ts";
+import { MeterTimeThinner } from "../../thin.ts";
+import { fullTelegram } from "../../views/full.ts";
+import {
+  DEFAULT_PREFIX,
+  discoveryMessages,
+  type DiscoveryOptions,
+  mbusStateTopic,
+  meterId,
+  meterStatusTopic,
+  type MqttMessage,
+  NO_LIVE_METER,
+  sensorValues,
+  stateTopic,
+  statusTopic,
+} from "./discovery.ts";
+
+/** Options for {@linkcode MqttPublisher}. */
+export interface MqttOptions {
+  /** Broker URL: `mqtt://`, `mqtts://` or `ws://`. */
+  url: string;
+  /** Username, when the broker wants one. */
+  username?: string | undefined;
+  /** Password (never logged). */
+  password?: string | undefined;
+  /** Client id. @default {"p1reader"} */
+  clientId?: string;
+  /**
+   * Our topic prefix; one other than the default is also part of every unique id.
+   * @default {"p1reader"}
+   */
+  prefix?: string;
+  /** Home Assistant's discovery prefix. @default {"homeassistant"} */
+  discoveryPrefix?: string;
+  /** QoS of state messages. @default {0} */
+  qos?: 0 | 1 | 2;
+  /** Retain state messages. @default {false} */
+  retain?: boolean;
+  /** Also publish one topic per value (`<prefix>/<id>/<key>`). @default {false} */
+  perValueTopics?: boolean;
+  /** Publish at most one telegram per this many seconds of meter time. @default {0} */
+  intervalSeconds?: number;
+  /** Reconnect backoff, doubling. @default {{ initialMs: 1000, maxMs: 60000 }} */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /** The reader's version (discovery origin). */
+  version: string;
+  /** Logs. */
+  logger?: Logger;
+}
+
+/** What the publisher has done. */
+export interface MqttStats {
+  /** Whether the broker connection is up. */
+  connected: boolean;
+  /** Telegrams published. */
+  published: number;
+  /** Connections made (the first one included). */
+  connects: number;
+}
+
+/** Publishes telegrams and discovery to a broker. */
+export class MqttPublisher {
+  readonly #options: MqttOptions;
+  readonly #topics: DiscoveryOptions;
+  readonly #log: Logger;
+  #client: MqttClient | undefined;
+  #latest: Telegram | undefined;
+  /** Whether the receiver's data is live (a telegram arrived and it has not gone stale since). */
+  #live = false;
+  readonly #thinner: MeterTimeThinner;
+  /** The discovery messages last published, joined; `undefined` when they must be sent again. */
+  #discovery: string | undefined;
+  #published = 0;
+  #connects = 0;
+  #lastError: string | undefined;
+  #delay: number;
+
+  /** Makes the publisher; {@linkcode MqttPublisher.start} connects. */
+  constructor(options: MqttOptions) {
+    this.#options = options;
+    this.#topics = {
+      prefix: options.prefix ?? DEFAULT_PREFIX,
+      discoveryPrefix: options.discoveryPrefix ?? "homeassistant",
+      version: options.version,
+    };
+    this.#log = options.logger ?? SILENT;
+    this.#delay = options.backoff?.initialMs ?? 1000;
+    this.#thinner = new MeterTimeThinner(options.intervalSeconds ?? 0);
+  }
+
+  /** A snapshot of what it has done. */
+  get stats(): MqttStats {
+    return {
+      connected: this.#client?.connected ?? false,
+      published: this.#published,
+      connects: this.#connects,
+    };
+  }
+
+  /** Connects (and keeps reconnecting) in the background. */
+  start(): void {
+    const o = this.#options;
+    const initial = o.backoff?.initialMs ?? 1000;
+    const max = o.backoff?.maxMs ?? 60_000;
+    const options: IClientOptions = {
+      clientId: o.clientId ?? "p1reader",
+      reconnectPeriod: initial,
+      connectTimeout: 10_000,
+      // Never queue while offline: the latest state is republished on connect instead.
+      queueQoSZero: false,
+      will: { topic: statusTopic(this.#topics), payload: "offline", qos: 1, retain: true },
+      ...(o.username !== undefined ? { username: o.username } : {}),
+      ...(o.password !== undefined ? { password: o.password } : {}),
+    };
+    const client = mqtt.connect(o.url, options);
+    this.#client = client;
+    client.on("connect", () => {
+      this.#connects++;
+      this.#delay = initial;
+      client.options.reconnectPeriod = initial;
+      this.#lastError = undefined;
+      this.#log.info("MQTT connected", { broker: redactUrl(o.url) });
+      client.subscribe(`${this.#topics.discoveryPrefix}/status`, { qos: 0 });
+      this.#discovery = undefined;
+      void this.#publish(statusTopic(this.#topics), "online", 1, true);
+      this.#publishMeterStatus();
+      if (this.#latest) this.#publishTelegram(this.#latest);
+    });
+    client.on("message", (topic, payload) => {
+      // Home Assistant restarted: send discovery again so that it knows the sensors.
+      if (topic === `${this.#topics.discoveryPrefix}/status` && payload.toString() === "online") {
+        this.#discovery = undefined;
+        if (this.#latest) this.#publishTelegram(this.#latest);
+      }
+    });
+    client.on("close", () => {
+      // Exponential backoff between attempts (MQTT.js waits reconnectPeriod before each).
+      this.#delay = Math.min(this.#delay * 2, max);
+      client.options.reconnectPeriod = this.#delay;
+    });
+    client.on(
+      "offline",
+      () => this.#log.warn("MQTT broker unreachable; reconnecting with backoff"),
+    );
+    client.on("error", (error) => {
+      const message = error.message;
+      if (message === this.#lastError) return;
+      this.#lastError = message;
+      const rejected = /not authori[sz]ed|bad user ?name or password/i.test(message);
+      this.#log.error(
+        rejected
+          ? `MQTT broker refused the login (${message}): check --mqtt-username and --mqtt-password`
+          : `MQTT error: ${message}`,
+        { broker: redactUrl(o.url) },
+      );
+    });
+  }
+
+  /**
+   * Takes a new telegram (thinned by meter time); publishes it now when connected. A telegram is
+   * live data: its meter becomes available (again) in Home Assistant.
+   */
+  offer(received: ReceivedTelegram): void {
+    const before = this.#liveMeter();
+    this.#live = true;
+    const accepted = this.#thinner.accept(received);
+    if (accepted) this.#latest = received.telegram;
+    if (this.#liveMeter() !== before) this.#publishMeterStatus();
+    if (accepted && this.#client?.connected) this.#publishTelegram(received.telegram);
+  }
+
+  /**
+   * Follows the receiver: while it is not `connected` (stale, reconnecting, ended, stopped), the
+   * meter's sensors are unavailable in Home Assistant instead of showing old values as current.
+   */
+  receiverStateChanged(state: ReceiverState): void {
+    const before = this.#liveMeter();
+    this.#live = state === "connected";
+    if (this.#liveMeter() !== before) this.#publishMeterStatus();
+  }
+
+  /** The payload of the meter status topic: the id of the meter whose data is live, or none. */
+  #liveMeter(): string {
+    return this.#live && this.#latest ? meterId(this.#latest) : NO_LIVE_METER;
+  }
+
+  #publishMeterStatus(): void {
+    void this.#publish(meterStatusTopic(this.#topics), this.#liveMeter(), 1, true);
+  }
+
+  #publishTelegram(t: Telegram): void {
+    const topics = this.#topics;
+    const discovery = discoveryMessages(topics, t);
+    const signature = discovery.map((message) => `${message.topic} ${message.payload}`).join("\n");
+    if (signature !== this.#discovery) {
+      this.#discovery = signature;
+      for (const message of discovery) void this.#publishMessage(message, 1, true);
+    }
+    const qos = this.#options.qos ?? 0;
+    const retain = this.#options.retain ?? false;
+    const { receivedAt: _receivedAt, ...state } = fullTelegram({
+      telegram: t,
+      bytes: new Uint8Array(),
+      receivedAt: 0,
+    });
+    void this.#publish(stateTopic(topics, t), JSON.stringify(state), qos, retain);
+    for (const device of t.mbus) {
+      void this.#publish(mbusStateTopic(topics, t, device), JSON.stringify(device), qos, retain);
+    }
+    if (this.#options.perValueTopics) {
+      for (const [name, value] of sensorValues(t)) {
+        void this.#publish(`${topics.prefix}/${meterId(t)}/${name}`, value, qos, retain);
+      }
+    }
+    this.#published++;
+  }
+
+  #publishMessage(message: MqttMessage, qos: 0 | 1 | 2, retain: boolean): Promise<void> {
+    return this.#publish(message.topic, message.payload, qos, retain);
+  }
+
+  async #publish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean): Promise<void> {
+    const client = this.#client;
+    if (!client?.connected) return;
+    try {
+      await client.publishAsync(topic, payload, { qos, retain });
+    } catch (error) {
+      this.#log.debug("MQTT publish failed", { topic, error: (error as Error).message });
+    }
+  }
+
+  /** Publishes `offline` and disconnects. */
+  async stop(): Promise<void> {
+    const client = this.#client;
+    if (!client) return;
+    if (client.connected) await this.#publish(statusTopic(this.#topics), "offline", 1, true);
+    await client.endAsync(true);
+  }
+}

@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { FrameScanner } from "../../../lib/dsmr/framer.ts";
+import { parseTelegram } from "../../../lib/dsmr/parse.ts";
+import { P1Receiver, type ReceivedTelegram } from "../../../lib/receiver.ts";
+import { isAllowed, parseCidrList } from "../../../lib/outputs/share/cidr.ts";
+import { ShareServer } from "../../../lib/outputs/share/share_server.ts";
+import { FileSource } from "../../../lib/source/file.ts";
+import { TcpSource } from "../../../lib/source/tcp.ts";
+import {
+  concat,
+  corruptValue,
+  openDescriptors,
+  socketsOpened,
+  waitFor,
+} from "../../support/helpers.ts";
+import { fixtureBytes } from "../../support/paths.ts";
+
+const DSMR5 = fixtureBytes("nl-dsmr50-3phase-4mbus.txt");
+const BELGIAN = fixtureBytes("be-emucs-peak.txt");
+const ORIGINAL = fixtureBytes("nl-original-readme-example.txt");
+
+/** A client that keeps everything it receives. */
+async function reader(port: number) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const chunks: Uint8Array[] = [];
+  const done = (async () => {
+    for await (const chunk of conn.readable) chunks.push(chunk);
+  })().catch(() => {});
+  return { conn, bytes: () => concat(...chunks), done };
+}
+
+Deno.test("three clients each get every valid telegram byte for byte, and they parse", async () => {
+  const share = ShareServer.start({ hostname: "127.0.0.1", port: 0 });
+  const clients = await Promise.all([1, 2, 3].map(() => reader(share.addr.port)));
+  await waitFor(() => share.stats.clients === 3, "three clients");
+  const dir = await Deno.makeTempDir();
+  await Deno.writeFile(
+    `${dir}/capture.txt`,
+    concat(
+      new TextEncoder().encode("noise"),
+      DSMR5,
+      corruptValue(BELGIAN),
+      BELGIAN,
+      ORIGINAL.slice(0, 100),
+      ORIGINAL,
+    ),
+  );
+  const receiver = new P1Receiver({
+    source: new FileSource({ path: `${dir}/capture.txt`, intervalSeconds: 0.02 }),
+  });
+  receiver.subscribe((received) => share.send(received.bytes));
+  receiver.start();
+  await receiver.finished;
+  const expected = concat(DSMR5, BELGIAN, ORIGINAL);
+  await waitFor(
+    () => clients.every((c) => c.bytes().length === expected.length),
+    "all bytes at every client",
+  );
+  for (const client of clients) {
+    assert.deepEqual(client.bytes(), expected);
+    const telegrams = new FrameScanner().push(client.bytes()).map((raw) => parseTelegram(raw));
+    assert.deepEqual(telegrams.map((t) => t.format), ["dsmr50", "belgium", "dsmr50"]);
+  }
+  assert.equal(share.stats.telegramsForwarded, 9);
+  for (const client of clients) client.conn.close();
+  await share.close();
+  await receiver.stop();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a client that never reads is dropped once its bound is reached; the others go on", async () => {
+  const share = ShareServer.start({ hostname: "127.0.0.1", port: 0 }); // 64 KiB pending at most
+  const stuck = await Deno.connect({ hostname: "127.0.0.1", port: share.addr.port }); // never reads
+  const good = await reader(share.addr.port);
+  await waitFor(() => share.stats.clients === 2, "two clients");
+  const count = 20_000; // 25 MB: far more than the kernel buffers hold for the stuck one
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    share.send(DSMR5);
+    if (i % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 0)); // a burst, then a turn
+  }
+  assert.ok(performance.now() - started < 5000, "sending never waited on the stuck client");
+  await waitFor(() => share.stats.clientsDropped === 1, "the stuck client to be dropped");
+  await waitFor(
+    () => good.bytes().length === count * DSMR5.length,
+    "everything at the good client",
+    20_000,
+  );
+  assert.equal(share.stats.clients, 1);
+  stuck.close();
+  good.conn.close();
+  await share.close();
+});
+
+Deno.test("a reader reads another reader's share port (chained readers)", async () => {
+  const share = ShareServer.start({ hostname: "127.0.0.1", port: 0 });
+  const downstream = new P1Receiver({
+    source: new TcpSource({ hostname: "127.0.0.1", port: share.addr.port }),
+  });
+  const received: ReceivedTelegram[] = [];
+  downstream.subscribe((t) => received.push(t));
+  downstream.start();
+  await waitFor(() => share.stats.clients === 1, "the downstream reader to connect");
+  share.send(DSMR5);
+  share.send(BELGIAN);
+  await waitFor(() => received.length === 2, "two telegrams downstream");
+  assert.deepEqual(received.map((r) => r.bytes), [DSMR5, BELGIAN]);
+  await downstream.stop();
+  await share.close();
+});
+
+Deno.test("thousands of connects and disconnects leave no descriptor behind", async () => {
+  const share = ShareServer.start({ hostname: "127.0.0.1", port: 0 });
+  const before = await openDescriptors();
+  for (let i = 0; i < 2000; i++) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: share.addr.port });
+    if (i % 2 === 0) share.send(DSMR5);
+    conn.close();
+  }
+  await waitFor(
+    () => share.stats.clients === 0 && share.stats.connectionsAccepted === 2000,
+    "every client cleaned up",
+    20_000,
+  );
+  const after = await openDescriptors();
+  assert.deepEqual(socketsOpened(before, after), [], "sockets left open after 2000 clients");
+  await share.close();
+});
+
+Deno.test("--share-allow refuses and counts peers outside the ranges", async () => {
+  const closed = ShareServer.start({
+    hostname: "127.0.0.1",
+    port: 0,
+    allow: parseCidrList("10.0.0.0/8"),
+  });
+  const refused = await reader(closed.addr.port);
+  await refused.done;
+  assert.equal(closed.stats.connectionsRefused, 1);
+  assert.equal(closed.stats.clients, 0);
+  await closed.close();
+  const open = ShareServer.start({
+    hostname: "127.0.0.1",
+    port: 0,
+    allow: parseCidrList("192.168.0.0/16, 127.0.0.0/8"),
+  });
+  const welcome = await reader(open.addr.port);
+  await waitFor(() => open.stats.clients === 1, "the allowed client");
+  welcome.conn.close();
+  await open.close();
+});
+
+Deno.test("parseCidrList() and isAllowed() handle IPv4, IPv6 and mapped addresses", () => {
+  const ranges = parseCidrList("192.168.1.0/24,fd00::/8,::1");
+  assert.ok(isAllowed("192.168.1.77", ranges));
+  assert.ok(!isAllowed("192.168.2.1", ranges));
+  assert.ok(isAllowed("::ffff:192.168.1.5", ranges));
+  assert.ok(isAllowed("fd12:3456::1", ranges));
+  assert.ok(isAllowed("::1", ranges));
+  assert.ok(!isAllowed("2001:db8::1", ranges));
+  assert.throws(() => parseCidrList("192.168.1.0/33"), /Invalid address range "192.168.1.0\/33"/);
+  assert.throws(() => parseCidrList("example.org"), /Invalid address range/);
+});
