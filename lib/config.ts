@@ -151,13 +151,41 @@ export function parseConfig(inputs: ConfigInputs): Config | "help" {
   return Object.assign({}, ...parts, { warnings }) as Config;
 }
 
+/** The width help text is wrapped to: a terminal's 100 columns at most. */
+const HELP_WIDTH = 100;
+
+/**
+ * Text wrapped at spaces to {@linkcode HELP_WIDTH} columns, each line indented; a word longer than
+ * a line (a URL) keeps a line of its own.
+ *
+ * @param text The text.
+ * @param indent What each line starts with.
+ * @returns The lines, joined by line feeds.
+ */
+export function wrap(text: string, indent: string): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && indent.length + line.length + 1 + word.length > HELP_WIDTH) {
+      lines.push(indent + line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  lines.push(indent + line);
+  return lines.join("\n");
+}
+
 /** The `--help` text of the service, from {@linkcode OPTIONS}. */
 export function configHelp(): string {
   const rows = OPTIONS.map((option) => {
     const flag = `--${option.name}${option.type === "string" ? ` ${option.value ?? "VALUE"}` : ""}`;
     const names = [option.env, ...(option.original ?? [])].join(", ");
     const fallback = option.default === undefined ? "" : ` (default: ${option.default})`;
-    return `  ${flag}\n      ${option.help}${fallback}\n      env: ${names}`;
+    return `  ${flag}\n${wrap(`${option.help}${fallback}`, "      ")}\n${
+      wrap(`env: ${names}`, "      ")
+    }`;
   });
   return `Options (flags > environment > --config file > defaults):\n${
     rows.join("\n")

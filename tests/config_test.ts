@@ -483,7 +483,8 @@ Deno.test("OPTIONS names each option, environment variable and original name onc
 });
 
 Deno.test("configHelp() lists every option with its environment names and default", () => {
-  const help = configHelp();
+  // Lines are wrapped at 100 columns: read it as one line.
+  const help = configHelp().replace(/\s+/g, " ");
   for (const option of OPTIONS) {
     assert.ok(help.includes(`--${option.name}`), option.name);
     assert.ok(help.includes(option.env), option.env);
@@ -504,4 +505,13 @@ Deno.test("the shipped environment file is a valid configuration, every example 
   const c = config([], env);
   assert.equal(c.mqtt?.retain, true);
   assert.equal(c.dsmrReader?.url, "http://192.168.1.99:7777");
+});
+
+Deno.test("parseConfig() answers the original's --Section:Key flags with the option to use", () => {
+  fails(
+    ["--P1ReceiverSettings:SerialPort=/dev/ttyUSB0"],
+    {},
+    /'--P1ReceiverSettings:SerialPort'.*not read here; use --source/,
+  );
+  fails(["--dsmrreaderpublishersettings:apikey", "KEY"], {}, /use --dsmr-reader-key/);
 });

@@ -12,6 +12,8 @@ import {
   parseKey,
   SMARTY_AUTHENTICATION_KEY,
 } from "../dsmr/decryption.ts";
+import { wrap } from "../config.ts";
+import { meterReading } from "../dsmr/derive.ts";
 import { ChecksumError } from "../dsmr/errors.ts";
 import { FORMAT_NAMES, type FormatMode, resolveFormat } from "../dsmr/formats.ts";
 import type { RawTelegram } from "../dsmr/framer.ts";
@@ -36,9 +38,12 @@ Decodes every telegram in a capture (a file of many telegrams, garbage between t
 and prints one line per valid telegram; rejected telegrams are reported on stderr with the reason.
 
 Options:
-  --format F                meter format (default auto): ${FORMAT_NAMES.join(", ")}
-  --json                    print each telegram as one JSON object per line (NDJSON), the complete model
-  --decryption-key HEX      decrypt a Luxembourg Smarty meter's frames with this key (32 hex digits)
+  --format F                meter format (default auto):
+${wrap(FORMAT_NAMES.join(", "), "                            ")}
+  --json                    print each telegram as one JSON object per line (NDJSON), the
+                            complete model
+  --decryption-key HEX      decrypt a Luxembourg Smarty meter's frames with this key (32 hex
+                            digits)
   --authentication-key HEX  their authentication key (default ${SMARTY_AUTHENTICATION_KEY})
   -h, --help                show this help
 
@@ -203,10 +208,11 @@ function summarise(t: Telegram): string {
   );
   parts.push(`power +${kwh(t.power.import)}/-${kwh(t.power.export)} kW`);
   for (const device of t.mbus) {
-    if (device.reading) {
-      parts.push(
-        `${device.kind}[${device.channel}] ${device.reading.value.value} ${device.reading.value.unit}`,
-      );
+    const reading = meterReading(device);
+    if (reading) {
+      parts.push(`${device.kind}[${device.channel}] ${reading.value.value} ${reading.value.unit}`);
+    } else if (device.reading) {
+      parts.push(`${device.kind}[${device.channel}] empty`);
     }
   }
   return parts.join("  ");

@@ -18,8 +18,9 @@ import type { CommandIo } from "./parse_command.ts";
 export function serveUsage(): string {
   return `Usage: p1reader [serve] [options]
 
-Reads the meter and serves GET / (the original JSON), /api, /api/raw, /api/v1/telegram,
-/api/v1/telegram/raw, /api/v1/status, /healthz and /metrics.
+Reads the meter and serves the dashboard (/ui), GET / (the original JSON), /api, /api/raw,
+/api/v1/telegram, /api/v1/telegram/raw, /api/v1/status, /api/v1/stream (live events),
+/api/v1/history, /api/v1/usage (and usage.csv), /healthz and /metrics.
 
 ${configHelp()}`;
 }

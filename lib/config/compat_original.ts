@@ -54,6 +54,19 @@ export function originalNamesOf(name: string): OriginalNames | undefined {
   return BY_OPTION.get(name);
 }
 
+/**
+ * Our option for one of the original's `appsettings.json` paths, matched ignoring case as .NET
+ * does, whether written with `:` or `__` (the original took `--P1ReceiverSettings:SerialPort=...`
+ * on its command line).
+ *
+ * @param path For example `P1ReceiverSettings:SerialPort`.
+ * @returns The option's name, e.g. `source`, or `undefined`.
+ */
+export function optionOfOriginalPath(path: string): string | undefined {
+  const wanted = path.replaceAll("__", ":").toLowerCase();
+  return [...BY_OPTION].find(([, names]) => names.appsettings.toLowerCase() === wanted)?.[0];
+}
+
 /** The source the original's `DUMMY` port means (any case): our demo meter. */
 export function sourceFromOriginal(source: string): string {
   return source.toLowerCase() === "dummy" ? "demo" : source;

@@ -8,7 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { fromAppsettings, originalTopLevelKeys } from "./compat_original.ts";
+import { fromAppsettings, optionOfOriginalPath, originalTopLevelKeys } from "./compat_original.ts";
 import { parseJsonWithComments } from "./jsonc.ts";
 import { type Found, type FoundSettings, jsonSettingText } from "./found.ts";
 import { ConfigError, type OptionSpec } from "./option.ts";
@@ -40,6 +40,13 @@ export function readFlags(args: string[], options: readonly OptionSpec[]): Found
   } catch (error) {
     const unknown = /^Unknown option '(-+)([^']*)'/.exec((error as Error).message);
     if (unknown === null) throw new ConfigError((error as Error).message);
+    const ours = optionOfOriginalPath(unknown[2]!.split("=")[0]!);
+    if (ours !== undefined) {
+      throw new ConfigError(
+        `Unknown option '${unknown[1]}${unknown[2]}': the original's --Section:Key form is not ` +
+          `read here; use --${ours} (or its environment variable)`,
+      );
+    }
     const suggestion = didYouMean(unknown[2]!, options.map((option) => option.name));
     throw new ConfigError(
       `Unknown option '${unknown[1]}${unknown[2]}'${suggestion.replace("mean ", "mean --")}`,

@@ -9,7 +9,7 @@
  */
 
 import { FRAME_OUTCOMES } from "../dsmr/decryption.ts";
-import { countedRegisters, gasDevice } from "../dsmr/derive.ts";
+import { countedRegisters, gasDevice, meterReading } from "../dsmr/derive.ts";
 import type { MbusDevice, PhaseReadings, Quantity, Telegram } from "../dsmr/model.ts";
 import { REGISTER_KEYS, type RegisterWatch } from "../meter_registers.ts";
 import type { ConnectionStats } from "../http/connection_guard.ts";
@@ -212,7 +212,8 @@ function mbusReadings(
       const matches = kind === "heat_or_cold"
         ? d.kind === "heat" || d.kind === "cold"
         : d.kind === kind;
-      const reading = matches ? d.reading?.value : undefined;
+      // An empty slot (no meter on the channel) is no series, not a meter at 0.
+      const reading = matches ? meterReading(d)?.value : undefined;
       const value = reading &&
         convert({ ...reading, value: held(s, REGISTER_KEYS.mbus(d.channel), reading.value) });
       return value === undefined ? [] : [{ labels: { channel: String(d.channel) }, value }];
@@ -444,14 +445,12 @@ export const METER_METRICS: readonly MetricRow[] = [
     help: "When the M-Bus device captured its last reading (gas is late by design)",
     type: "gauge",
     read: (s) =>
-      (s.telegram?.mbus ?? []).flatMap((d) =>
-        d.reading?.time
-          ? [{
-            labels: { channel: String(d.channel), kind: d.kind },
-            value: d.reading.time.epochMs / 1000,
-          }]
-          : []
-      ),
+      (s.telegram?.mbus ?? []).flatMap((d) => {
+        const time = meterReading(d)?.time;
+        return time
+          ? [{ labels: { channel: String(d.channel), kind: d.kind }, value: time.epochMs / 1000 }]
+          : [];
+      }),
   },
   {
     name: "p1_demand_average_watts",

@@ -124,7 +124,14 @@ function failure(action: string): SourceError {
 
 function openError(path: string, code: number): SourceError {
   const reason = describeErrno(code);
-  if (code === T.ENOENT) return new SourceError(`Cannot open "${path}": ${reason}`, "ENOENT");
+  if (code === T.ENOENT) {
+    return new SourceError(
+      `Cannot open "${path}": ${reason}`,
+      "ENOENT",
+      "plug the P1 cable in, or set --source to where it is: ls -l /dev/serial/by-id/ lists the " +
+        "serial devices by a name that survives replugging (or use tcp://HOST:PORT, demo)",
+    );
+  }
   if (code === T.EACCES) {
     const facts = permissionFacts(path);
     const group = facts.deviceGid === undefined ? "its group" : `group ${facts.deviceGid}`;

@@ -104,3 +104,19 @@ Deno.test("M-Bus ids that change with every telegram cannot grow /metrics", asyn
     `${sizes.at(-100)} -> ${sizes.at(-1)}`,
   );
 });
+
+Deno.test("an empty M-Bus slot is no gas series and no capture time, while the gas meter beside it is", async () => {
+  // Channel 1 holds no meter (0 m3, captured 1970); channel 2 the gas meter.
+  const bytes = fixtureBytes(FOUR_DEVICES);
+  const emptied = withLine(
+    withLine(bytes, /0-1:24\.2\.1\([^)]*\)\([^)]*\)/, "0-1:24.2.1(700101010000W)(00000.000*m3)"),
+    /0-2:24\.1\.0\(\d+\)/,
+    "0-2:24.1.0(003)",
+  );
+  const registry = new MetricsRegistry(() => snapshotOf(parse(emptied)));
+  const { body } = await registry.render(undefined);
+  const gas = body.split("\n").filter((line) => line.startsWith("p1_gas_cubic_meters_total"));
+  assert.deepEqual(gas, ['p1_gas_cubic_meters_total{channel="2"} 123.456']);
+  assert.doesNotMatch(body, /^p1_mbus_reading_timestamp_seconds\{channel="1"/m);
+  assert.match(body, /^p1_mbus_reading_timestamp_seconds\{channel="2"/m);
+});

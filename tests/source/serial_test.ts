@@ -90,9 +90,12 @@ Deno.test("serial source asks for 9600 7E1 and warns that a pty cannot hold 7 bi
 Deno.test("serial source says what is wrong with a missing device and with a file that is no tty", async () => {
   await assert.rejects(
     new SerialSource({ path: "/dev/does-not-exist", settings: [EIGHT_N_ONE] }).open(),
-    (error: Error & { code?: string }) =>
+    (error: Error & { code?: string; hint?: string }) =>
       error.code === "ENOENT" &&
-      /Cannot open "\/dev\/does-not-exist": No such file/.test(error.message),
+      /Cannot open "\/dev\/does-not-exist": No such file/.test(error.message) &&
+      /ls -l \/dev\/serial\/by-id\/.*--source|--source.*ls -l \/dev\/serial\/by-id\//.test(
+        error.hint ?? "",
+      ),
   );
   const file = await Deno.makeTempFile();
   await assert.rejects(
