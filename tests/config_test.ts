@@ -400,6 +400,28 @@ Deno.test("parseConfig() names the closest known setting for an unknown one", ()
   );
 });
 
+Deno.test("parseConfig() stops on a mistyped name in the original's environment sections, in any case", () => {
+  fails(
+    [],
+    { P1ReceiverSettings__SerialPrt: "/dev/ttyUSB9" },
+    /^Unknown setting P1ReceiverSettings__SerialPrt in the environment \(did you mean P1ReceiverSettings__SerialPort\?\); the original's P1ReceiverSettings knows SerialPort, Format$/,
+  );
+  fails(
+    [],
+    { DsmrReaderPublisherSettings__Host: "http://x", DsmrReaderPublisherSettings__ApiKy: "s3cret" },
+    /^Unknown setting DsmrReaderPublisherSettings__ApiKy in the environment \(did you mean DsmrReaderPublisherSettings__ApiKey\?\)/,
+  );
+  fails([], { p1receiversettings__formt: "V502" }, /\(did you mean P1ReceiverSettings__Format\?\)/);
+  fails([], { "P1ReceiverSettings:Bogus": "1" }, /^Unknown setting P1ReceiverSettings:Bogus in/);
+  // .NET reads the original's names in any case and with : for __; so does this reader.
+  assert.equal(
+    config([], { p1receiversettings__serialport: "/dev/ttyAMA0" }).source,
+    "/dev/ttyAMA0",
+  );
+  assert.equal(config([], { "P1ReceiverSettings:SerialPort": "/dev/ttyS1" }).source, "/dev/ttyS1");
+  assert.equal(config([], { P1ReceiverSettingsBackup: "x" }).source, "/dev/ttyUSB0");
+});
+
 Deno.test("parseConfig() leaves the push off with a warning when the original's names give DSMR reader's host but no key", () => {
   const env = config([], { DsmrReaderPublisherSettings__Host: "http://192.168.1.99:7777" });
   assert.equal(env.dsmrReader, undefined);

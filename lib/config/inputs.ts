@@ -8,7 +8,13 @@
  */
 
 import { parseArgs } from "node:util";
-import { fromAppsettings, optionOfOriginalPath, originalTopLevelKeys } from "./compat_original.ts";
+import {
+  checkOriginalEnvName,
+  fromAppsettings,
+  optionOfOriginalPath,
+  originalEnvKey,
+  originalTopLevelKeys,
+} from "./compat_original.ts";
 import { parseJsonWithComments } from "./jsonc.ts";
 import { type Found, type FoundSettings, jsonSettingText } from "./found.ts";
 import { ConfigError, type OptionSpec } from "./option.ts";
@@ -65,24 +71,25 @@ export function readFlags(args: string[], options: readonly OptionSpec[]): Found
 
 /**
  * The settings given in the environment: ours, and other programs' names for them (matched
- * ignoring case, as .NET matches the original's), which ours override.
+ * ignoring case and with `:` for `__`, as .NET matches the original's), which ours override.
  *
  * @param env The environment.
  * @param options Every option.
  * @returns Settings by option name.
- * @throws {ConfigError} For a variable with our prefix that is not ours.
+ * @throws {ConfigError} For a variable with our prefix that is not ours, or one in the original's
+ * sections that the original did not know.
  */
 export function readEnvironment(
   env: Record<string, string>,
   options: readonly OptionSpec[],
 ): FoundSettings {
-  const byLowerCase = new Map(
-    Object.entries(env).map(([key, value]) => [key.toLowerCase(), { key, value }]),
+  const byOriginalKey = new Map(
+    Object.entries(env).map(([key, value]) => [originalEnvKey(key), { key, value }]),
   );
   const found: FoundSettings = new Map();
   for (const option of options) {
     for (const name of option.original ?? []) {
-      const hit = byLowerCase.get(name.toLowerCase());
+      const hit = byOriginalKey.get(originalEnvKey(name));
       if (hit !== undefined) {
         found.set(option.name, { text: hit.value, from: hit.key, compat: true });
       }
@@ -95,6 +102,7 @@ export function readEnvironment(
     if (key.startsWith(OUR_PREFIX) && !known.includes(key)) {
       throw new ConfigError(`Unknown setting ${key} in the environment${didYouMean(key, known)}`);
     }
+    checkOriginalEnvName(key);
   }
   return found;
 }
