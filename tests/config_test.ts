@@ -422,6 +422,18 @@ Deno.test("parseConfig() stops on a mistyped name in the original's environment 
   assert.equal(config([], { P1ReceiverSettingsBackup: "x" }).source, "/dev/ttyUSB0");
 });
 
+Deno.test("parseConfig() takes a negative number after an option as its value, then checks it as usual", () => {
+  const c = config(["--price-import", "-0.05", "--price-export", "-0.01", "--source", "-"]);
+  assert.deepEqual(c.history?.prices.import, { all: [{ price: -0.05 }] });
+  assert.deepEqual(c.history?.prices.export, { all: [{ price: -0.01 }] });
+  assert.deepEqual(c.sourceSpec, { kind: "stdin" });
+  fails(["--queue-max", "-1"], {}, /^--queue-max "-1": expected a whole number of telegrams/);
+  fails(["--replay-interval", "-1"], {}, /^--replay-interval "-1": expected seconds or hh:mm:ss$/);
+  fails(["--port", "-8080"], {}, /^--port "-8080": expected a port from 0 to 65535$/);
+  // A switch takes no value, so a number after it is an option of its own.
+  fails(["--replay-loop", "-1"], {}, /^Unknown option '-1'/);
+});
+
 Deno.test("parseConfig() leaves the push off with a warning when the original's names give DSMR reader's host but no key", () => {
   const env = config([], { DsmrReaderPublisherSettings__Host: "http://192.168.1.99:7777" });
   assert.equal(env.dsmrReader, undefined);

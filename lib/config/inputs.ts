@@ -23,8 +23,36 @@ import { didYouMean } from "./suggest.ts";
 /** The prefix of our environment variables; an unknown name with it is a typo. */
 const OUR_PREFIX = "P1READER_";
 
+/** A negative number (`-0.05`, `-1`, `-.5`) or anything else a dash and a digit start. */
+const NEGATIVE_NUMBER = /^-\.?\d/;
+
 /**
- * The settings given as flags, or `"help"` for `--help`/`-h`.
+ * The arguments with every negative number that follows an option taking a value joined to it
+ * (`--price-import -0.05` becomes `--price-import=-0.05`): negative prices are real, and
+ * `parseArgs` would call such a value ambiguous. The option's reader then judges the value.
+ */
+function joinNegativeValues(args: readonly string[], options: readonly OptionSpec[]): string[] {
+  const takesValue = new Set(
+    options.filter((option) => option.type === "string").map((option) => `--${option.name}`),
+  );
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") return [...joined, ...args.slice(i)];
+    const next = args[i + 1];
+    if (takesValue.has(arg) && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
+/**
+ * The settings given as flags, or `"help"` for `--help`/`-h`. A negative number after an option
+ * that takes a value is that value.
  *
  * @param args The arguments after the command.
  * @param options Every option.
@@ -35,7 +63,7 @@ export function readFlags(args: string[], options: readonly OptionSpec[]): Found
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
-      args,
+      args: joinNegativeValues(args, options),
       strict: true,
       allowPositionals: false,
       options: {
