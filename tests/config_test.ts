@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type Config, ConfigError, configHelp, OPTIONS, parseConfig } from "../lib/config.ts";
 import { settingError } from "../lib/config/found.ts";
 import { redactUrl } from "../lib/log.ts";
+import { parseSourceSpec } from "../lib/source/source.ts";
 import { ROOT } from "./support/paths.ts";
 
 function config(
@@ -432,6 +433,41 @@ Deno.test("parseConfig() takes a negative number after an option as its value, t
   fails(["--port", "-8080"], {}, /^--port "-8080": expected a port from 0 to 65535$/);
   // A switch takes no value, so a number after it is an option of its own.
   fails(["--replay-loop", "-1"], {}, /^Unknown option '-1'/);
+});
+
+Deno.test("parseConfig() refuses the share port on the HTTP server's port, naming both settings", () => {
+  fails(
+    ["--share-port", "8080"],
+    {},
+    /^--share-port "8080" and the default --port 8080 name the same port: the share port and the HTTP server need one each$/,
+  );
+  fails(
+    ["--port", "2001"],
+    { P1READER_SHARE_PORT: "2001" },
+    /^P1READER_SHARE_PORT="2001" and --port "2001" name the same port/,
+  );
+  fails(["--share-port", "80"], { ASPNETCORE_URLS: "http://+:80" }, /name the same port/);
+  fails(["--share-port", "9000", "--port", "9000", "--host", "127.0.0.1"], {}, /same port/);
+  const apart = config([
+    ...["--share-port", "9000", "--share-host", "192.168.1.2"],
+    ...["--port", "9000", "--host", "127.0.0.1"],
+  ]);
+  assert.equal(apart.share?.port, apart.port, "one port on two addresses of their own is fine");
+  assert.equal(config(["--share-port", "0", "--port", "0"]).share?.port, 0, "0: any free port");
+});
+
+Deno.test("parseConfig() refuses a tcp:// source with a user name or password, without showing them", () => {
+  for (const source of ["tcp://user:pw-s3cret@meter:2001", "tcp://pw-s3cret@meter:2001"]) {
+    fails(
+      ["--source", source],
+      {},
+      /^--source "tcp:\/\/\*\*\*@meter:2001": Invalid source "tcp:\/\/\*\*\*@meter:2001": a tcp:\/\/ source takes no user name or password; give tcp:\/\/host:port$/,
+    );
+  }
+  assert.throws(
+    () => parseSourceSpec("tcp://user:p w@s3cret@meter:2001"),
+    (error: Error) => error.message.startsWith('Invalid source "tcp://***@meter:2001"'),
+  );
 });
 
 Deno.test("parseConfig() leaves the push off with a warning when the original's names give DSMR reader's host but no key", () => {
