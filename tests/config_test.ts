@@ -231,6 +231,13 @@ Deno.test("parseConfig() reads the share port options", () => {
   assert.equal(c.share?.hostname, "0.0.0.0");
   assert.equal(c.share?.port, 2001);
   assert.deepEqual(c.share?.allow?.map((range) => range.text), ["192.168.1.0/24", "::1"]);
+  assert.equal(c.share?.maxClients, 16);
+  assert.equal(config(["--share-port", "2001", "--share-max-clients", "2"]).share?.maxClients, 2);
+  fails(
+    [],
+    { P1READER_SHARE_MAX_CLIENTS: "0" },
+    /P1READER_SHARE_MAX_CLIENTS="0": expected a whole number of clients, at least 1/,
+  );
   fails(
     ["--share-port", "2001", "--share-allow", "192.168.1.0/40"],
     {},
