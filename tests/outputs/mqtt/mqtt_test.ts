@@ -202,7 +202,12 @@ Deno.test({
       assert.equal(health.status, 200, "the rest of the service works");
       await health.body?.cancel();
       const status = await (await fetch(`${server.url}/api/v1/status`)).json();
-      assert.deepEqual(status.mqtt, { connected: false, published: 0, connects: 0 });
+      assert.deepEqual(status.mqtt, {
+        connected: false,
+        published: 0,
+        connects: 0,
+        takeovers: 0,
+      });
       const refusals = server.log().split("\n").filter((line) =>
         line.includes("refused the login")
       );
@@ -364,7 +369,7 @@ Deno.test({
   async fn() {
     const broker = await startBroker();
     const home = await reader(broker.anonymousUrl);
-    const garage = await reader(broker.anonymousUrl, { prefix: "garage", clientId: "garage" });
+    const garage = await reader(broker.anonymousUrl, { prefix: "garage" });
     // Both meters send the placeholder equipment id 12345678901234567890123456789012.
     home.offer(received("corpus/be-fluvius-1phase.txt"));
     garage.offer(received("corpus/be-fluvius-3phase.txt"));
