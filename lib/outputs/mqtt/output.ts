@@ -148,7 +148,7 @@ export class MqttOutput implements Output<MqttStats> {
   /** A snapshot of what it has done. */
   stats(): MqttStats {
     return this.#publisher?.stats ??
-      { connected: false, published: 0, connects: 0, takeovers: 0 };
+      { connected: false, published: 0, missed: 0, connects: 0, takeovers: 0 };
   }
 }
 
@@ -165,6 +165,13 @@ export const MQTT_METRICS: readonly OutputMetric<MqttStats>[] = [
     help: "Telegrams published to MQTT",
     type: "counter",
     read: (s) => [{ value: s.published }],
+  },
+  {
+    name: "p1_mqtt_missed_total",
+    help:
+      "Telegrams that came while the broker was away (only the latest is published on reconnect)",
+    type: "counter",
+    read: (s) => [{ value: s.missed }],
   },
   {
     name: "p1_mqtt_connects_total",

@@ -72,6 +72,11 @@ export interface MqttStats {
   connected: boolean;
   /** Telegrams published. */
   published: number;
+  /**
+   * Telegrams that came while the broker was away: MQTT keeps no backlog, so only the latest of
+   * them is published, once the broker is back.
+   */
+  missed: number;
   /** Connections made (the first one included). */
   connects: number;
   /**
@@ -102,6 +107,7 @@ export class MqttPublisher {
   /** The discovery messages last published, joined; `undefined` when they must be sent again. */
   #discovery: string | undefined;
   #published = 0;
+  #missed = 0;
   #connects = 0;
   #lastError: string | undefined;
   readonly #clientId: string;
@@ -132,6 +138,7 @@ export class MqttPublisher {
     return {
       connected: this.#client?.connected ?? false,
       published: this.#published,
+      missed: this.#missed,
       connects: this.#connects,
       takeovers: this.#backoff.takeovers,
     };
@@ -247,7 +254,9 @@ export class MqttPublisher {
     const accepted = this.#thinner.accept(received);
     if (accepted) this.#latest = received.telegram;
     if (this.#liveMeter() !== before) this.#publishMeterStatus();
-    if (accepted && this.#client?.connected) this.#publishTelegram(received.telegram);
+    if (!accepted) return;
+    if (this.#client?.connected) this.#publishTelegram(received.telegram);
+    else this.#missed++;
   }
 
   /**

@@ -202,9 +202,12 @@ Deno.test({
       assert.equal(health.status, 200, "the rest of the service works");
       await health.body?.cancel();
       const status = await (await fetch(`${server.url}/api/v1/status`)).json();
+      // Every telegram came while the broker refused us: each is counted as missed.
+      assert.ok(status.counters.telegramsOk > 0);
       assert.deepEqual(status.mqtt, {
         connected: false,
         published: 0,
+        missed: status.counters.telegramsOk,
         connects: 0,
         takeovers: 0,
       });
