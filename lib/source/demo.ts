@@ -77,6 +77,11 @@ const fixed = (value: number, decimals: number, width: number) =>
 /** A register kept in Wh (with fractions) as the meter writes it: whole Wh, in kWh. */
 const kwh = (wh: number) => fixed(Math.floor(wh) / 1000, 3, 10);
 
+/** Whether a meter-local date (see `localTime`) falls on a Saturday or Sunday. */
+function isWeekend(date: Date): boolean {
+  return date.getUTCDay() === 0 || date.getUTCDay() === 6;
+}
+
 /** Tariff 1 (low) at night and at weekends, tariff 2 (normal) on weekdays from 07:00 to 23:00. */
 function tariffAt(hour: number, weekend: boolean): 1 | 2 {
   return weekend || hour < 7 || hour >= 23 ? 1 : 2;
@@ -129,8 +134,7 @@ const HOUR_AMOUNTS: readonly (readonly number[])[][] = [false, true].map((weeken
 function addHours(totals: number[], from: number, to: number): void {
   for (let hour = from; hour < to; hour += HOUR_MS) {
     const { date } = localTime(hour);
-    const weekend = date.getUTCDay() === 0 || date.getUTCDay() === 6;
-    const amounts = HOUR_AMOUNTS[weekend ? 1 : 0]![date.getUTCHours()]!;
+    const amounts = HOUR_AMOUNTS[isWeekend(date) ? 1 : 0]![date.getUTCHours()]!;
     const share = Math.min(1, (to - hour) / HOUR_MS);
     for (let i = 0; i < totals.length; i++) totals[i]! += amounts[i]! * share;
   }
@@ -141,8 +145,7 @@ const DAY_AMOUNTS = new Map<string, number[]>();
 
 /** Adds what the meter-local day from `start` to `end` adds to the registers, to `totals`. */
 function addDay(totals: number[], start: number, end: number): void {
-  const weekday = localTime(start).date.getUTCDay();
-  const kind = `${weekday === 0 || weekday === 6} ${end - start}`;
+  const kind = `${isWeekend(localTime(start).date)} ${end - start}`;
   let amounts = DAY_AMOUNTS.get(kind);
   if (!amounts) {
     amounts = [0, 0, 0, 0, 0];
@@ -207,8 +210,7 @@ export class DemoMeter {
     const now = this.#now();
     const { date } = localTime(now);
     const hour = date.getUTCHours() + date.getUTCMinutes() / 60;
-    const weekend = date.getUTCDay() === 0 || date.getUTCDay() === 6;
-    const tariff = tariffAt(hour, weekend);
+    const tariff = tariffAt(hour, isWeekend(date));
 
     // The household's power moves about its average; the registers count the average.
     const use = useWave(hour) + 900 * this.#random() ** 3;

@@ -27,10 +27,10 @@ function watchErrors(page: Page): string[] {
 }
 
 /**
- * The layout faults in view: axis labels that overlap, leave their chart or run off its right edge
- * (the time charts must have two), figures and their labels that wrap onto a second line or do not fit their box, and
- * neighbouring table cells whose texts stand closer than 8 px. Runs in the page, so it is passed
- * as text.
+ * The layout faults in view: axis labels that overlap, leave their chart or run off its right
+ * edge (the time charts must have two), figures and their labels that wrap onto a second line or
+ * do not fit their box, and neighbouring table cells whose texts stand closer than 8 px. Runs in
+ * the page, so it is passed as text.
  */
 const LAYOUT = `(() => {
   const faults = [];
