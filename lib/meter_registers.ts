@@ -14,6 +14,9 @@
  *   meter with another equipment id (a replaced meter), is at a new level: it is taken, the counter
  *   follows it (Prometheus's `rate()` and `increase()` treat a fall as a reset) and the history
  *   starts a new segment. Telegrams that alternate between two ids never make a new level.
+ * - the first value of a register (after a start) has nothing to be judged by: it is taken, and
+ *   until a telegram follows it, those telegrams in a row replace it without the wait (a garbled
+ *   first telegram costs three telegrams, not a quarter of an hour).
  *
  * Time is the meter's clock or the host's, whichever moved more: a replay runs faster than the
  * host's clock, a meter's clock can stand still.
@@ -172,8 +175,7 @@ export function describeRegisterEvent(event: RegisterEvent, telegram: Telegram):
   const what = `meter register ${event.key}`;
   if (event.kind === "new level") {
     return `${what} went from ${event.from} to ${event.to} and stayed there (${event.reason}): ` +
-      "taken as a new level (a replaced meter): /metrics counts a reset, the history starts a new " +
-      "segment";
+      "taken as a new level; /metrics counts a reset, the history starts a new segment";
   }
   const crc = telegram.checksum.valid === true ? " (the telegram's CRC was valid)" : "";
   const how = event.kind === "fell"
@@ -217,6 +219,8 @@ interface RegisterState {
   taken: Step;
   /** The first step at that value (a reading that changes once per capture is judged from it). */
   since: Step;
+  /** Whether a telegram followed the value taken (the first value is taken on trust). */
+  confirmed: boolean;
   /**
    * Telegrams in a row off the value taken, each following the one before (a new level, if it
    * lasts): the first and the last, how many, and whether all came from another meter.
@@ -296,7 +300,9 @@ export class RegisterWatch {
     // A register on its track ends its run off it, but takes nothing from a doubtful telegram.
     for (const [state, { key, owner }, step] of following) {
       if (!state) {
-        if (!glitch) this.#registers.set(key, { owner, taken: step, since: step });
+        if (!glitch) {
+          this.#registers.set(key, { owner, taken: step, since: step, confirmed: false });
+        }
         continue;
       }
       state.off = undefined;
@@ -304,6 +310,7 @@ export class RegisterWatch {
       if (step.value !== state.taken.value) state.since = step;
       state.taken = step;
       state.owner = owner ?? state.owner;
+      state.confirmed = true;
     }
     return { glitch, events };
   }
@@ -334,12 +341,17 @@ export class RegisterWatch {
     }
     const run = state.off!;
     const lasted = elapsed(run.first, step);
-    if (run.telegrams < RESET_AFTER_TELEGRAMS || !(run.otherMeter || lasted >= RESET_AFTER_MS)) {
-      return true;
-    }
-    const reason = run.otherMeter ? `another meter, ${owner}` : `for ${span(lasted)}`;
+    const reason = run.otherMeter
+      ? `another meter, ${owner}`
+      : !state.confirmed
+      ? "no telegram followed the value before"
+      : lasted >= RESET_AFTER_MS
+      ? `for ${span(lasted)}`
+      : undefined;
+    if (run.telegrams < RESET_AFTER_TELEGRAMS || reason === undefined) return true;
     events.push({ kind: "new level", key, from: state.taken.value, to: value, reason });
-    this.#registers.set(key, { owner: owner ?? state.owner, taken: step, since: step });
+    const taken = { owner: owner ?? state.owner, taken: step, since: step, confirmed: true };
+    this.#registers.set(key, taken);
     return false;
   }
 }

@@ -71,14 +71,14 @@ Deno.test("RegisterWatch leaves out a register that grows faster than 100 kW, no
 });
 
 Deno.test("RegisterWatch takes a register that stays off its track for 15 minutes (3 telegrams) as a new level", () => {
-  const minutes = [0, 1, 5, 10, 16, 17];
+  const minutes = [0, 0.5, 1, 5, 10, 16, 17];
   const { events, exported, glitches } = follow(
     new RegisterWatch(),
-    minutes.map((m, i) => [parse(importT1(i === 0 ? "011080.001" : `00000${i}.000`)), m * 60_000]),
+    minutes.map((m, i) => [parse(importT1(i < 2 ? "011080.001" : `00000${i}.000`)), m * 60_000]),
   );
   // Lower from minute 1 on; at minute 16 it has been there for 15 minutes: a new level.
-  assert.deepEqual(exported, [11080.001, 11080.001, 11080.001, 11080.001, 4, 5]);
-  assert.deepEqual(glitches, [false, true, true, true, false, false]);
+  assert.deepEqual(exported, [11080.001, 11080.001, 11080.001, 11080.001, 11080.001, 5, 6]);
+  assert.deepEqual(glitches, [false, false, true, true, true, false, false]);
   assert.deepEqual(events.map((e) => e.kind), ["fell", "new level"]);
   assert.match(
     (events[1] as { reason: string }).reason,
@@ -103,6 +103,37 @@ Deno.test("RegisterWatch does not take a short run off its track for a new level
     [parse(importT1("000001.000")), 60 * 60_000],
   ]);
   assert.deepEqual(exported, [11080.001, 11080.001, 11080.001], "two telegrams are not enough");
+});
+
+Deno.test("RegisterWatch replaces a first value no telegram followed with three that follow each other", () => {
+  // Started on a garbled telegram: the meter's real register comes next.
+  const { exported, glitches, events } = follow(
+    new RegisterWatch(),
+    ["091080.001", "011080.002", "011080.003", "011080.004", "011080.005"].map((
+      kwh,
+      i,
+    ) => [parse(importT1(kwh)), i * 10_000]),
+  );
+  assert.deepEqual(exported, [91080.001, 91080.001, 91080.001, 11080.004, 11080.005]);
+  assert.deepEqual(glitches, [false, true, true, false, false]);
+  assert.deepEqual(events.at(-1), {
+    kind: "new level",
+    key: "energy.import.t1",
+    from: 91080.001,
+    to: 11080.004,
+    reason: "no telegram followed the value before",
+  });
+});
+
+Deno.test("RegisterWatch waits 15 minutes for a new level once a telegram followed the value", () => {
+  const { exported } = follow(
+    new RegisterWatch(),
+    ["011080.001", "011080.002", "000001.000", "000001.001", "000001.002", "000001.003"].map((
+      kwh,
+      i,
+    ) => [parse(importT1(kwh)), i * 10_000]),
+  );
+  assert.deepEqual(new Set(exported.slice(1)), new Set([11080.002]));
 });
 
 Deno.test("RegisterWatch never takes values that do not follow each other for a new level", () => {
