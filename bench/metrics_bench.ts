@@ -28,6 +28,7 @@ const registry = new MetricsRegistry(() => ({
     encryptedFrames: { decrypted: 0, noKey: 0, wrongKey: 0, badTag: 0, replayed: 0, truncated: 0 },
     clockJumps: 0,
     registerGlitches: 0,
+    valueProblems: 0,
     lastTelegramAt: Date.now(),
   },
   state: "connected",

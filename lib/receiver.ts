@@ -79,6 +79,11 @@ export interface ReceiverCounters {
   clockJumps: number;
   /** Telegrams with a register that fell or grew faster than a meter counts (see `RegisterWatch`). */
   registerGlitches: number;
+  /**
+   * Values of valid telegrams that did not fit their line's specification, each kept raw in the
+   * telegram's `obis` view and listed in its `problems`, never in a named field.
+   */
+  valueProblems: number;
   /** When the last valid telegram arrived (ms since the epoch). */
   lastTelegramAt?: number;
   /** When the last telegram was rejected, and why. */
@@ -167,6 +172,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     reconnects: 0,
     clockJumps: 0,
     registerGlitches: 0,
+    valueProblems: 0,
   };
   readonly #listeners = new Set<Listener<ReceivedTelegram>>();
   readonly #stateListeners = new Set<Listener<ReceiverState>>();
@@ -459,6 +465,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
       return;
     }
     this.#counters.telegramsOk++;
+    if (telegram.problems.length > 0) this.#valueProblems(telegram);
     this.#telegramsThisConnection++;
     this.#lastError = undefined;
     this.#source.confirmSettings?.();
@@ -512,6 +519,17 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     if (glitch) {
       received.implausible = "register glitch";
       this.#counters.registerGlitches++;
+    }
+  }
+
+  /** Counts a telegram's values that did not fit their specification; logs the first few. */
+  #valueProblems(telegram: Telegram): void {
+    this.#counters.valueProblems += telegram.problems.length;
+    for (const problem of telegram.problems) {
+      this.#warnOnce(
+        `problem ${problem.reference}`,
+        `value of ${problem.reference} left out: ${problem.reason}`,
+      );
     }
   }
 

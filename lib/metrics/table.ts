@@ -531,6 +531,13 @@ export const READER_METRICS: readonly MetricRow[] = [
     read: (s) => one(s.counters.registerGlitches),
   },
   {
+    name: "p1_telegram_value_problems_total",
+    help:
+      "Values of valid telegrams that did not fit their line's specification (kept out of every output)",
+    type: "counter",
+    read: (s) => one(s.counters.valueProblems),
+  },
+  {
     name: "p1_source_connected",
     help: "1 while the source delivers valid telegrams",
     type: "gauge",

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { latin1Bytes } from "../../lib/bytes.ts";
 import { crc16, formatCrc } from "../../lib/dsmr/crc16.ts";
 import { parseTelegram } from "../../lib/dsmr/parse.ts";
+import { createLogger } from "../../lib/log.ts";
 import { P1Receiver } from "../../lib/receiver.ts";
 import { FileSource } from "../../lib/source/file.ts";
 import { appFor } from "../support/service.ts";
@@ -113,6 +114,31 @@ Deno.test("/metrics gives no power for a telegram whose power line is negative",
     const metrics = await (await appFor(receiver).request("/metrics")).text();
     assert.match(metrics, /^p1_energy_imported_joules_total\{tariff="1"\} 3600000000$/m);
     assert.doesNotMatch(metrics, /^p1_power_import_watts /m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the receiver counts the values it left out, in status and /metrics, and logs each line once", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const bad = dsmr5("1-0:1.8.1(-00001.000*kWh)", "1-0:1.7.0(-01.000*kW)");
+    await Deno.writeTextFile(`${dir}/capture.txt`, bad + bad);
+    const lines: string[] = [];
+    const receiver = new P1Receiver({
+      source: new FileSource({ path: `${dir}/capture.txt` }),
+      logger: createLogger({ level: "debug", write: (line) => lines.push(line) }),
+    });
+    receiver.start();
+    await receiver.finished;
+    assert.equal(receiver.counters.telegramsOk, 2);
+    assert.equal(receiver.counters.valueProblems, 4);
+    const status = await (await appFor(receiver).request("/api/v1/status")).json();
+    assert.equal(status.counters.valueProblems, 4);
+    const metrics = await (await appFor(receiver).request("/metrics")).text();
+    assert.match(metrics, /^p1_telegram_value_problems_total 4$/m);
+    const warnings = lines.filter((line) => line.includes("WARN") && line.includes("left out"));
+    assert.equal(warnings.length, 2, lines.join("\n"));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

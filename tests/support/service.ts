@@ -68,6 +68,7 @@ export function snapshotOf(
       },
       clockJumps: 0,
       registerGlitches: 0,
+      valueProblems: 0,
     },
     state: "connected",
     version: "test",
