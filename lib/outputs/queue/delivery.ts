@@ -319,7 +319,10 @@ export class QueueDelivery<T> {
         this.#lastSuccessAt = Date.now();
         this.#splitDone(last.seq);
         if (this.#failureLogged !== undefined) {
-          this.#log.info(`${words.target} accepts ${words.items} again; ${queue.length} queued`);
+          this.#log.info(
+            `${words.target} accepts ${words.items} again: ${records.length} queued telegram(s) ` +
+              `delivered, ${queue.length} still queued`,
+          );
           this.#failureLogged = undefined;
         }
         this.#watchQueue();
