@@ -179,7 +179,7 @@ export class DsmrReaderOutput implements Output<PushStats> {
   async start(context: OutputContext): Promise<void> {
     const log = context.logger;
     this.#debug = (message) => log.debug(message);
-    await this.#delivery.open(context.dataDir, context.queue, log);
+    await this.#delivery.open(context);
     log.info(`pushing to DSMR reader (API ${this.#api})`, {
       url: redactUrl(this.#options.url),
       dataDir: context.dataDir,

@@ -15,7 +15,7 @@
 
 import { type Logger, SILENT } from "../../log.ts";
 import { sleep } from "../../source/source.ts";
-import { OutputStartError } from "../output.ts";
+import { type OutputContext, OutputStartError } from "../output.ts";
 import { DurableQueue, type QueueRecord, type QueueStats } from "./queue.ts";
 
 /** What an answer means for the records sent. */
@@ -171,19 +171,17 @@ export class QueueDelivery<T> {
   /**
    * Opens the queue in the data directory (what an earlier run left in it is delivered first).
    *
-   * @param dataDir The data directory.
-   * @param limits Most records and bytes the queue keeps.
-   * @param logger Where to log.
+   * @param context The data directory, the queue's limits and where to log.
    * @throws {OutputStartError} When the queue cannot be kept there.
    */
   async open(
-    dataDir: string,
-    limits: { maxRecords: number; maxBytes: number },
-    logger: Logger,
+    context: Pick<OutputContext, "dataDir" | "claimDataDir" | "queue" | "logger">,
   ): Promise<void> {
-    this.#log = logger;
+    const { dataDir, queue: limits } = context;
+    this.#log = context.logger;
     this.#deadLetterPath = `${dataDir}/${this.#options.name}.dead-letter.jsonl`;
     try {
+      await context.claimDataDir();
       this.#queue = await DurableQueue.open<T>({
         dir: dataDir,
         name: this.#options.name,
@@ -191,6 +189,7 @@ export class QueueDelivery<T> {
         signal: this.#stopping.signal,
       });
     } catch (error) {
+      if (error instanceof OutputStartError) throw error;
       throw new OutputStartError(
         `--data-dir "${dataDir}": cannot keep the ${this.#words.queue} there: ${
           (error as Error).message
