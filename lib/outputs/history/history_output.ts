@@ -25,9 +25,10 @@ import {
   type OutputDefinition,
   type OutputMetric,
   OutputStartError,
+  type ReceiverView,
 } from "../output.ts";
 import type { ReceivedTelegram, ReceiverState } from "../../receiver.ts";
-import { MeterCalendar } from "./calendar.ts";
+import { MeterCalendar, meterNow } from "./calendar.ts";
 import { MinuteBuilder, type MinuteRecord } from "./minute.ts";
 import type { Prices } from "./prices.ts";
 import { CLOCK_JUMP_MS } from "../../meter_clock.ts";
@@ -122,6 +123,7 @@ export class HistoryOutput implements Output<HistoryStats> {
   #path: string | undefined;
   #zone: TimeZoneRule = CENTRAL_EUROPEAN_TIME;
   #log: Logger = SILENT;
+  #receiver: ReceiverView | undefined;
   #unsubscribe: (() => void)[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastWriteAttempt = -Infinity;
@@ -160,6 +162,7 @@ export class HistoryOutput implements Output<HistoryStats> {
   /** Opens the database and subscribes to the receiver. */
   async start(context: OutputContext): Promise<void> {
     this.#log = context.logger;
+    this.#receiver = context.receiver;
     const path = this.#config.database ?? `${context.dataDir.replace(/\/+$/, "")}/history.sqlite`;
     this.#path = path;
     const option = this.#config.database === undefined
@@ -257,16 +260,18 @@ export class HistoryOutput implements Output<HistoryStats> {
   }
 
   /**
-   * The last `minutes` minutes, per minute, and today's usage, from the database.
+   * The last `minutes` minutes, per minute, the usage of the newest minute's day, and which day
+   * is today, from the database.
    *
    * @param minutes How far back from the newest minute.
-   * @returns The same answer before and after a restart.
+   * @returns The same answer before and after a restart (on the same day).
    */
   history(minutes: number): HistoryAnswer {
     const store = this.#openStore();
-    const newest = store.newestReading();
-    if (newest === undefined) return { resolution: "minute", points: [], today: null };
     const calendar = this.#calendar(store);
+    const currentDay = calendar.date(meterNow(this.#receiver, this.#now()));
+    const newest = store.newestReading();
+    if (newest === undefined) return { resolution: "minute", points: [], today: null, currentDay };
     const from = newest - minutes * 60_000;
     const gas = store.mbusReadings("gas", from - 2 * 3_600_000, newest);
     let g = 0;
@@ -307,6 +312,7 @@ export class HistoryOutput implements Output<HistoryStats> {
         exportKwh: today.export?.total ?? null,
         gasM3: today.gas,
       },
+      currentDay,
     };
   }
 
