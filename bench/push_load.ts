@@ -13,6 +13,7 @@ import { FakeDsmrReader } from "../tests/support/fake_dsmr_reader.ts";
 import { haveMosquitto, startBroker } from "../tests/support/mosquitto.ts";
 import { CORPUS, fixture } from "../tests/support/paths.ts";
 import { startServer } from "../tests/support/server.ts";
+import { rssMegabytes } from "./process_memory.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 12);
 const TELEGRAM = CORPUS
@@ -20,14 +21,6 @@ const TELEGRAM = CORPUS
   : fixture("nl-dsmr50-3phase-4mbus.txt");
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function rssMegabytes(pid: number): Promise<number> {
-  const { stdout } = await new Deno.Command("ps", {
-    args: ["-o", "rss=", "-p", String(pid)],
-    stdout: "piped",
-  }).output();
-  return Number(new TextDecoder().decode(stdout).trim()) / 1024;
-}
 
 /** Runs one setup on a fresh service and data directory; returns its report line. */
 async function run(name: string, args: string[], section: string): Promise<string> {

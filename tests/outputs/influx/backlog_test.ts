@@ -2,22 +2,9 @@ import assert from "node:assert/strict";
 import { FrameScanner } from "../../../lib/dsmr/framer.ts";
 import { parseTelegram } from "../../../lib/dsmr/parse.ts";
 import { InfluxOutput } from "../../../lib/outputs/influx/output.ts";
-import type { ReceivedTelegram } from "../../../lib/receiver.ts";
-import { DemoMeter } from "../../../lib/source/demo.ts";
 import { memoryLogger } from "../../support/helpers.ts";
 import { contextFor } from "../../support/service.ts";
-
-/** Distinct telegrams one meter-second apart. */
-function telegrams(count: number): ReceivedTelegram[] {
-  let now = Date.UTC(2024, 0, 15, 9, 0, 0);
-  const meter = new DemoMeter({ now: () => now, seed: 4 });
-  const scanner = new FrameScanner();
-  return Array.from({ length: count }, () => {
-    const [raw] = scanner.push(meter.telegram());
-    now += 1000;
-    return { telegram: parseTelegram(raw!), bytes: raw!.bytes, receivedAt: Date.now() };
-  });
-}
+import { demoTelegrams } from "../../support/telegrams.ts";
 
 /** A port nothing listens on: the database is down. */
 function closedPort(): number {
@@ -38,7 +25,15 @@ Deno.test("telegrams faster than the disk are counted as overrun by the InfluxDB
   await output.start(contextFor(dir, logger));
   try {
     // Offered all at once, as the receiver hands them over: the first thousand wait for the disk.
-    const offers = telegrams(3000).map((telegram) => output.offer(telegram));
+    const scanner = new FrameScanner();
+    const offers = demoTelegrams(3000).map((bytes) => {
+      const [raw] = scanner.push(bytes);
+      return output.offer({
+        telegram: parseTelegram(raw!),
+        bytes: raw!.bytes,
+        receivedAt: Date.now(),
+      });
+    });
     await Promise.all(offers);
     const { queue } = output.stats();
     assert.equal(queue.length, 1000);
