@@ -27,7 +27,7 @@ const registry = new MetricsRegistry(() => ({
     reconnects: 3,
     encryptedFrames: { decrypted: 0, noKey: 0, wrongKey: 0, badTag: 0, replayed: 0, truncated: 0 },
     clockJumps: 0,
-    registerFalls: 0,
+    registerGlitches: 0,
     lastTelegramAt: Date.now(),
   },
   state: "connected",

@@ -283,7 +283,9 @@ function draw(canvas, points, span) {
   for (const t of ticks(start, end, step)) {
     const label = timeLabel(t, long);
     const w = g.measureText(label).width;
-    const from = Math.min(Math.max(x(t) - w / 2, left), width - w);
+    // Clamped inside the chart, with a pixel or two to spare: text set flush with the edge leaves
+    // its anti-aliased last column in the canvas's, which reads as cut off.
+    const from = Math.min(Math.max(x(t) - w / 2, left), width - w - 2);
     // Never draw over the label before, whatever the clamping at the edges did.
     if (boxes.length && from < boxes[boxes.length - 1][1] + gap) continue;
     g.fillText(label, from, height - 4);

@@ -138,7 +138,8 @@ export function meterNow(
   hostNow: number,
 ): number {
   const latest = receiver?.state === "connected" ? receiver.latest : undefined;
-  const stamped = latest && !latest.clockJump ? latest.telegram.timestamp?.epochMs : undefined;
+  const trusted = latest && latest.implausible !== "clock jump";
+  const stamped = trusted ? latest.telegram.timestamp?.epochMs : undefined;
   if (latest === undefined || stamped === undefined) return hostNow;
   return stamped + Math.max(0, hostNow - latest.receivedAt);
 }

@@ -339,8 +339,10 @@ export class HistoryOutput implements Output<HistoryStats> {
   }
 
   #take(received: ReceivedTelegram): void {
-    // A meter clock that jumped would misplace the telegram (the receiver counts it).
-    if (received.clockJump && !this.#capture) return;
+    // A meter clock that jumped would misplace the telegram, a register glitch count as usage
+    // what the meter never counted (the receiver counts both). A capture's clock is its own.
+    if (received.implausible === "register glitch") return;
+    if (received.implausible && !this.#capture) return;
     const facts = factsOf(received.telegram, received.receivedAt);
     if (this.#capture && facts.time > this.#now() + CLOCK_JUMP_MS) {
       this.#futureTelegrams++;

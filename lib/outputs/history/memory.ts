@@ -135,12 +135,12 @@ export class History {
   }
 
   /**
-   * Adds a received telegram's point, unless the meter's clock jumped at it.
+   * Adds a received telegram's point, unless it does not follow the ones before (`implausible`).
    *
    * @param received The telegram.
    */
   record(received: ReceivedTelegram): void {
-    if (!received.clockJump) this.add(pointOf(received.telegram, received.receivedAt));
+    if (!received.implausible) this.add(pointOf(received.telegram, received.receivedAt));
   }
 
   /**

@@ -30,8 +30,14 @@ Deno.test("meterNow() follows a live meter's clock, and the host's without one",
   for (const state of ["stale", "ended", "connecting"] as const) {
     assert.equal(meterNow({ state, latest: received }, hostNow), hostNow, state);
   }
-  const jumped = { ...received, clockJump: true };
+  const jumped: ReceivedTelegram = { ...received, implausible: "clock jump" };
   assert.equal(meterNow({ state: "connected", latest: jumped }, hostNow), hostNow, "a jump");
+  const glitch: ReceivedTelegram = { ...received, implausible: "register glitch" };
+  assert.equal(
+    meterNow({ state: "connected", latest: glitch }, hostNow),
+    METER_TIME + 3000,
+    "a register glitch says nothing against the clock",
+  );
   const { timestamp: _, ...unstamped } = telegram;
   const noClock = { ...received, telegram: unstamped };
   assert.equal(meterNow({ state: "connected", latest: noClock }, hostNow), hostNow, "no clock");
