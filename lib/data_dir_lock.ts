@@ -19,6 +19,8 @@ export const LOCK_FILE = "p1reader.lock";
 export interface DataDirLock {
   /** The lock file. */
   readonly path: string;
+  /** Why it is not locked after all: its file system has no `flock` (some network mounts). */
+  readonly unlocked?: string;
   /** Lets go of the directory (closing the file releases the lock). */
   release(): void;
 }
@@ -46,7 +48,8 @@ const encoder = new TextEncoder();
  * Creates the directory when missing and takes its lock, without waiting for it.
  *
  * @param dir The data directory.
- * @returns The lock, held until it is released or the process ends.
+ * @returns The lock, held until it is released or the process ends (or, where the file system
+ *   cannot lock, the reason in `unlocked`).
  * @throws {DataDirInUseError} When another process holds it.
  * @throws What the file system says when the directory or the lock file cannot be created.
  */
@@ -54,11 +57,17 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
   await Deno.mkdir(dir, { recursive: true });
   const path = `${dir.replace(/\/+$/, "")}/${LOCK_FILE}`;
   const file = await Deno.open(path, { read: true, write: true, create: true });
+  const release = () => file.close();
+  let locked: boolean;
   try {
-    if (!(await file.tryLock(true))) throw new DataDirInUseError(dir, await holder(path));
+    locked = await file.tryLock(true);
   } catch (error) {
+    // Better to run unlocked, and say so, than not at all where the data lives on such a mount.
+    return { path, unlocked: (error as Error).message, release };
+  }
+  if (!locked) {
     file.close();
-    throw error;
+    throw new DataDirInUseError(dir, await holder(path));
   }
   try {
     await file.truncate(0);
@@ -66,7 +75,7 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
   } catch {
     // A full disk: the lock holds all the same, only the message naming this process lacks its id.
   }
-  return { path, release: () => file.close() };
+  return { path, release };
 }
 
 /** The process id a lock file holds, if it holds one. */

@@ -107,14 +107,22 @@ export function outputContext(
 class DataDirClaim {
   #lock: Promise<DataDirLock> | undefined;
 
-  constructor(readonly dir: string) {}
+  constructor(readonly dir: string, readonly logger: Logger) {}
 
   /**
    * Takes the lock; rejects with an `OutputStartError` when another service holds it, or with
    * the file system's error, which the output names in its own words.
    */
   claim(): Promise<void> {
-    this.#lock ??= lockDataDir(this.dir).catch((error: Error) => {
+    this.#lock ??= lockDataDir(this.dir).then((lock) => {
+      if (lock.unlocked !== undefined) {
+        this.logger.warn(
+          `cannot lock --data-dir "${this.dir}" (${lock.unlocked}): make sure no other p1reader ` +
+            "uses it",
+        );
+      }
+      return lock;
+    }, (error: Error) => {
       throw error instanceof DataDirInUseError
         ? new OutputStartError(`--data-dir ${error.message}`)
         : error;
@@ -161,7 +169,7 @@ export function createService(config: Config, options: ServiceOptions = {}): Ser
     ...(options.now ? { now: options.now } : {}),
     connections,
   });
-  const dataDir = new DataDirClaim(config.dataDir);
+  const dataDir = new DataDirClaim(config.dataDir, logger);
   const context = outputContext(config, receiver, logger, closing.signal, () => dataDir.claim());
   return {
     app,
