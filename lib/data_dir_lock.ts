@@ -80,7 +80,8 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
 
 /** The process id a lock file holds, if it holds one. */
 async function holder(path: string): Promise<number | undefined> {
-  // The holder writes its id just after taking the lock: it may not be there yet.
+  // The holder writes its id just after taking the lock (it may not be there yet); a file that
+  // cannot be read names no one.
   const text = await Deno.readTextFile(path).catch(() => "");
   const pid = Number(text.trim());
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
