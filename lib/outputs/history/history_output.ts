@@ -160,7 +160,7 @@ export class HistoryOutput implements Output<HistoryStats> {
   }
 
   /** Opens the database and subscribes to the receiver. */
-  start(context: OutputContext): Promise<void> {
+  async start(context: OutputContext): Promise<void> {
     this.#log = context.logger;
     this.#receiver = context.receiver;
     const path = this.#config.database ?? `${context.dataDir.replace(/\/+$/, "")}/history.sqlite`;
@@ -169,10 +169,12 @@ export class HistoryOutput implements Output<HistoryStats> {
       ? `--data-dir "${context.dataDir}"`
       : `--history-db "${path}"`;
     try {
+      if (this.#config.database === undefined) await context.claimDataDir();
       const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
       Deno.mkdirSync(dir, { recursive: true });
       this.#open();
     } catch (error) {
+      if (error instanceof OutputStartError) throw error; // another service holds the directory
       if (!isDiskFull(error)) {
         throw new OutputStartError(
           `${option}: cannot keep the history in ${path}: ${(error as Error).message} ` +
@@ -186,7 +188,6 @@ export class HistoryOutput implements Output<HistoryStats> {
       context.receiver.onStateChange((state) => this.#stateChanged(state)),
     ];
     this.#log.info("keeping the energy history", { database: path });
-    return Promise.resolve();
   }
 
   /** Writes what is gathered and closes the database. */
