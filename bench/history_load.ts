@@ -91,6 +91,7 @@ async function cpuPerTelegram(dir: string): Promise<void> {
     logger: SILENT,
     version: "bench",
     dataDir: dir,
+    claimDataDir: () => Deno.mkdir(dir, { recursive: true }),
     queue: { maxRecords: 1, maxBytes: 1 },
     closing: new AbortController().signal,
   });
@@ -176,6 +177,7 @@ async function usageRequests(data: string): Promise<void> {
     logger: SILENT,
     version: "bench",
     dataDir: data,
+    claimDataDir: () => Deno.mkdir(data, { recursive: true }),
     queue: { maxRecords: 1, maxBytes: 1 },
     closing: new AbortController().signal,
   });

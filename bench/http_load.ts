@@ -9,6 +9,7 @@
  * `BENCH_SECONDS` sets the load runs' length; `BENCH_ATTACKS=0` skips the attacks (about 2 min).
  */
 import { fixture } from "../tests/support/paths.ts";
+import { rssMegabytes } from "./process_memory.ts";
 import { type RunningServer, startServer } from "../tests/support/server.ts";
 
 const DURATION_S = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
@@ -51,14 +52,6 @@ async function builtIn(url: string): Promise<string> {
   return `${Math.round(latencies.length / DURATION_S)} req/s, p99 ${
     p99.toFixed(1)
   } ms (built-in generator, ${CONNECTIONS} connections; install wrk for better figures)`;
-}
-
-async function rssMegabytes(pid: number): Promise<number> {
-  const { stdout } = await new Deno.Command("ps", {
-    args: ["-o", "rss=", "-p", String(pid)],
-    stdout: "piped",
-  }).output();
-  return Number(new TextDecoder().decode(stdout).trim()) / 1024;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

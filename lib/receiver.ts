@@ -32,6 +32,12 @@ import { type ByteSource, type ByteStream, sleep, SourceError } from "./source/s
  */
 export type ReceiverState = "idle" | "connecting" | "connected" | "stale" | "ended" | "stopped";
 
+/**
+ * Why a telegram does not follow the ones before: its meter clock jumped (see `MeterClock`), or a
+ * register fell or grew faster than a meter counts (see `RegisterWatch`).
+ */
+export type Implausibility = "clock jump" | "register glitch";
+
 /** A valid telegram as received. */
 export interface ReceivedTelegram {
   /** The parsed telegram. */
@@ -41,10 +47,12 @@ export interface ReceivedTelegram {
   /** When it was framed, in milliseconds since the epoch. */
   receivedAt: number;
   /**
-   * `true` when the meter's clock jumped at this telegram (see `MeterClock`): outputs that follow
-   * the meter's clock (the history, the thinned pushes to DSMR reader and MQTT) leave it out.
+   * Set when the telegram does not follow the ones before, and why: outputs that follow the meter's
+   * clock and registers (the history and its costs, the thinned pushes to DSMR reader, MQTT and
+   * InfluxDB) leave it out, and `/metrics` keeps its counters at the values taken before. Views of
+   * the meter as it is now (the latest telegram, the gauges, the live stream) still show it.
    */
-  clockJump?: boolean;
+  implausible?: Implausibility;
 }
 
 /** What the receiver has counted since it started. */
@@ -69,8 +77,13 @@ export interface ReceiverCounters {
   encryptedFrames: FrameCounts;
   /** Telegrams whose meter clock jumped (ahead of or behind the previous telegram's). */
   clockJumps: number;
-  /** Times a meter register fell below its highest value (see `RegisterWatch`). */
-  registerFalls: number;
+  /** Telegrams with a register that fell or grew faster than a meter counts (see `RegisterWatch`). */
+  registerGlitches: number;
+  /**
+   * Values of valid telegrams that did not fit their line's specification, each kept raw in the
+   * telegram's `obis` view and listed in its `problems`, never in a named field.
+   */
+  valueProblems: number;
   /** When the last valid telegram arrived (ms since the epoch). */
   lastTelegramAt?: number;
   /** When the last telegram was rejected, and why. */
@@ -158,6 +171,8 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     parseErrors: 0,
     reconnects: 0,
     clockJumps: 0,
+    registerGlitches: 0,
+    valueProblems: 0,
   };
   readonly #listeners = new Set<Listener<ReceivedTelegram>>();
   readonly #stateListeners = new Set<Listener<ReceiverState>>();
@@ -244,7 +259,6 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     const stats = this.#scanner.stats;
     const snapshot: ReceiverCounters = {
       ...this.#counters,
-      registerFalls: this.#registers.falls,
       discardedBytes: stats.discardedBytes,
       oversized: stats.oversized,
       incomplete: stats.incomplete,
@@ -451,6 +465,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
       return;
     }
     this.#counters.telegramsOk++;
+    if (telegram.problems.length > 0) this.#valueProblems(telegram);
     this.#telegramsThisConnection++;
     this.#lastError = undefined;
     this.#source.confirmSettings?.();
@@ -483,20 +498,38 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   }
 
   /**
-   * What only a sequence of telegrams shows: the meter's interval, a clock that jumps (the
-   * telegram is flagged and counted) and registers that fall (counted; `/metrics` holds them).
+   * What only a sequence of telegrams shows: the meter's interval, and a clock that jumps or a
+   * register that falls or races ahead (the telegram is flagged and counted). The registers of a
+   * telegram whose clock jumped are not judged: its time says nothing about how far they may grow.
    */
   #checkAcrossTelegrams(received: ReceivedTelegram): void {
     const { telegram, receivedAt } = received;
     this.#interval.observe(receivedAt);
     const jump = this.#clock.check(telegram.timestamp?.epochMs ?? receivedAt, receivedAt);
     if (jump !== undefined) {
-      received.clockJump = true;
+      received.implausible = "clock jump";
       this.#counters.clockJumps++;
       this.#warnOnce("clock", `${jump}: telegram left out of the history and pushes`);
+      return;
     }
-    for (const event of this.#registers.observe(telegram, receivedAt)) {
-      this.#warnOnce(`${event.kind} ${event.key}`, describeRegisterEvent(event));
+    const { glitch, events } = this.#registers.observe(telegram, receivedAt);
+    for (const event of events) {
+      this.#warnOnce(`${event.kind} ${event.key}`, describeRegisterEvent(event, telegram));
+    }
+    if (glitch) {
+      received.implausible = "register glitch";
+      this.#counters.registerGlitches++;
+    }
+  }
+
+  /** Counts a telegram's values that did not fit their specification; logs the first few. */
+  #valueProblems(telegram: Telegram): void {
+    this.#counters.valueProblems += telegram.problems.length;
+    for (const problem of telegram.problems) {
+      this.#warnOnce(
+        `problem ${problem.reference}`,
+        `value of ${problem.reference} left out: ${problem.reason}`,
+      );
     }
   }
 

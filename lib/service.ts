@@ -10,12 +10,18 @@
 import type { Hono } from "hono";
 import type { Config } from "./config.ts";
 import { createApp } from "./http/app.ts";
+import { DataDirInUseError, type DataDirLock, lockDataDir } from "./data_dir_lock.ts";
 import type { ConnectionStats } from "./http/connection_guard.ts";
 import { type Logger, SILENT } from "./log.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
 import { receiverSnapshot } from "./metrics/table.ts";
 import { OUTPUTS } from "./outputs/list.ts";
-import type { Output, OutputContext, ReceiverView } from "./outputs/output.ts";
+import {
+  type Output,
+  type OutputContext,
+  OutputStartError,
+  type ReceiverView,
+} from "./outputs/output.ts";
 import { P1Receiver } from "./receiver.ts";
 import { createSource } from "./source/create.ts";
 import { VERSION } from "./version.ts";
@@ -42,10 +48,11 @@ export interface Service {
   readonly outputs: readonly Output[];
   /**
    * Starts every output, then the receiver. An output that cannot start rejects with its
-   * `OutputStartError` after the ones already started are stopped again.
+   * `OutputStartError` after the ones already started are stopped again; so does an output that
+   * keeps files in the data directory while another service holds it.
    */
   start(): Promise<void>;
-  /** Ends the event streams, stops the receiver, then every output. */
+  /** Ends the event streams, stops the receiver, then every output; frees the data directory. */
   stop(): Promise<void>;
 }
 
@@ -74,6 +81,8 @@ function receiverFor(config: Config, logger: Logger): P1Receiver {
  * @param receiver The receiver they follow.
  * @param logger Where they log.
  * @param closing Aborted when the service begins to stop.
+ * @param claimDataDir Prepares the data directory before an output opens a file in it; by
+ *   default it is only created (`p1reader import` writes beside a running service).
  * @returns The context.
  */
 export function outputContext(
@@ -81,15 +90,52 @@ export function outputContext(
   receiver: ReceiverView,
   logger: Logger,
   closing: AbortSignal,
+  claimDataDir: () => Promise<void> = () => Deno.mkdir(config.dataDir, { recursive: true }),
 ): OutputContext {
   return {
     receiver,
     logger,
     version: VERSION,
     dataDir: config.dataDir,
+    claimDataDir,
     queue: { maxRecords: config.queueMax, maxBytes: config.queueMaxBytes },
     closing,
   };
+}
+
+/** The service's claim on its data directory: the lock, taken once when an output first asks. */
+class DataDirClaim {
+  #lock: Promise<DataDirLock> | undefined;
+
+  constructor(readonly dir: string, readonly logger: Logger) {}
+
+  /**
+   * Takes the lock; rejects with an `OutputStartError` when another service holds it, or with
+   * the file system's error, which the output names in its own words.
+   */
+  claim(): Promise<void> {
+    this.#lock ??= lockDataDir(this.dir).then((lock) => {
+      if (lock.unlocked !== undefined) {
+        this.logger.warn(
+          `cannot lock --data-dir "${this.dir}" (${lock.unlocked}): make sure no other p1reader ` +
+            "uses it",
+        );
+      }
+      return lock;
+    }, (error: Error) => {
+      throw error instanceof DataDirInUseError
+        ? new OutputStartError(`--data-dir ${error.message}`)
+        : error;
+    });
+    return this.#lock.then(() => {});
+  }
+
+  /** Lets go of the directory, if it was claimed. */
+  async release(): Promise<void> {
+    const lock = await this.#lock?.catch(() => undefined); // never taken: nothing to let go
+    lock?.release();
+    this.#lock = undefined;
+  }
 }
 
 /**
@@ -123,7 +169,8 @@ export function createService(config: Config, options: ServiceOptions = {}): Ser
     ...(options.now ? { now: options.now } : {}),
     connections,
   });
-  const context = outputContext(config, receiver, logger, closing.signal);
+  const dataDir = new DataDirClaim(config.dataDir, logger);
+  const context = outputContext(config, receiver, logger, closing.signal, () => dataDir.claim());
   return {
     app,
     receiver,
@@ -137,6 +184,7 @@ export function createService(config: Config, options: ServiceOptions = {}): Ser
         }
       } catch (error) {
         await Promise.all(started.map((output) => output.stop()));
+        await dataDir.release();
         throw error;
       }
       receiver.start();
@@ -146,6 +194,7 @@ export function createService(config: Config, options: ServiceOptions = {}): Ser
       await receiver.stop();
       // What must survive a restart (queues, the history) is on disk when each has stopped.
       await Promise.all(outputs.map((output) => output.stop()));
+      await dataDir.release();
     },
   };
 }

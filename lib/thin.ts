@@ -8,9 +8,10 @@
 import type { ReceivedTelegram } from "./receiver.ts";
 
 /**
- * Lets through at most one telegram per `intervalSeconds` of meter time. A telegram at which the
- * meter's clock jumped (`clockJump`) is never let through; a meter clock that was set back
- * starts the count again from its new time, so thinning never waits for the old time to return.
+ * Lets through at most one telegram per `intervalSeconds` of meter time. A telegram that does not
+ * follow the ones before (`implausible`: a clock jump, a register glitch) is never let through; a
+ * meter clock that was set back starts the count again from its new time, so thinning never waits
+ * for the old time to return.
  */
 export class MeterTimeThinner {
   readonly #intervalMs: number;
@@ -28,7 +29,7 @@ export class MeterTimeThinner {
    * @returns `true` to use it.
    */
   accept(received: ReceivedTelegram): boolean {
-    if (received.clockJump) return false;
+    if (received.implausible) return false;
     const time = received.telegram.timestamp?.epochMs ?? received.receivedAt;
     const last = this.#last;
     if (

@@ -94,7 +94,7 @@ Deno.test("P1Receiver replaying a capture of one telegram every 5 minutes counts
     await Deno.writeFile(`${dir}/capture.txt`, concat(...demoTelegrams(12, { stepMs: 300_000 })));
     const receiver = new P1Receiver({ source: new FileSource({ path: `${dir}/capture.txt` }) });
     const jumped: boolean[] = [];
-    receiver.subscribe((received) => jumped.push(received.clockJump === true));
+    receiver.subscribe((received) => jumped.push(received.implausible === "clock jump"));
     receiver.start();
     await receiver.finished;
     assert.deepEqual(jumped, Array(12).fill(false));

@@ -57,7 +57,7 @@ const FORMATTED_READERS: ReadonlySet<string> = new Set([
 ]);
 
 /** The format of rows that have none: no limit on digits, no unit. */
-const NO_FORMAT: ValueFormat = { text: "", limit: Infinity, units: [] };
+const NO_FORMAT: ValueFormat = { text: "", limit: Infinity, units: [], signed: true };
 
 /**
  * The OBIS reference a catalogue row is looked up by: `.255`/`*255` dropped, M-Bus channel 1-9 as
@@ -105,7 +105,7 @@ function entryOf(row: FieldSpec, channel: number): CatalogueEntry {
     shapes: row.shapes,
     repeat: row.repeat ?? 0,
     read: LINE_READERS[row.reader],
-    format: row.format === undefined ? NO_FORMAT : valueFormat(row.format),
+    format: row.format === undefined ? NO_FORMAT : valueFormat(row.format, row.signed),
     set: isDevicePath(field) ? DEVICE_SETTERS[field] : TELEGRAM_SETTERS[field],
   };
 }

@@ -100,6 +100,8 @@ export interface FieldRow<P extends FieldPath> {
    * `valueFormat`), e.g. `F9(3) kWh`; a number that does not fit it is a problem.
    */
   readonly format?: string;
+  /** The number may be negative (the specifications' numbers are unsigned; a few meters' not). */
+  readonly signed?: boolean;
 }
 
 /** One row of the catalogue: a reader whose value has the type of the row's field. */
@@ -475,4 +477,17 @@ export const FIELDS: readonly FieldSpec[] = [
   quantity("0-0:17.0.0", "limiterThreshold", "luxembourg", "Active threshold (SMAX)", "F5(3) kVA"),
   text("0-0:96.1.0", "equipmentId", "hungary", "Equipment identifier", HEX, "identifier"),
   text("0-0:96.1.255", "equipmentId", "q3d", "Serial number", TEXT, "identifier"),
+  // The Q3D balances import and export: its power is negative while the home exports (telegrams
+  // its users published, such as `1-0:1.7.0*255(-000997.90*W)`).
+  ...(
+    [
+      ["1-0:1.7.0", "power.import", "Actual power, negative while exporting"],
+      ["1-0:21.7.0", "phases.l1.powerImport", "Actual power L1, negative while exporting"],
+      ["1-0:41.7.0", "phases.l2.powerImport", "Actual power L2, negative while exporting"],
+      ["1-0:61.7.0", "phases.l3.powerImport", "Actual power L3, negative while exporting"],
+    ] as const
+  ).map(([obis, field, description]): FieldSpec => ({
+    ...quantity(obis, field, "q3d", description, "F5(3) kW"),
+    signed: true,
+  })),
 ];

@@ -44,6 +44,8 @@ export interface ValueFormat {
   limit: number;
   /** The units it may carry, the first being what a value without unit means. */
   units: readonly string[];
+  /** Whether it may be negative: the specifications' numbers are unsigned, a few meters' are not. */
+  signed: boolean;
 }
 
 /**
@@ -52,6 +54,7 @@ export interface ValueFormat {
  * of one and four digits. The units follow, alternatives separated by `|`.
  *
  * @param text For example `F9(3) kWh`, `F4(1) kW|A` or `I1`.
+ * @param signed Whether the value may be negative, which no specification's number may.
  * @returns The format.
  * @throws {SyntaxError} When `text` is not such a format (a mistake in the table).
  *
@@ -59,14 +62,19 @@ export interface ValueFormat {
  * ```ts
  * import { valueFormat } from "./lines.ts";
  * import assert from "node:assert/strict";
- * assert.deepEqual(valueFormat("F9(3) kWh"), { text: "F9(3) kWh", limit: 1e6, units: ["kWh"] });
+ * assert.deepEqual(valueFormat("F9(3) kWh"), {
+ *   text: "F9(3) kWh",
+ *   limit: 1e6,
+ *   units: ["kWh"],
+ *   signed: false,
+ * });
  * ```
  */
-export function valueFormat(text: string): ValueFormat {
+export function valueFormat(text: string, signed = false): ValueFormat {
   const match = /^(?:F(\d+)\((\d+)\)|[IS](\d+))(?: (\S+))?$/.exec(text);
   if (!match) throw new SyntaxError(`Cannot read the value format "${text}"`);
   const digits = match[3] === undefined ? Number(match[1]) - Number(match[2]) : Number(match[3]);
-  return { text, limit: 10 ** digits, units: match[4]?.split("|") ?? [] };
+  return { text, limit: 10 ** digits, units: match[4]?.split("|") ?? [], signed };
 }
 
 /** What a line reader could not read: what it expected there (the parser quotes the values). */
@@ -137,9 +145,18 @@ export type LineReader<T> = (
 /** How many months a demand history holds (e-MUCS: at most 13). */
 const DEMAND_MONTHS = valueFormat("F2(0)");
 
-/** Whether a number has no more digits before its point than its format allows. */
+/**
+ * Whether a number has no more digits before its point than its format allows, and no sign where
+ * it may have none (a negative register or power is no value a meter counts).
+ */
 function fits(value: number, format: ValueFormat): boolean {
-  return value < format.limit && value > -format.limit;
+  return value < format.limit && (format.signed ? value > -format.limit : value >= 0);
+}
+
+/** What a quantity or count line should have held, saying so when its sign was the trouble. */
+function expectedNumber(value: ObisValue | undefined, format: ValueFormat): Unreadable {
+  const negative = value?.kind === "number" && value.value < 0 && !format.signed;
+  return new Unreadable(`a number of format ${format.text}${negative ? ", not negative" : ""}`);
 }
 
 /** A number in one of its format's units (`W` and `Wh` scaled to `kW` and `kWh`) that fits it. */
@@ -194,11 +211,11 @@ function peakOf(
 export const LINE_READERS: { readonly [S in LineShape]: LineReader<LineValues[S]> } = {
   quantity(values, _raw, format) {
     if (values[0]?.kind === "empty") return undefined;
-    return quantityIn(values[0], format) ?? new Unreadable(`a number of format ${format.text}`);
+    return quantityIn(values[0], format) ?? expectedNumber(values[0], format);
   },
   count(values, _raw, format) {
     if (values[0]?.kind === "empty") return undefined;
-    return integerIn(values[0], format) ?? new Unreadable(`a number of format ${format.text}`);
+    return integerIn(values[0], format) ?? expectedNumber(values[0], format);
   },
   deviceType(values, _raw, format) {
     return integerIn(values[0], format) ??

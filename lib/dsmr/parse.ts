@@ -181,6 +181,8 @@ function readTelegram(
   const { problems } = telegram;
   /** The M-Bus devices by channel (1-9), made when a channel's first value is stored. */
   const devices: (MbusDevice | undefined)[] = [];
+  /** The entries read so far: a reference sent twice is a problem, and the first value stays. */
+  const read = new Set<CatalogueEntry>();
   let unknownLine: { reference: string; position: number } | undefined;
   let known = 0;
   for (let position = 0; position < lines.length; position++) {
@@ -196,6 +198,11 @@ function readTelegram(
       continue;
     }
     known++;
+    if (read.has(entry)) {
+      problems.push({ reference, reason: "Sent twice in one telegram: the first value is kept" });
+      continue;
+    }
+    read.add(entry);
     const value = entry.read(values, groups, entry.format);
     if (value === undefined) continue;
     if (value instanceof Unreadable) {

@@ -2,8 +2,8 @@
  * METRICS: every metric of `/metrics` as one table row (name, help, type, value reader). Three
  * sets: the original product's names (both generations, with its bugs fixed), a set following
  * Prometheus's conventions (base units, `_total` counters, labels for tariff, phase and channel),
- * and the reader's own health. Counters of meter registers export the receiver's held values (see
- * `RegisterWatch`): a register that glitches lower never makes a counter fall.
+ * and the reader's own health. Counters of meter registers export the values the receiver took
+ * (see `RegisterWatch`): a register glitch never reaches a counter.
  *
  * @module
  */
@@ -524,10 +524,18 @@ export const READER_METRICS: readonly MetricRow[] = [
     read: (s) => one(s.counters.clockJumps),
   },
   {
-    name: "p1_meter_register_falls_total",
-    help: "Times a meter register fell below its highest value (its counter holds that value)",
+    name: "p1_meter_register_glitches_total",
+    help:
+      "Telegrams with a meter register that fell or grew faster than a meter counts (left out of the history, pushes and counters)",
     type: "counter",
-    read: (s) => one(s.counters.registerFalls),
+    read: (s) => one(s.counters.registerGlitches),
+  },
+  {
+    name: "p1_telegram_value_problems_total",
+    help:
+      "Values of valid telegrams that did not fit their line's specification (kept out of every output)",
+    type: "counter",
+    read: (s) => one(s.counters.valueProblems),
   },
   {
     name: "p1_source_connected",

@@ -31,8 +31,16 @@ export interface OutputContext {
   logger: Logger;
   /** The reader's version. */
   version: string;
-  /** The directory where outputs keep their files (queues, databases), created when missing. */
+  /** The directory where outputs keep their files (queues, databases). */
   dataDir: string;
+  /**
+   * Creates the data directory when missing and, in the service, takes its lock (once for every
+   * output), so that no second service writes there. Call it before opening a file in it.
+   *
+   * @throws {OutputStartError} When another service holds it; what the file system says when it
+   *   cannot be created or locked (the output says what it could not keep there).
+   */
+  claimDataDir(): Promise<void>;
   /** Most records and bytes each push's durable queue keeps (`--queue-max`, `--queue-max-bytes`). */
   queue: { maxRecords: number; maxBytes: number };
   /** Aborted when the service begins to stop: long-lived work (event streams) ends. */

@@ -4,6 +4,10 @@
  * and (the energy history's panel, `usage_panel.ts`) `/api/v1/usage`. Being a module, it is part
  * of the bundle and of the compiled binary.
  *
+ * The page never passes another day's figures off as today's: the history says which day is today
+ * (by the meter's clock while it is live, else the host's), and figures of another day are
+ * labelled with their date, charts that do not reach up to now with the time they end.
+ *
  * Two rules hold throughout. Meter text (units, identifiers, the header) only ever reaches the
  * page as text (`textContent`), never as markup; and the page has no inline script or style, so
  * the server's Content-Security-Policy can forbid both. Numbers, times and weekdays follow the
@@ -35,28 +39,28 @@ export const DASHBOARD_HTML = `<!doctype html>
     <div class="legend" id="tariff"></div>
   </section>
   <section>
-    <h2>Today</h2>
+    <h2 id="today-title">Today</h2>
     <dl class="figures">
       <dt>Imported</dt><dd id="today-import">–</dd>
       <dt>Exported</dt><dd id="today-export">–</dd>
       <dt>Gas</dt><dd id="today-gas">–</dd>
     </dl>
   </section>
-  <section>
+  <section id="registers-card" hidden>
     <h2>Meter readings</h2>
     <dl class="figures" id="registers"></dl>
   </section>
-  <section>
+  <section id="phases-card" hidden>
     <h2>Phases</h2>
     <table><thead><tr><th></th><th>Power</th><th>Voltage</th><th>Current</th></tr></thead><tbody id="phases"></tbody></table>
   </section>
   <section class="wide">
-    <h2>Last hour</h2>
+    <h2 id="hour-title">Last hour</h2>
     <canvas id="chart-hour"></canvas>
     <div class="legend"><b class="import">import</b> above, <b class="export">export</b> below the line</div>
   </section>
   <section class="wide">
-    <h2>Last 48 hours (per minute)</h2>
+    <h2 id="days-title">Last 48 hours (per minute)</h2>
     <canvas id="chart-days"></canvas>
   </section>${USAGE_SECTIONS}
 </main>
@@ -118,6 +122,43 @@ function element(tag, text) {
 
 const HOUR = 3600000;
 let status = null, lastAt = null, hour = [], days = [];
+/** Today's meter-local date (YYYY-MM-DD), from the history; whether telegrams arrive as they should. */
+let currentDay = null, live = false;
+
+/** The date some days after a YYYY-MM-DD date. */
+function addDays(day, days) {
+  return new Date(Date.parse(day + "T00:00:00Z") + days * 86400000).toISOString().slice(0, 10);
+}
+
+/** A meter-local date in the browser's locale, "Mon 30 Nov", with the year when not this year's. */
+function dateName(day) {
+  const options = { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" };
+  if (currentDay && day.slice(0, 4) !== currentDay.slice(0, 4)) options.year = "numeric";
+  return new Date(day + "T00:00:00Z").toLocaleDateString(undefined, options);
+}
+
+/** What a day is called: Today, Yesterday, or its date. */
+function dayName(day) {
+  if (currentDay && day === currentDay) return "Today";
+  if (currentDay && day === addDays(currentDay, -1)) return "Yesterday";
+  return dateName(day);
+}
+
+/** Where a chart's points end, as "18:31" or "Mon 30 Nov, 23:59"; "" while live or empty. */
+function chartEnd(points) {
+  const newest = points[points.length - 1];
+  if (live || !newest) return "";
+  const time = new Date(newest.time).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  // A live point of a meter without a clock has no day: it is today's.
+  return !newest.day || newest.day === currentDay ? time : dateName(newest.day) + ", " + time;
+}
+
+/** The charts' titles: "Last hour" while the meter is live, else the time their points end. */
+function titleCharts() {
+  const hourEnd = chartEnd(hour), daysEnd = chartEnd(days);
+  $("hour-title").textContent = hourEnd ? "Hour until " + hourEnd : "Last hour";
+  $("days-title").textContent = (daysEnd ? "48 hours until " + daysEnd : "Last 48 hours") + " (per minute)";
+}
 
 function showTelegram(t) {
   lastAt = Date.parse(t.receivedAt);
@@ -143,15 +184,19 @@ function showTelegram(t) {
     registers.push(element("dt", kind.charAt(0).toUpperCase() + kind.slice(1) + " (" + d.channel + ")"), element("dd", withUnit(d.reading.value.value, 3, meterUnit(d.reading.value.unit))));
   }
   $("registers").replaceChildren(...registers);
-  $("phases").replaceChildren(...["l1", "l2", "l3"].filter((p) => t.phases[p]).map((p) => {
+  $("registers-card").hidden = registers.length === 0;
+  const phases = ["l1", "l2", "l3"].filter((p) => t.phases[p]).map((p) => {
     const r = t.phases[p];
     const w = Math.round(((r.powerImport?.value ?? 0) - (r.powerExport?.value ?? 0)) * 1000);
     const tr = document.createElement("tr");
     tr.append(element("td", p.toUpperCase()), element("td", watts(w)), element("td", quantity(r.voltage, 1, "V")), element("td", quantity(r.current, 1, "A")));
     return tr;
-  }));
+  });
+  $("phases").replaceChildren(...phases);
+  // A meter without phases (DSMR 2 and 3) gets no card of column headers.
+  $("phases-card").hidden = phases.length === 0;
   const time = t.timestamp ? Date.parse(t.timestamp.iso) : lastAt;
-  hour.push({ time, importW: imp, exportW: exp });
+  hour.push({ time, day: t.timestamp ? t.timestamp.iso.slice(0, 10) : null, importW: imp, exportW: exp });
   while (hour.length && hour[0].time < time - HOUR) hour.shift();
   draw($("chart-hour"), hour, HOUR);
   tick();
@@ -176,6 +221,9 @@ function tick() {
   else if (age == null) problem = "Waiting for the first telegram…";
   $("banner").hidden = problem === "";
   $("banner").textContent = problem;
+  // An ended replay shows no banner until it is stale, but no longer shows the last hour.
+  live = problem === "" && status.state === "connected";
+  titleCharts();
 }
 
 /** Tick steps of the time axis; the smallest whose labels do not touch is used. */
@@ -235,7 +283,9 @@ function draw(canvas, points, span) {
   for (const t of ticks(start, end, step)) {
     const label = timeLabel(t, long);
     const w = g.measureText(label).width;
-    const from = Math.min(Math.max(x(t) - w / 2, left), width - w);
+    // Clamped inside the chart, with a pixel or two to spare: text set flush with the edge leaves
+    // its anti-aliased last column in the canvas's, which reads as cut off.
+    const from = Math.min(Math.max(x(t) - w / 2, left), width - w - 2);
     // Never draw over the label before, whatever the clamping at the edges did.
     if (boxes.length && from < boxes[boxes.length - 1][1] + gap) continue;
     g.fillText(label, from, height - 4);
@@ -258,15 +308,17 @@ function draw(canvas, points, span) {
 
 async function history(minutes) {
   const response = await fetch("api/v1/history?minutes=" + minutes);
-  return response.ok ? response.json() : { points: [], today: null };
+  return response.ok ? response.json() : { points: [], today: null, currentDay: null };
 }
 
 async function loadHistory() {
   const [h, d] = await Promise.all([history(60), history(2880)]);
-  hour = h.points; days = d.points;
+  hour = h.points; days = d.points; currentDay = h.currentDay;
   draw($("chart-hour"), hour, HOUR);
   draw($("chart-days"), days, 48 * HOUR);
+  titleCharts();
   const today = h.today;
+  $("today-title").textContent = today ? dayName(today.day) : "Today";
   $("today-import").textContent = today ? kwh(today.importKwh, 2) : "–";
   $("today-export").textContent = today ? kwh(today.exportKwh, 2) : "–";
   $("today-gas").textContent = today && today.gasM3 != null ? withUnit(today.gasM3, 3, "m³") : "–";
@@ -291,9 +343,10 @@ function follow() {
 
 ${USAGE_SCRIPT}
 fetch("api/v1/status").then((r) => r.json()).then(showStatus);
-loadHistory();
-loadUsage();
-setInterval(() => { loadHistory(); loadUsage(); }, 60000);
+/** The history first: the energy panel names its days by the history's today. */
+function refresh() { loadHistory().finally(loadUsage); }
+refresh();
+setInterval(refresh, 60000);
 setInterval(tick, 1000);
 window.addEventListener("resize", () => { draw($("chart-hour"), hour, HOUR); draw($("chart-days"), days, 48 * HOUR); drawUsage(); });
 follow();

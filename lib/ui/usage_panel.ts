@@ -13,7 +13,7 @@
 /** The panel's style, appended to the page's. */
 export const USAGE_CSS =
   `table.usage td { white-space: nowrap; } table.usage thead th { font-size: .8rem; vertical-align: bottom; white-space: normal; }
-@media (max-width: 480px) { table.usage { font-size: .85rem; } table.usage th, table.usage td { padding: .25rem .15rem; } }
+@media (max-width: 480px) { table.usage { font-size: .85rem; } table.usage th, table.usage td { padding: .25rem 0 .25rem .6rem; } table.usage th:first-child { padding-left: 0; } }
 `;
 
 /** The panel's sections, placed after the page's own. */
@@ -37,9 +37,10 @@ export const USAGE_SECTIONS = `
   </section>`;
 
 /**
- * The panel's script: `loadUsage()` fetches and shows; the page calls it at start and every
- * minute, and `drawUsage()` on resize. It uses the page's `$`, `number` and
- * `clearCanvas`.
+ * The panel's script: `loadUsage()` fetches and shows; the page calls it after the history every
+ * minute, and `drawUsage()` on resize. It uses the page's `$`, `number` and `clearCanvas`, and
+ * names the newest reading's day and the one before with the page's `dayName` (Today and
+ * Yesterday only when they are).
  */
 export const USAGE_SCRIPT = `
 let usageCharts = [];
@@ -84,12 +85,20 @@ function drawBars(canvas, bars) {
   if (bottom > 0) g.fillText("−" + number(bottom, 0), 2, height - 20);
   const labelWidth = Math.max(...bars.map((b) => g.measureText(b.label).width)) + 6;
   const every = Math.max(1, Math.ceil(labelWidth / slot));
+  const boxes = [];
   bars.forEach((bar, i) => {
     const x = left + i * slot + slot * 0.15, w = slot * 0.7;
     if (bar.importKwh) { g.fillStyle = bar.gap ? "#f9731688" : "#f97316"; g.fillRect(x, zero - bar.importKwh * scale, w, bar.importKwh * scale); }
     if (bar.exportKwh) { g.fillStyle = bar.gap ? "#22c55e88" : "#22c55e"; g.fillRect(x, zero, w, bar.exportKwh * scale); }
-    if (i % every === 0) { g.fillStyle = "#94a3b8"; g.fillText(bar.label, x, height - 4); }
+    if (i % every !== 0) return;
+    // Centred under its bar, and kept off the chart's right edge (the 31st on a phone ran off it).
+    const textWidth = g.measureText(bar.label).width;
+    const from = Math.min(Math.max(x + w / 2 - textWidth / 2, left), width - textWidth - 2);
+    g.fillStyle = "#94a3b8"; g.fillText(bar.label, from, height - 4);
+    boxes.push([from, from + textWidth]);
   });
+  // The drawn labels' extents, so that a test can check that none overlap.
+  canvas.dataset.axis = JSON.stringify(boxes);
 }
 
 function drawUsage() {
@@ -100,8 +109,9 @@ async function loadUsage() {
   try {
     const month = await usageAnswer("step=day");
     if (!month) return;
-    const today = month.to;
-    const [year, monthNumber, day] = today.split("-").map(Number);
+    // The newest reading's day: today while the meter is live, an earlier day after an import.
+    const newest = month.to;
+    const [year, monthNumber, day] = newest.split("-").map(Number);
     const yearAnswer = await usageAnswer("step=month&from=" + year + "&to=" + year);
     let yesterday = month.steps[month.steps.length - 2];
     if (day === 1) {
@@ -111,8 +121,8 @@ async function loadUsage() {
     const money = month.currency ? new Intl.NumberFormat(undefined, { style: "currency", currency: month.currency }) : null;
     const monthName = new Date(Date.UTC(year, monthNumber - 1, 1)).toLocaleString(undefined, { month: "long", timeZone: "UTC" });
     $("usage-rows").replaceChildren(
-      usageRow("Today", month.steps[month.steps.length - 1], money),
-      usageRow("Yesterday", yesterday, money),
+      usageRow(dayName(newest), month.steps[month.steps.length - 1], money),
+      usageRow(dayName(addDays(newest, -1)), yesterday, money),
       usageRow(monthName, month.total, money),
       usageRow(String(year), yearAnswer.total, money),
     );

@@ -1,6 +1,6 @@
 /**
  * A real mosquitto broker for tests: one anonymous listener and one that wants a password,
- * on free loopback ports, with a config and password file written here.
+ * on free loopback ports, with a config and password file written here, and its log kept.
  *
  * @module
  */
@@ -14,6 +14,8 @@ export interface Broker {
   /** The user and password the secured listener accepts. */
   user: string;
   password: string;
+  /** What the broker logged so far (connections, takeovers: `Client X already connected`). */
+  log(): string;
   /** Stops the broker (like a crash or reboot, the same ports come back with `restart`). */
   stop(): Promise<void>;
   /** Starts it again on the same ports. */
@@ -72,6 +74,7 @@ export async function startBroker(): Promise<Broker> {
     [
       "per_listener_settings true",
       "persistence false",
+      "log_dest stderr",
       `listener ${anonymous} 127.0.0.1`,
       "allow_anonymous true",
       `listener ${secured} 127.0.0.1`,
@@ -81,12 +84,18 @@ export async function startBroker(): Promise<Broker> {
     ].join("\n"),
   );
   let child: Deno.ChildProcess | undefined;
+  let log = "";
+  let logging: Promise<void> | undefined;
   const start = async () => {
     child = new Deno.Command("mosquitto", {
       args: ["-c", `${dir}/mosquitto.conf`],
       stdout: "null",
-      stderr: "null",
+      stderr: "piped",
     }).spawn();
+    const stderr = child.stderr.pipeThrough(new TextDecoderStream());
+    logging = (async () => {
+      for await (const text of stderr) log += text;
+    })();
     await waitForPort(anonymous);
     await waitForPort(secured);
   };
@@ -94,6 +103,7 @@ export async function startBroker(): Promise<Broker> {
     if (!child) return;
     child.kill("SIGTERM");
     await child.status;
+    await logging;
     child = undefined;
   };
   await start();
@@ -102,6 +112,7 @@ export async function startBroker(): Promise<Broker> {
     securedUrl: `mqtt://127.0.0.1:${secured}`,
     user,
     password,
+    log: () => log,
     stop,
     restart: start,
     async dispose() {

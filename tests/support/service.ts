@@ -67,7 +67,8 @@ export function snapshotOf(
         truncated: 0,
       },
       clockJumps: 0,
-      registerFalls: 0,
+      registerGlitches: 0,
+      valueProblems: 0,
     },
     state: "connected",
     version: "test",
@@ -98,6 +99,46 @@ export async function promtoolCheck(exposition: string): Promise<{ code: number;
   await writer.write(new TextEncoder().encode(exposition));
   await writer.close();
   const { code, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return { code, output: decoder.decode(stdout) + decoder.decode(stderr) };
+}
+
+/**
+ * Runs `promtool test rules` on the series: Prometheus's `resets()` of each must be 0, except
+ * for the series named in `resets`.
+ */
+export async function promtoolResets(
+  series: Map<string, number[]>,
+  resets: Record<string, number> = {},
+): Promise<{ code: number; output: string }> {
+  const steps = [...series.values()][0]!.length;
+  const yaml = [
+    "rule_files: []",
+    "tests:",
+    "  - interval: 1m",
+    "    input_series:",
+    ...[...series].flatMap(([name, values]) => [
+      `      - series: '${name}'`,
+      `        values: '${values.join(" ")}'`,
+    ]),
+    "    promql_expr_test:",
+    ...[...series.keys()].flatMap((name) => [
+      `      - expr: 'resets(${name}[1d])'`,
+      `        eval_time: ${steps - 1}m`,
+      "        exp_samples:",
+      `          - labels: '${/\{.*\}/.exec(name)?.[0] ?? "{}"}'`,
+      `            value: ${resets[name] ?? 0}`,
+    ]),
+    "",
+  ].join("\n");
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/counters.yml`, yaml);
+  const { code, stdout, stderr } = await new Deno.Command("promtool", {
+    args: ["test", "rules", `${dir}/counters.yml`],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  await Deno.remove(dir, { recursive: true });
   const decoder = new TextDecoder();
   return { code, output: decoder.decode(stdout) + decoder.decode(stderr) };
 }

@@ -7,9 +7,10 @@
  *
  * - live: a Dutch browser (`nl-NL`) at 1,280 px then 390 px: live power, charts, and the layout
  *   (axis labels that overlap, values that wrap); then an American one (`en-US`).
- * - stale: the banner of a meter that went quiet.
+ * - stale: the banner of a meter that went quiet, and which cards it shows.
  * - hostile: a telegram whose texts are markup: what ran, and what the page shows.
- * - usage: the energy history's panel in a Dutch browser: its rows, titles and bars.
+ * - usage: the energy history's panel in a Dutch browser in Amsterdam: its rows, titles and bars,
+ *   the titles of the other cards, and the layout at 1,280 px and at 390 px.
  */
 import { type Browser, chromium, type Page } from "playwright-core";
 
@@ -26,26 +27,45 @@ function watchErrors(page: Page): string[] {
 }
 
 /**
- * The layout faults in view: time labels that overlap or leave their chart, and figures and their
- * labels that wrap onto a second line or do not fit their box. Runs in the page, so it is passed
- * as text.
+ * The layout faults in view: axis labels that overlap, leave their chart or run off its right
+ * edge (the time charts must have two), figures and their labels that wrap onto a second line or
+ * do not fit their box, and neighbouring table cells whose texts stand closer than 8 px. Runs in
+ * the page, so it is passed as text.
  */
 const LAYOUT = `(() => {
   const faults = [];
-  for (const canvas of ["chart-hour", "chart-days"].map((id) => document.getElementById(id))) {
+  const shown = (node) => node.getClientRects().length > 0;
+  for (const canvas of [...document.querySelectorAll("canvas")].filter(shown)) {
     const boxes = JSON.parse(canvas.dataset.axis ?? "null");
-    if (!boxes || boxes.length < 2) faults.push(canvas.id + ": fewer than two time labels");
+    const timeChart = canvas.id === "chart-hour" || canvas.id === "chart-days";
+    if (timeChart && (!boxes || boxes.length < 2)) faults.push(canvas.id + ": fewer than two time labels");
     for (const [i, [from, to]] of (boxes ?? []).entries()) {
       if (from < 0 || to > canvas.clientWidth) faults.push(canvas.id + ": label " + i + " leaves the chart");
       if (i > 0 && from < boxes[i - 1][1]) faults.push(canvas.id + ": label " + i + " overlaps the one before");
     }
+    // A label cut off at the right edge leaves ink in the canvas's last column of pixels.
+    const band = Math.round(14 * devicePixelRatio);
+    const edge = canvas.getContext("2d").getImageData(canvas.width - 1, canvas.height - band, 1, band).data;
+    if (edge.some((value, i) => i % 4 === 3 && value > 0)) faults.push(canvas.id + ": a label runs off the right edge");
   }
-  for (const cell of document.querySelectorAll("dd, td, dt, .power")) {
+  const textBox = (cell) => {
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    return range.getBoundingClientRect();
+  };
+  for (const cell of [...document.querySelectorAll("dd, td, dt, .power")].filter(shown)) {
     const range = document.createRange();
     range.selectNodeContents(cell);
     const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
     if (lines.size > 1) faults.push("wraps: " + cell.textContent);
     if (cell.scrollWidth > cell.clientWidth + 1) faults.push("does not fit: " + cell.textContent);
+  }
+  for (const row of [...document.querySelectorAll("tr")].filter(shown)) {
+    const cells = [...row.children].filter((cell) => cell.textContent.trim() !== "");
+    for (let i = 1; i < cells.length; i++) {
+      const gap = textBox(cells[i]).left - textBox(cells[i - 1]).right;
+      if (gap < 8) faults.push("cramped (" + Math.round(gap) + " px): " + cells[i - 1].textContent + " | " + cells[i].textContent);
+    }
   }
   return faults;
 })()`;
@@ -90,6 +110,7 @@ async function live(browser: Browser): Promise<Record<string, unknown>> {
   report.phases = await page.locator("#phases tr").count();
   report.registers = await page.textContent("#registers");
   report.age = await page.textContent("#age");
+  report.titles = await titles(page);
   report.desktopFaults = await page.evaluate(LAYOUT);
   await page.screenshot({ path: `${screenshots}/dashboard-desktop.png`, fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
@@ -114,6 +135,13 @@ async function live(browser: Browser): Promise<Record<string, unknown>> {
   return report;
 }
 
+/** The titles of the cards that name a day or a time span (null for one that is missing). */
+async function titles(page: Page): Promise<(string | null)[]> {
+  return await page.evaluate(
+    `["today-title", "hour-title", "days-title"].map((id) => document.getElementById(id)?.textContent ?? null)`,
+  );
+}
+
 async function stale(browser: Browser): Promise<Record<string, unknown>> {
   const page = await browser.newPage();
   const errors = watchErrors(page);
@@ -122,7 +150,13 @@ async function stale(browser: Browser): Promise<Record<string, unknown>> {
     page,
     `!document.getElementById("banner").hidden && /stale/.test(document.getElementById("banner").textContent)`,
   );
-  return { banner: await page.textContent("#banner"), errors };
+  return {
+    banner: await page.textContent("#banner"),
+    registers: await page.textContent("#registers"),
+    registersHidden: await page.isHidden("#registers-card"),
+    phasesHidden: await page.isHidden("#phases-card"),
+    errors,
+  };
 }
 
 async function hostile(browser: Browser): Promise<Record<string, unknown>> {
@@ -161,7 +195,11 @@ async function hostile(browser: Browser): Promise<Record<string, unknown>> {
 }
 
 async function usage(browser: Browser): Promise<Record<string, unknown>> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: "nl-NL" });
+  const page = await browser.newPage({
+    viewport: { width: 1280, height: 900 },
+    locale: "nl-NL",
+    timezoneId: "Europe/Amsterdam",
+  });
   const errors = watchErrors(page);
   await page.goto(`${url}/ui`);
   await until(
@@ -177,9 +215,18 @@ async function usage(browser: Browser): Promise<Record<string, unknown>> {
     monthTitle: await page.textContent("#usage-month-title"),
     dayBars: Number(await page.getAttribute("#chart-month", "data-bars")),
     monthBars: Number(await page.getAttribute("#chart-year", "data-bars")),
+    titles: await titles(page),
+    banner: await page.textContent("#banner"),
+    desktopFaults: await page.evaluate(LAYOUT),
   };
   await page.screenshot({ path: `${screenshots}/dashboard-usage.png`, fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
+  // The charts redraw on resize, to their new size.
+  await until(
+    page,
+    `[...document.querySelectorAll("canvas")].every((c) => c.width === Math.floor(c.clientWidth * devicePixelRatio))`,
+  );
+  report.phoneFaults = await page.evaluate(LAYOUT);
   await page.screenshot({ path: `${screenshots}/dashboard-usage-phone.png`, fullPage: true });
   report.errors = errors;
   return report;

@@ -107,6 +107,8 @@ export interface PushStats {
   dropped: number;
   /** Telegrams lost because they could not be written (to the queue, or to the dead-letter file). */
   lost: number;
+  /** Telegrams not queued because they came faster than the disk took them. */
+  overrun: number;
   /** Queued telegrams skipped because their record in the queue file was damaged. */
   corruptSkipped: number;
   /** What fails to be written to the queue, while it fails. */
@@ -177,7 +179,7 @@ export class DsmrReaderOutput implements Output<PushStats> {
   async start(context: OutputContext): Promise<void> {
     const log = context.logger;
     this.#debug = (message) => log.debug(message);
-    await this.#delivery.open(context.dataDir, context.queue, log);
+    await this.#delivery.open(context);
     log.info(`pushing to DSMR reader (API ${this.#api})`, {
       url: redactUrl(this.#options.url),
       dataDir: context.dataDir,
@@ -208,6 +210,7 @@ export class DsmrReaderOutput implements Output<PushStats> {
       oldestQueuedAt: queue.oldestQueuedAt,
       dropped: queue.dropped,
       lost: queue.lost + deadLetterLost,
+      overrun: queue.overrun,
       corruptSkipped: queue.corrupt,
       queueWriteError: queue.writeError,
       lastSuccessAt,
@@ -293,6 +296,12 @@ export const DSMR_READER_METRICS: readonly OutputMetric<PushStats>[] = [
     help: "Telegrams lost because they could not be written to the push queue or dead-letter file",
     type: "counter",
     read: (s) => [{ value: s.lost }],
+  },
+  {
+    name: "p1_dsmr_reader_overrun_total",
+    help: "Telegrams not queued because they came faster than the disk took them",
+    type: "counter",
+    read: (s) => [{ value: s.overrun }],
   },
   {
     name: "p1_dsmr_reader_corrupt_skipped_total",

@@ -9,6 +9,7 @@
  */
 
 import { isEuSummerTime, type TimeZoneRule } from "../../dsmr/values.ts";
+import type { ReceiverView } from "../output.ts";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
@@ -121,4 +122,24 @@ export class MeterCalendar {
     const abs = Math.abs(offset);
     return `${local}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
   }
+}
+
+/**
+ * The time now by the meter's clock while a meter is live (the receiver connected, its newest
+ * telegram stamped by a clock that did not jump), else by the host's: what "today" is measured by.
+ * A replay counts as the meter it recorded while it plays.
+ *
+ * @param receiver The receiver, when there is one.
+ * @param hostNow The host's clock (ms since the epoch).
+ * @returns Milliseconds since the epoch.
+ */
+export function meterNow(
+  receiver: Pick<ReceiverView, "state" | "latest"> | undefined,
+  hostNow: number,
+): number {
+  const latest = receiver?.state === "connected" ? receiver.latest : undefined;
+  const trusted = latest && latest.implausible !== "clock jump";
+  const stamped = trusted ? latest.telegram.timestamp?.epochMs : undefined;
+  if (latest === undefined || stamped === undefined) return hostNow;
+  return stamped + Math.max(0, hostNow - latest.receivedAt);
 }

@@ -25,9 +25,10 @@ import {
   type OutputDefinition,
   type OutputMetric,
   OutputStartError,
+  type ReceiverView,
 } from "../output.ts";
 import type { ReceivedTelegram, ReceiverState } from "../../receiver.ts";
-import { MeterCalendar } from "./calendar.ts";
+import { MeterCalendar, meterNow } from "./calendar.ts";
 import { MinuteBuilder, type MinuteRecord } from "./minute.ts";
 import type { Prices } from "./prices.ts";
 import { CLOCK_JUMP_MS } from "../../meter_clock.ts";
@@ -122,6 +123,7 @@ export class HistoryOutput implements Output<HistoryStats> {
   #path: string | undefined;
   #zone: TimeZoneRule = CENTRAL_EUROPEAN_TIME;
   #log: Logger = SILENT;
+  #receiver: ReceiverView | undefined;
   #unsubscribe: (() => void)[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastWriteAttempt = -Infinity;
@@ -158,18 +160,21 @@ export class HistoryOutput implements Output<HistoryStats> {
   }
 
   /** Opens the database and subscribes to the receiver. */
-  start(context: OutputContext): Promise<void> {
+  async start(context: OutputContext): Promise<void> {
     this.#log = context.logger;
+    this.#receiver = context.receiver;
     const path = this.#config.database ?? `${context.dataDir.replace(/\/+$/, "")}/history.sqlite`;
     this.#path = path;
     const option = this.#config.database === undefined
       ? `--data-dir "${context.dataDir}"`
       : `--history-db "${path}"`;
     try {
+      if (this.#config.database === undefined) await context.claimDataDir();
       const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
       Deno.mkdirSync(dir, { recursive: true });
       this.#open();
     } catch (error) {
+      if (error instanceof OutputStartError) throw error; // another service holds the directory
       if (!isDiskFull(error)) {
         throw new OutputStartError(
           `${option}: cannot keep the history in ${path}: ${(error as Error).message} ` +
@@ -183,7 +188,6 @@ export class HistoryOutput implements Output<HistoryStats> {
       context.receiver.onStateChange((state) => this.#stateChanged(state)),
     ];
     this.#log.info("keeping the energy history", { database: path });
-    return Promise.resolve();
   }
 
   /** Writes what is gathered and closes the database. */
@@ -256,16 +260,18 @@ export class HistoryOutput implements Output<HistoryStats> {
   }
 
   /**
-   * The last `minutes` minutes, per minute, and today's usage, from the database.
+   * The last `minutes` minutes, per minute, the usage of the newest minute's day, and which day
+   * is today, from the database.
    *
    * @param minutes How far back from the newest minute.
-   * @returns The same answer before and after a restart.
+   * @returns The same answer before and after a restart (on the same day).
    */
   history(minutes: number): HistoryAnswer {
     const store = this.#openStore();
-    const newest = store.newestReading();
-    if (newest === undefined) return { resolution: "minute", points: [], today: null };
     const calendar = this.#calendar(store);
+    const currentDay = calendar.date(meterNow(this.#receiver, this.#now()));
+    const newest = store.newestReading();
+    if (newest === undefined) return { resolution: "minute", points: [], today: null, currentDay };
     const from = newest - minutes * 60_000;
     const gas = store.mbusReadings("gas", from - 2 * 3_600_000, newest);
     let g = 0;
@@ -306,6 +312,7 @@ export class HistoryOutput implements Output<HistoryStats> {
         exportKwh: today.export?.total ?? null,
         gasM3: today.gas,
       },
+      currentDay,
     };
   }
 
@@ -332,8 +339,10 @@ export class HistoryOutput implements Output<HistoryStats> {
   }
 
   #take(received: ReceivedTelegram): void {
-    // A meter clock that jumped would misplace the telegram (the receiver counts it).
-    if (received.clockJump && !this.#capture) return;
+    // A meter clock that jumped would misplace the telegram, a register glitch count as usage
+    // what the meter never counted (the receiver counts both). A capture's clock is its own.
+    if (received.implausible === "register glitch") return;
+    if (received.implausible && !this.#capture) return;
     const facts = factsOf(received.telegram, received.receivedAt);
     if (this.#capture && facts.time > this.#now() + CLOCK_JUMP_MS) {
       this.#futureTelegrams++;

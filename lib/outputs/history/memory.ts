@@ -15,7 +15,10 @@ import { energyTotal, gasDevice } from "../../dsmr/derive.ts";
 import type { Telegram } from "../../dsmr/model.ts";
 import type { Hono } from "hono";
 import type { ReceivedTelegram } from "../../receiver.ts";
-import type { Output, OutputContext } from "../output.ts";
+import type { Output, OutputContext, ReceiverView } from "../output.ts";
+import { FORMATS } from "../../dsmr/formats.ts";
+import { CENTRAL_EUROPEAN_TIME } from "../../dsmr/values.ts";
+import { MeterCalendar, meterNow } from "./calendar.ts";
 import { Ring } from "./ring.ts";
 import { recentRoute } from "./routes.ts";
 
@@ -53,10 +56,18 @@ export interface HistoryAnswer {
   resolution: "telegram" | "minute";
   /** The points, oldest first. */
   points: HistoryPoint[];
-  /** Energy since the start of the meter-local day, when the history reaches back to it. */
+  /**
+   * Energy on the meter-local day of the newest point (`day`), counted from the start of that day
+   * when the history reaches back to it. It is today's only when `day` is `currentDay`.
+   */
   today:
     | { day: string; importKwh: number | null; exportKwh: number | null; gasM3: number | null }
     | null;
+  /**
+   * The meter-local date now, `YYYY-MM-DD`: by the meter's clock while a meter is live, else by
+   * the host's (see {@linkcode meterNow}).
+   */
+  currentDay: string;
 }
 
 /**
@@ -124,12 +135,12 @@ export class History {
   }
 
   /**
-   * Adds a received telegram's point, unless the meter's clock jumped at it.
+   * Adds a received telegram's point, unless it does not follow the ones before (`implausible`).
    *
    * @param received The telegram.
    */
   record(received: ReceivedTelegram): void {
-    if (!received.clockJump) this.add(pointOf(received.telegram, received.receivedAt));
+    if (!received.implausible) this.add(pointOf(received.telegram, received.receivedAt));
   }
 
   /**
@@ -203,9 +214,9 @@ export class History {
    * The points of the last `minutes` minutes: per telegram up to an hour, per minute beyond.
    *
    * @param minutes How far back.
-   * @returns The points and today's energy.
+   * @returns The points and the energy of the newest point's day.
    */
-  query(minutes: number): HistoryAnswer {
+  query(minutes: number): Omit<HistoryAnswer, "currentDay"> {
     const newest = this.#recent.at(-1);
     const today = this.#today();
     if (!newest) return { resolution: "telegram", points: [], today };
@@ -245,6 +256,7 @@ export class MemoryHistoryOutput implements Output<{ recent: number; minutes: nu
   /** Its name, like the database's history, whose place it takes. */
   readonly name = "history";
   readonly #history: History;
+  #receiver: ReceiverView | undefined;
   #unsubscribe: (() => void) | undefined;
 
   /**
@@ -258,6 +270,7 @@ export class MemoryHistoryOutput implements Output<{ recent: number; minutes: nu
 
   /** Records every telegram the receiver accepts. */
   start(context: OutputContext): Promise<void> {
+    this.#receiver = context.receiver;
     this.#unsubscribe = context.receiver.subscribe((received) => this.#history.record(received));
     return Promise.resolve();
   }
@@ -280,6 +293,15 @@ export class MemoryHistoryOutput implements Output<{ recent: number; minutes: nu
 
   /** Adds `GET /api/v1/history`. */
   routes(app: Hono): void {
-    recentRoute(app, { history: (minutes) => this.#history.query(minutes) });
+    recentRoute(app, {
+      history: (minutes) => ({ ...this.#history.query(minutes), currentDay: this.#currentDay() }),
+    });
+  }
+
+  /** Today's meter-local date, in the zone of the newest telegram's format. */
+  #currentDay(): string {
+    const format = this.#receiver?.latest?.telegram.format;
+    const calendar = new MeterCalendar(format ? FORMATS[format].zone : CENTRAL_EUROPEAN_TIME);
+    return calendar.date(meterNow(this.#receiver, Date.now()));
   }
 }

@@ -13,8 +13,10 @@
  * register at its start, each read off the straight line between the readings around it. Two
  * readings further apart than a meter ever sends them (the reader was down) make a gap: their
  * difference is kept with the gap and spread over it when asked for, and the steps it touches are
- * marked. A register that falls (a replaced meter that kept its id) starts a new segment, and a new
- * equipment id is a new meter: the time between is a gap of unknown usage, never a negative one.
+ * marked. A register that falls, or grows faster than a meter counts (`mostGrowth`), starts a new
+ * segment (a replaced meter that kept its id; the receiver leaves out a glitch that does not last),
+ * and a new equipment id is a new meter: the time between is a gap of unknown usage, never a
+ * negative one nor one a meter could not have counted.
  *
  * Every batch is one transaction that continues each register from the database's own last
  * reading, so a batch that was already written (or readings an import already brought) is never
@@ -25,6 +27,7 @@
 
 import { backup, DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import type { TimeZoneRule } from "../../dsmr/values.ts";
+import { mostGrowth } from "../../meter_registers.ts";
 import { MeterCalendar } from "./calendar.ts";
 import type { MinuteRecord } from "./minute.ts";
 import {
@@ -53,7 +56,7 @@ export const ELECTRICITY_GAP_MS = 10 * MINUTE_MS;
 export const MBUS_GAP_MS = 65 * MINUTE_MS;
 
 /** Why part of the history has no usage of its own. */
-export type GapReason = "no readings" | "register fell" | "meter replaced";
+export type GapReason = "no readings" | "register fell" | "register jumped" | "meter replaced";
 
 const POWER_COLUMNS = POWER_FIELDS.flatMap((field) =>
   ["avg", "min", "max"].map((stat) => `${field}_w_${stat}`)
@@ -394,16 +397,22 @@ export class HistoryStore {
     };
     const gathered = new Map<
       string,
-      { meter: string; register: RegisterName; readings: Reading[] }
+      { meter: string; unit: string; register: RegisterName; readings: Reading[] }
     >();
     for (const record of minutes) {
-      see(record.meter, record.firstTime);
+      // The record's meter is its last telegram's: seen from its own first reading in the minute,
+      // so that a meter replaced within the minute follows its predecessor's last reading.
+      const own = record.series.find((s) => meterKey(s.meter) === meterKey(record.meter));
+      see(record.meter, own?.readings[0]?.time ?? record.firstTime);
       for (const series of record.series) {
         let meter = "";
         for (const reading of series.readings) meter = see(series.meter, reading.time);
         const key = `${meter}\u0000${series.register}`;
         let all = gathered.get(key);
-        if (!all) gathered.set(key, all = { meter, register: series.register, readings: [] });
+        if (!all) {
+          const { register } = series;
+          gathered.set(key, all = { meter, unit: series.meter.unit, register, readings: [] });
+        }
         for (const reading of series.readings) {
           if (reading.time > (all.readings.at(-1)?.time ?? -Infinity)) all.readings.push(reading);
         }
@@ -451,7 +460,7 @@ export class HistoryStore {
     >();
 
     let skipped = 0;
-    for (const { meter: key, register, readings: list } of gathered.values()) {
+    for (const { meter: key, unit, register, readings: list } of gathered.values()) {
       const meter = ids.get(key)!;
       if (register === "reading") {
         for (const reading of list.filter((r) => r.time >= keptFrom)) {
@@ -465,14 +474,15 @@ export class HistoryStore {
       }
       const gapMs = register === "reading" ? MBUS_GAP_MS : ELECTRICITY_GAP_MS;
       const spread = (a: Reading, b: Reading) => {
-        if (b.value < a.value) {
+        const rose = b.value - a.value;
+        if (rose < 0 || rose > mostGrowth(unit, b.time - a.time)) {
           gaps.push({
             meter,
             register,
             start: a.time,
             end: b.time,
             amount: null,
-            reason: "register fell",
+            reason: rose < 0 ? "register fell" : "register jumped",
           });
         } else if (b.time - a.time > gapMs) {
           gaps.push({

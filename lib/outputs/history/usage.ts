@@ -84,7 +84,10 @@ export interface UsageGap {
   readonly meter: string;
   /** The meter's equipment id. */
   readonly equipmentId: string;
-  /** Why: `no readings` (usage spread over it), `register fell` or `meter replaced` (unknown). */
+  /**
+   * Why: `no readings` (usage spread over it), `register fell`, `register jumped` or
+   * `meter replaced` (unknown).
+   */
   readonly reason: GapReason;
 }
 

@@ -86,7 +86,7 @@ export class InfluxOutput implements Output<InfluxStats> {
 
   /** Opens the queue in the data directory, subscribes to the receiver and starts writing. */
   async start(context: OutputContext): Promise<void> {
-    await this.#delivery.open(context.dataDir, context.queue, context.logger);
+    await this.#delivery.open(context);
     const target = this.#target;
     context.logger.info(`writing to InfluxDB (API ${target.api})`, {
       url: redactUrl(target.url),

@@ -57,6 +57,7 @@ export function influxStatus(stats: InfluxStats, now: number) {
       : (now - queue.oldestQueuedAt) / 1000,
     dropped: queue.dropped,
     lost: queue.lost + deadLetterLost,
+    overrun: queue.overrun,
     corruptSkipped: queue.corrupt,
     queueWriteError: queue.writeError ?? null,
     lastSuccessAt: lastSuccessAt === undefined ? null : new Date(lastSuccessAt).toISOString(),
@@ -120,6 +121,12 @@ export const INFLUX_METRICS: readonly OutputMetric<InfluxStats>[] = [
     help: "Telegrams lost because they could not be written to the queue or dead-letter file",
     type: "counter",
     read: (s) => [{ value: s.queue.lost + s.deadLetterLost }],
+  },
+  {
+    name: "p1_influx_overrun_total",
+    help: "Telegrams not queued because they came faster than the disk took them",
+    type: "counter",
+    read: (s) => [{ value: s.queue.overrun }],
   },
   {
     name: "p1_influx_corrupt_skipped_total",

@@ -42,9 +42,9 @@ export const MQTT_OPTIONS = optionGroup({
   clientId: {
     name: "mqtt-client-id",
     env: "P1READER_MQTT_CLIENT_ID",
-    default: "p1reader",
     value: "ID",
-    help: "MQTT client id",
+    help: "MQTT client id; each reader on a broker needs its own (when unset: p1reader, or " +
+      "p1reader-PREFIX with another --mqtt-prefix)",
     read: text,
   },
   prefix: {
@@ -147,7 +147,8 @@ export class MqttOutput implements Output<MqttStats> {
 
   /** A snapshot of what it has done. */
   stats(): MqttStats {
-    return this.#publisher?.stats ?? { connected: false, published: 0, connects: 0 };
+    return this.#publisher?.stats ??
+      { connected: false, published: 0, missed: 0, connects: 0, takeovers: 0 };
   }
 }
 
@@ -166,10 +167,24 @@ export const MQTT_METRICS: readonly OutputMetric<MqttStats>[] = [
     read: (s) => [{ value: s.published }],
   },
   {
+    name: "p1_mqtt_missed_total",
+    help:
+      "Telegrams that came while the broker was away (only the latest is published on reconnect)",
+    type: "counter",
+    read: (s) => [{ value: s.missed }],
+  },
+  {
     name: "p1_mqtt_connects_total",
     help: "Connections made to the MQTT broker",
     type: "counter",
     read: (s) => [{ value: s.connects }],
+  },
+  {
+    name: "p1_mqtt_takeovers_total",
+    help:
+      "Connections the broker closed soon after accepting them while it stayed reachable (another client probably uses the same client id)",
+    type: "counter",
+    read: (s) => [{ value: s.takeovers }],
   },
 ];
 

@@ -1,8 +1,10 @@
 /**
  * Publishes telegrams to an MQTT broker with Home Assistant discovery (MQTT.js). Nothing is queued
  * while the broker is away: the latest state wins and is published, with `online`, whose meter
- * data is live and the discovery configs, on every (re)connect. Reconnects for ever with backoff;
- * a rejected login is logged once; the password is never logged.
+ * data is live and the discovery configs, on every (re)connect; only a connection taken over by
+ * another client with our client id skips the configs, which the broker still holds. Reconnects
+ * for ever with backoff (`reconnect.ts`); a rejected login and a client id taken over are logged
+ * once; the password is never logged.
  *
  * @module
  */
@@ -26,6 +28,7 @@ import {
   stateTopic,
   statusTopic,
 } from "./discovery.ts";
+import { ReconnectBackoff } from "./reconnect.ts";
 
 /** Options for {@linkcode MqttPublisher}. */
 export interface MqttOptions {
@@ -35,8 +38,8 @@ export interface MqttOptions {
   username?: string | undefined;
   /** Password (never logged). */
   password?: string | undefined;
-  /** Client id. @default {"p1reader"} */
-  clientId?: string;
+  /** Client id; unset: the prefix's {@linkcode defaultClientId}. */
+  clientId?: string | undefined;
   /**
    * Our topic prefix; one other than the default is also part of every unique id.
    * @default {"p1reader"}
@@ -52,7 +55,10 @@ export interface MqttOptions {
   perValueTopics?: boolean;
   /** Publish at most one telegram per this many seconds of meter time. @default {0} */
   intervalSeconds?: number;
-  /** Reconnect backoff, doubling. @default {{ initialMs: 1000, maxMs: 60000 }} */
+  /**
+   * Reconnect backoff, doubling; it starts again once a connection has held for twice `maxMs`.
+   * @default {{ initialMs: 1000, maxMs: 60000 }}
+   */
   backoff?: { initialMs?: number; maxMs?: number };
   /** The reader's version (discovery origin). */
   version: string;
@@ -66,8 +72,26 @@ export interface MqttStats {
   connected: boolean;
   /** Telegrams published. */
   published: number;
+  /**
+   * Telegrams that came while the broker was away: MQTT keeps no backlog, so only the latest of
+   * them is published, once the broker is back.
+   */
+  missed: number;
   /** Connections made (the first one included). */
   connects: number;
+  /**
+   * Connections the broker closed before they held while it stayed reachable: most likely
+   * another client connected with the same client id.
+   */
+  takeovers: number;
+}
+
+/**
+ * The client id a reader uses unless told: `p1reader` with the default prefix (as it always was),
+ * `p1reader-<prefix>` with another, so that readers with their own prefixes share a broker.
+ */
+export function defaultClientId(prefix: string): string {
+  return prefix === DEFAULT_PREFIX ? DEFAULT_PREFIX : `${DEFAULT_PREFIX}-${prefix}`;
 }
 
 /** Publishes telegrams and discovery to a broker. */
@@ -83,9 +107,14 @@ export class MqttPublisher {
   /** The discovery messages last published, joined; `undefined` when they must be sent again. */
   #discovery: string | undefined;
   #published = 0;
+  #missed = 0;
   #connects = 0;
   #lastError: string | undefined;
-  #delay: number;
+  readonly #clientId: string;
+  readonly #backoff: ReconnectBackoff;
+  /** Fires when the current connection has held (see {@linkcode ReconnectBackoff.holdMs}). */
+  #holding: ReturnType<typeof setTimeout> | undefined;
+  #stopping = false;
 
   /** Makes the publisher; {@linkcode MqttPublisher.start} connects. */
   constructor(options: MqttOptions) {
@@ -96,7 +125,11 @@ export class MqttPublisher {
       version: options.version,
     };
     this.#log = options.logger ?? SILENT;
-    this.#delay = options.backoff?.initialMs ?? 1000;
+    this.#clientId = options.clientId ?? defaultClientId(this.#topics.prefix);
+    this.#backoff = new ReconnectBackoff(
+      options.backoff?.initialMs ?? 1000,
+      options.backoff?.maxMs ?? 60_000,
+    );
     this.#thinner = new MeterTimeThinner(options.intervalSeconds ?? 0);
   }
 
@@ -105,18 +138,18 @@ export class MqttPublisher {
     return {
       connected: this.#client?.connected ?? false,
       published: this.#published,
+      missed: this.#missed,
       connects: this.#connects,
+      takeovers: this.#backoff.takeovers,
     };
   }
 
   /** Connects (and keeps reconnecting) in the background. */
   start(): void {
     const o = this.#options;
-    const initial = o.backoff?.initialMs ?? 1000;
-    const max = o.backoff?.maxMs ?? 60_000;
     const options: IClientOptions = {
-      clientId: o.clientId ?? "p1reader",
-      reconnectPeriod: initial,
+      clientId: this.#clientId,
+      reconnectPeriod: this.#backoff.waitMs,
       connectTimeout: 10_000,
       // Never queue while offline: the latest state is republished on connect instead.
       queueQoSZero: false,
@@ -126,35 +159,23 @@ export class MqttPublisher {
     };
     const client = mqtt.connect(o.url, options);
     this.#client = client;
-    client.on("connect", () => {
-      this.#connects++;
-      this.#delay = initial;
-      client.options.reconnectPeriod = initial;
-      this.#lastError = undefined;
-      this.#log.info("MQTT connected", { broker: redactUrl(o.url) });
-      client.subscribe(`${this.#topics.discoveryPrefix}/status`, { qos: 0 });
-      this.#discovery = undefined;
-      void this.#publish(statusTopic(this.#topics), "online", 1, true);
-      this.#publishMeterStatus();
-      if (this.#latest) this.#publishTelegram(this.#latest);
-    });
-    client.on("message", (topic, payload) => {
-      // Home Assistant restarted: send discovery again so that it knows the sensors.
-      if (topic === `${this.#topics.discoveryPrefix}/status` && payload.toString() === "online") {
+    client.on("connect", () => this.#connected(client));
+    client.on("message", (topic, payload, packet) => {
+      // Home Assistant restarted: send discovery again so that it knows the sensors. A retained
+      // `online` (delivered because we subscribed) says nothing about a restart now.
+      if (
+        topic === `${this.#topics.discoveryPrefix}/status` && payload.toString() === "online" &&
+        !packet.retain
+      ) {
         this.#discovery = undefined;
         if (this.#latest) this.#publishTelegram(this.#latest);
       }
     });
-    client.on("close", () => {
-      // Exponential backoff between attempts (MQTT.js waits reconnectPeriod before each).
-      this.#delay = Math.min(this.#delay * 2, max);
-      client.options.reconnectPeriod = this.#delay;
-    });
-    client.on(
-      "offline",
-      () => this.#log.warn("MQTT broker unreachable; reconnecting with backoff"),
-    );
+    // MQTT.js has already scheduled the next attempt when this runs: the wait set here is the
+    // one after the next loss.
+    client.on("close", () => this.#closed(client));
     client.on("error", (error) => {
+      this.#backoff.errored();
       const message = error.message;
       if (message === this.#lastError) return;
       this.#lastError = message;
@@ -168,6 +189,61 @@ export class MqttPublisher {
     });
   }
 
+  #connected(client: MqttClient): void {
+    const broker = redactUrl(this.#options.url);
+    const { takenOver, firstOfEpisode } = this.#backoff.connected(Date.now());
+    this.#connects++;
+    this.#lastError = undefined;
+    clearTimeout(this.#holding);
+    this.#holding = setTimeout(() => this.#held(client), this.#backoff.holdMs);
+    if (firstOfEpisode) {
+      this.#log.warn(
+        "MQTT broker closed the connection soon after accepting it, and accepted the next one " +
+          "at once: another client probably uses the same client id (give each reader on a " +
+          "broker its own --mqtt-client-id); reconnecting with growing backoff",
+        { broker, clientId: this.#clientId },
+      );
+    } else if (takenOver) {
+      this.#log.debug("MQTT connected again after a takeover", { broker });
+    } else {
+      this.#log.info("MQTT connected", { broker, clientId: this.#clientId });
+    }
+    client.subscribe(`${this.#topics.discoveryPrefix}/status`, { qos: 0 });
+    // The broker kept running through a takeover, and with it our retained discovery configs;
+    // after any other loss it may have restarted without them.
+    if (!takenOver) this.#discovery = undefined;
+    // Our last will has just marked us offline, so `online` goes out after a takeover too.
+    void this.#publish(statusTopic(this.#topics), "online", 1, true);
+    this.#publishMeterStatus();
+    if (this.#latest) this.#publishTelegram(this.#latest);
+  }
+
+  #held(client: MqttClient): void {
+    const { episodeEnded } = this.#backoff.held();
+    client.options.reconnectPeriod = this.#backoff.waitMs;
+    if (episodeEnded) {
+      this.#log.info("MQTT connection held: no other client took it over", {
+        broker: redactUrl(this.#options.url),
+        seconds: this.#backoff.holdMs / 1000,
+      });
+    }
+  }
+
+  #closed(client: MqttClient): void {
+    clearTimeout(this.#holding);
+    if (this.#stopping) return;
+    const loss = this.#backoff.closed(Date.now());
+    client.options.reconnectPeriod = this.#backoff.waitMs;
+    const broker = redactUrl(this.#options.url);
+    if (loss === "lost") {
+      this.#log.warn("MQTT connection lost; reconnecting with backoff", { broker });
+    } else if (loss === "unreachable") {
+      this.#log.warn("MQTT broker unreachable; reconnecting with backoff", { broker });
+    } else if (loss === "closed early") {
+      this.#log.debug("MQTT broker closed the connection soon after accepting it");
+    }
+  }
+
   /**
    * Takes a new telegram (thinned by meter time); publishes it now when connected. A telegram is
    * live data: its meter becomes available (again) in Home Assistant.
@@ -178,7 +254,9 @@ export class MqttPublisher {
     const accepted = this.#thinner.accept(received);
     if (accepted) this.#latest = received.telegram;
     if (this.#liveMeter() !== before) this.#publishMeterStatus();
-    if (accepted && this.#client?.connected) this.#publishTelegram(received.telegram);
+    if (!accepted) return;
+    if (this.#client?.connected) this.#publishTelegram(received.telegram);
+    else this.#missed++;
   }
 
   /**
@@ -206,7 +284,12 @@ export class MqttPublisher {
     const signature = discovery.map((message) => `${message.topic} ${message.payload}`).join("\n");
     if (signature !== this.#discovery) {
       this.#discovery = signature;
-      for (const message of discovery) void this.#publishMessage(message, 1, true);
+      for (const message of discovery) {
+        void this.#publishMessage(message, 1, true).then((sent) => {
+          // A config that did not reach the broker goes out again with the next telegram.
+          if (!sent && this.#discovery === signature) this.#discovery = undefined;
+        });
+      }
     }
     const qos = this.#options.qos ?? 0;
     const retain = this.#options.retain ?? false;
@@ -227,17 +310,25 @@ export class MqttPublisher {
     this.#published++;
   }
 
-  #publishMessage(message: MqttMessage, qos: 0 | 1 | 2, retain: boolean): Promise<void> {
+  #publishMessage(message: MqttMessage, qos: 0 | 1 | 2, retain: boolean): Promise<boolean> {
     return this.#publish(message.topic, message.payload, qos, retain);
   }
 
-  async #publish(topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean): Promise<void> {
+  /** Publishes one message; whether the client took it (and the broker acknowledged QoS 1-2). */
+  async #publish(
+    topic: string,
+    payload: string,
+    qos: 0 | 1 | 2,
+    retain: boolean,
+  ): Promise<boolean> {
     const client = this.#client;
-    if (!client?.connected) return;
+    if (!client?.connected) return false;
     try {
       await client.publishAsync(topic, payload, { qos, retain });
+      return true;
     } catch (error) {
       this.#log.debug("MQTT publish failed", { topic, error: (error as Error).message });
+      return false;
     }
   }
 
@@ -245,6 +336,8 @@ export class MqttPublisher {
   async stop(): Promise<void> {
     const client = this.#client;
     if (!client) return;
+    this.#stopping = true;
+    clearTimeout(this.#holding);
     if (client.connected) await this.#publish(statusTopic(this.#topics), "offline", 1, true);
     await client.endAsync(true);
   }

@@ -5,7 +5,8 @@
  * a batch refused for good is split in halves until the record at fault is alone, which goes to
  * the dead-letter file; an answer the user must act on pauses; anything else is retried with
  * doubling backoff and jitter. A failure is logged once until the next success, and the queue's
- * write trouble once when it begins and once when it ends.
+ * write trouble once when it begins and once when it ends; records dropped because the queue was
+ * full, or refused because the disk fell behind the source, at most once a minute.
  *
  * Delivery keeps queue order and never blocks the receiver.
  *
@@ -14,7 +15,7 @@
 
 import { type Logger, SILENT } from "../../log.ts";
 import { sleep } from "../../source/source.ts";
-import { OutputStartError } from "../output.ts";
+import { type OutputContext, OutputStartError } from "../output.ts";
 import { DurableQueue, type QueueRecord, type QueueStats } from "./queue.ts";
 
 /** What an answer means for the records sent. */
@@ -109,6 +110,7 @@ const NO_QUEUE: QueueStats = {
   oldestQueuedAt: undefined,
   dropped: 0,
   lost: 0,
+  overrun: 0,
   corrupt: 0,
   writeError: undefined,
 };
@@ -136,7 +138,8 @@ export class QueueDelivery<T> {
   #splitThrough = 0;
   #wake: (() => void) | undefined;
   #queuedSinceLease = false;
-  #enqueueing: Promise<unknown> = Promise.resolve();
+  /** The append the last push joined: the next one that joins another is followed up. */
+  #lastAppend: Promise<boolean> | undefined;
   #loop: Promise<void> | undefined;
   #failureLogged: string | undefined;
   /** Whether the queue's write trouble has been logged and has not ended yet. */
@@ -144,6 +147,10 @@ export class QueueDelivery<T> {
   /** Records lost as of the last time the queue could write. */
   #lostWhenWell = 0;
   #corruptLogged = 0;
+  /** Drops and overruns as last logged, and when. */
+  #droppedLogged = 0;
+  #overrunLogged = 0;
+  #loggedLossAt = -Infinity;
 
   /**
    * Makes the delivery; {@linkcode QueueDelivery.open} opens its queue.
@@ -164,25 +171,25 @@ export class QueueDelivery<T> {
   /**
    * Opens the queue in the data directory (what an earlier run left in it is delivered first).
    *
-   * @param dataDir The data directory.
-   * @param limits Most records and bytes the queue keeps.
-   * @param logger Where to log.
+   * @param context The data directory, the queue's limits and where to log.
    * @throws {OutputStartError} When the queue cannot be kept there.
    */
   async open(
-    dataDir: string,
-    limits: { maxRecords: number; maxBytes: number },
-    logger: Logger,
+    context: Pick<OutputContext, "dataDir" | "claimDataDir" | "queue" | "logger">,
   ): Promise<void> {
-    this.#log = logger;
+    const { dataDir, queue: limits } = context;
+    this.#log = context.logger;
     this.#deadLetterPath = `${dataDir}/${this.#options.name}.dead-letter.jsonl`;
     try {
+      await context.claimDataDir();
       this.#queue = await DurableQueue.open<T>({
         dir: dataDir,
         name: this.#options.name,
         ...limits,
+        signal: this.#stopping.signal,
       });
     } catch (error) {
+      if (error instanceof OutputStartError) throw error;
       throw new OutputStartError(
         `--data-dir "${dataDir}": cannot keep the ${this.#words.queue} there: ${
           (error as Error).message
@@ -210,35 +217,31 @@ export class QueueDelivery<T> {
   }
 
   /**
-   * Queues an item; resolves once it is on disk (or counted as lost).
+   * Queues an item; resolves once it is on disk, or counted as lost or overrun.
    *
    * @param item What to deliver.
    */
   push(item: T): Promise<void> {
     const queue = this.#queue;
-    if (!queue) return this.settled();
-    this.#enqueueing = this.#enqueueing.then(async () => {
-      try {
-        const dropped = await queue.push(item);
-        if (dropped > 0) {
-          this.#log.warn(
-            `${this.#words.target} queue is full: dropped the ${dropped} oldest telegram(s)`,
-            { dropped: queue.stats.dropped },
-          );
+    if (!queue) return Promise.resolve();
+    const appended = queue.push(item);
+    // Items written together need one follow-up, not one each.
+    if (appended !== this.#lastAppend) {
+      this.#lastAppend = appended;
+      appended.then((written) => {
+        if (written) {
+          this.#queuedSinceLease = true;
+          this.#wake?.();
         }
-        this.#queuedSinceLease = true;
-        this.#wake?.();
-      } catch {
-        // The queue counted the item as lost; #watchQueue logs the trouble once.
-      }
-      this.#watchQueue();
-    });
-    return this.settled();
+        this.#watchQueue();
+      });
+    }
+    return appended.then(() => {});
   }
 
-  /** Resolves once every item queued so far is on disk (or counted as lost). */
+  /** Resolves once every item queued so far is on disk, or counted as lost or overrun. */
   settled(): Promise<void> {
-    return this.#enqueueing.then(() => {});
+    return this.#queue?.settled() ?? Promise.resolve();
   }
 
   /** Starts delivering in the background. */
@@ -254,11 +257,13 @@ export class QueueDelivery<T> {
     this.#loop ??= this.#deliver(queue);
   }
 
-  /** Stops delivering; what is queued stays on disk for the next start. */
+  /**
+   * Stops delivering; what is queued stays on disk for the next start, and what waits to be
+   * written (at most the queue's `maxWaiting`) is written first.
+   */
   async stop(): Promise<void> {
     this.#stopping.abort();
     this.#wake?.();
-    await this.#enqueueing;
     await this.#loop;
     await this.#queue?.close();
   }
@@ -313,7 +318,10 @@ export class QueueDelivery<T> {
         this.#lastSuccessAt = Date.now();
         this.#splitDone(last.seq);
         if (this.#failureLogged !== undefined) {
-          this.#log.info(`${words.target} accepts ${words.items} again; ${queue.length} queued`);
+          this.#log.info(
+            `${words.target} accepts ${words.items} again: ${records.length} queued telegram(s) ` +
+              `delivered, ${queue.length} still queued`,
+          );
           this.#failureLogged = undefined;
         }
         this.#watchQueue();
@@ -405,14 +413,38 @@ export class QueueDelivery<T> {
 
   /**
    * Logs the queue's write trouble once when it begins and once when it ends (with the records
-   * lost meanwhile), and damaged records as they are skipped.
+   * lost meanwhile), damaged records as they are skipped, and drops and overruns at most once a
+   * minute.
    */
   #watchQueue(): void {
     const queue = this.#queue;
     if (!queue) return;
-    const { writeError, corrupt } = queue.stats;
+    const { writeError, corrupt, dropped, overrun } = queue.stats;
     const lost = queue.stats.lost + this.#deadLetterLost;
     const target = this.#words.target;
+    const now = Date.now();
+    if (
+      (dropped > this.#droppedLogged || overrun > this.#overrunLogged) &&
+      now - this.#loggedLossAt >= 60_000
+    ) {
+      if (dropped > this.#droppedLogged) {
+        this.#log.warn(
+          `${target} queue is full: dropped the ${dropped - this.#droppedLogged} oldest ` +
+            "telegram(s)",
+          { dropped },
+        );
+      }
+      if (overrun > this.#overrunLogged) {
+        this.#log.warn(
+          `${target} queue: ${overrun - this.#overrunLogged} telegram(s) came faster than the ` +
+            "disk took them and were not queued",
+          { overrun },
+        );
+      }
+      this.#droppedLogged = dropped;
+      this.#overrunLogged = overrun;
+      this.#loggedLossAt = now;
+    }
     if (corrupt > this.#corruptLogged) {
       this.#log.warn(
         `${target} queue: skipped ${corrupt - this.#corruptLogged} damaged record(s); ` +

@@ -1,18 +1,23 @@
 /**
  * A durable, bounded, ordered on-disk queue, generic over what it holds, for the pushes: an
  * append-only log of records (framed as `queue_record.ts` describes, each appended and synced
- * before `push` returns) and a small file holding the sequence number through which every record
- * is done (delivered or dropped). Only an index of offsets stays in memory; records are read back
- * when they are sent.
+ * before its `push` resolves) and a small file holding the sequence number through which every
+ * record is done (delivered or dropped). Only an index of offsets stays in memory; records are
+ * read back when they are sent.
+ *
+ * Appends are group commits: the records pushed while a write is in flight are written together
+ * by the next one, with one write and one sync, so a source faster than the disk costs few syncs.
+ * At most `maxWaiting` records are pushed and not yet written; beyond that a push is refused and
+ * counted (`overrun`), so memory stays bounded whatever the pace of the source.
  *
  * What it guarantees:
  * - At least once. A record leaves only through `remove`, after its delivery. A crash between a
  *   delivery and `remove` sends that record again: at most one duplicate per record in flight.
  * - A leased record (in flight) is never dropped: a full queue drops the oldest records after it.
- * - No failed write is fatal. A record that cannot be appended is counted as lost and `push`
- *   rejects. The delivered mark is overwritten in place (it needs no new space once it has its
- *   block); when it cannot be written it is kept in memory and written again by the next
- *   operation. `stats.writeError` says what fails until it works again.
+ * - No failed write is fatal. Records that cannot be appended are counted as lost and their
+ *   `push` resolves `false`. The delivered mark is overwritten in place (it needs no new space
+ *   once it has its block); when it cannot be written it is kept in memory and written again by
+ *   the next operation. `stats.writeError` says what fails until it works again.
  * - A damaged record is skipped and counted when the log is opened, and the records after it are
  *   kept; the damage is then blanked out (or a torn end cut off) so that it is counted once.
  * - An empty queue truncates its log, which frees the disk without needing any space.
@@ -20,6 +25,7 @@
  * @module
  */
 
+import { concatBytes } from "../../bytes.ts";
 import { decodeRecord, encodeRecord, type QueueRecord, scanLog } from "./queue_record.ts";
 
 export type { QueueRecord } from "./queue_record.ts";
@@ -40,6 +46,14 @@ export interface QueueOptions {
    * @default {268435456}
    */
   maxBytes?: number;
+  /**
+   * Most records pushed and not yet written (waiting, or in the write under way); beyond that a
+   * push is refused and counted as overrun.
+   * @default {1000}
+   */
+  maxWaiting?: number;
+  /** Aborted when the queue is about to close: a compaction in progress gives up at once. */
+  signal?: AbortSignal;
 }
 
 /** What a queue holds and what it could not keep, since it was opened. */
@@ -54,6 +68,8 @@ export interface QueueStats {
   dropped: number;
   /** Records lost because they could not be written (a full disk, say). */
   lost: number;
+  /** Records refused because they came faster than the disk took them (`maxWaiting` waited). */
+  overrun: number;
   /** Records skipped because they were damaged in the log. */
   corrupt: number;
   /** What fails to be written, while it fails (undefined when all is well). */
@@ -62,6 +78,12 @@ export interface QueueStats {
 
 /** The kinds of write that can fail: each recovers on its own. */
 type WriteKind = "append" | "mark" | "tidy";
+
+/** A pushed record until it is written. */
+interface Waiting<T> {
+  item: T;
+  queuedAt: number;
+}
 
 interface IndexEntry {
   seq: number;
@@ -75,7 +97,13 @@ const MARK_WIDTH = 16;
 /** Delivered records to pile up at the head of the log before it is worth compacting. */
 const COMPACT_AFTER = 1024;
 
+/** Bytes copied at a time when the log is compacted, and synced at a time. */
+const COPY_CHUNK = 1024 * 1024;
+const SYNC_EVERY = 16 * COPY_CHUNK;
+
 const encoder = new TextEncoder();
+/** What a refused push resolves to: one promise for all of them, as it never changes. */
+const NOT_KEPT: Promise<boolean> = Promise.resolve(false);
 
 /** The durable queue; see the module documentation. */
 export class DurableQueue<T> {
@@ -83,6 +111,8 @@ export class DurableQueue<T> {
   readonly #markPath: string;
   readonly #maxRecords: number;
   readonly #maxBytes: number;
+  readonly #maxWaiting: number;
+  readonly #signal: AbortSignal | undefined;
   #file: Deno.FsFile;
   /** Records from `#head` on wait, oldest first; the first `#leased` of them are in flight. */
   #index: IndexEntry[] = [];
@@ -97,8 +127,14 @@ export class DurableQueue<T> {
   #markOnDisk: number;
   #compactFrom = COMPACT_AFTER;
   #lock: Promise<unknown> = Promise.resolve();
+  /** Pushed records not yet written, oldest first; the append scheduled to write them. */
+  #waiting: Waiting<T>[] = [];
+  #nextAppend: Promise<boolean> | undefined;
+  /** Records in the append under way. */
+  #writing = 0;
   #dropped = 0;
   #lost = 0;
+  #overrun = 0;
   #corrupt = 0;
   readonly #failures = new Map<WriteKind, string>();
 
@@ -113,6 +149,8 @@ export class DurableQueue<T> {
     this.#markPath = paths.mark;
     this.#maxRecords = options.maxRecords ?? 200_000;
     this.#maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
+    this.#maxWaiting = options.maxWaiting ?? 1000;
+    this.#signal = options.signal;
     this.#markOnDisk = markOnDisk;
   }
 
@@ -188,22 +226,34 @@ export class DurableQueue<T> {
       oldestQueuedAt: this.#index[this.#head]?.queuedAt,
       dropped: this.#dropped,
       lost: this.#lost,
+      overrun: this.#overrun,
       corrupt: this.#corrupt,
       writeError: this.#failures.values().next().value,
     };
   }
 
   /**
-   * Appends an item and syncs it to disk; drops the oldest records not in flight when the queue
-   * is full.
+   * Appends an item, together with the others pushed before the next write, and syncs it to
+   * disk; drops the oldest records not in flight when the queue is full. Refuses it at once (and
+   * counts it as overrun) when `maxWaiting` records already wait for the disk.
    *
    * @param item The item (serialised as JSON).
    * @param queuedAt When it was queued.
-   * @returns How many old records had to be dropped to make room.
-   * @throws When the item cannot be written (it is counted in `stats.lost`).
+   * @returns Whether it is on disk: `false` when it was refused or could not be written (counted
+   *   in `stats.overrun` or `stats.lost`). Never rejects.
    */
-  push(item: T, queuedAt: number = Date.now()): Promise<number> {
-    return this.#exclusive(() => this.#push(item, queuedAt));
+  push(item: T, queuedAt: number = Date.now()): Promise<boolean> {
+    if (this.#waiting.length + this.#writing >= this.#maxWaiting) {
+      this.#overrun++;
+      return NOT_KEPT;
+    }
+    this.#waiting.push({ item, queuedAt });
+    return this.#nextAppend ??= this.#exclusive(() => this.#appendWaiting());
+  }
+
+  /** Resolves once every push so far is on disk or counted, and every other operation done. */
+  settled(): Promise<void> {
+    return this.#lock.then(() => {});
   }
 
   /**
@@ -232,7 +282,7 @@ export class DurableQueue<T> {
     return this.#exclusive(() => this.#remove(seq));
   }
 
-  /** Closes the files once pending operations are done (everything is already on disk). */
+  /** Closes the files once the records waiting are written and other operations done. */
   async close(): Promise<void> {
     await this.#exclusive(() => Promise.resolve(this.#file.close()));
   }
@@ -244,43 +294,71 @@ export class DurableQueue<T> {
     return result;
   }
 
-  async #push(item: T, queuedAt: number): Promise<number> {
+  /** Writes every record waiting, with one write and one sync: all of them or none. */
+  async #appendWaiting(): Promise<boolean> {
+    const batch = this.#waiting;
+    this.#waiting = [];
+    this.#nextAppend = undefined; // pushes from now on wait for the next append
+    this.#writing = batch.length;
     await this.#writeMark(); // first, a mark that could not be written before
-    const seq = this.#nextSeq;
-    const line = encodeRecord({ seq, queuedAt, item });
+    const first = this.#nextSeq;
+    const lines = batch.map(({ item, queuedAt }, i) =>
+      encodeRecord({ seq: first + i, queuedAt, item })
+    );
     try {
       if (this.#partialTail) await this.#file.truncate(this.#end);
       this.#partialTail = false;
       await this.#file.seek(this.#end, Deno.SeekMode.Start);
-      await writeAll(this.#file, line);
+      await writeAll(this.#file, concatBytes(lines));
       await this.#file.syncData();
       this.#failures.delete("append");
     } catch (error) {
-      this.#lost++;
+      this.#writing = 0;
+      this.#lost += batch.length;
       this.#partialTail = true;
       this.#fail("append", `cannot append to "${this.#logPath}"`, error);
       await this.#cutPartialTail();
-      throw error;
+      return false;
     }
-    this.#nextSeq++;
-    this.#index.push({ seq, queuedAt, offset: this.#end, length: line.length });
-    this.#end += line.length;
-    this.#bytes += line.length;
-    let dropped = 0;
-    // The newest record always stays, and so do the leased ones.
-    while (
-      this.length - this.#leased > 1 &&
-      (this.length > this.#maxRecords || this.#bytes > this.#maxBytes)
-    ) {
-      this.#bytes -= this.#cutOut(this.#head + this.#leased).length;
-      dropped++;
-    }
-    if (dropped > 0) {
-      this.#dropped += dropped;
-      await this.#writeMark();
-    }
+    this.#writing = 0;
+    lines.forEach((line, i) => {
+      this.#index.push({
+        seq: first + i,
+        queuedAt: batch[i]!.queuedAt,
+        offset: this.#end,
+        length: line.length,
+      });
+      this.#end += line.length;
+      this.#bytes += line.length;
+    });
+    this.#nextSeq += batch.length;
+    await this.#dropOverLimits();
     await this.#tidy();
-    return dropped;
+    return true;
+  }
+
+  /**
+   * Drops the oldest records until the queue is within its limits. The newest record always
+   * stays, and so do the leased ones: they move up past the dropped ones, so that order is kept
+   * and the head stays a plain counter.
+   */
+  async #dropOverLimits(): Promise<void> {
+    const oldest = this.#head + this.#leased;
+    let count = 0;
+    let bytes = 0;
+    while (
+      this.length - this.#leased - count > 1 &&
+      (this.length - count > this.#maxRecords || this.#bytes - bytes > this.#maxBytes)
+    ) {
+      bytes += this.#index[oldest + count]!.length;
+      count++;
+    }
+    if (count === 0) return;
+    for (let at = oldest - 1; at >= this.#head; at--) this.#index[at + count] = this.#index[at]!;
+    this.#head += count;
+    this.#bytes -= bytes;
+    this.#dropped += count;
+    await this.#writeMark();
   }
 
   /** A failed append may have written part of its record: cut it off (or before the next). */
@@ -313,8 +391,8 @@ export class DurableQueue<T> {
     return records;
   }
 
-  /** A record's line, newline included; shorter when the file was cut underneath. */
-  async #read(entry: IndexEntry): Promise<Uint8Array> {
+  /** A stretch of the log (a record's line, newline included); shorter when the file was cut. */
+  async #read(entry: { offset: number; length: number }): Promise<Uint8Array> {
     const buffer = new Uint8Array(entry.length);
     await this.#file.seek(entry.offset, Deno.SeekMode.Start);
     let read = 0;
@@ -399,27 +477,26 @@ export class DurableQueue<T> {
     const keep = this.#index.slice(this.#head);
     const temporary = `${this.#logPath}.tmp`;
     let out: Deno.FsFile | undefined;
-    const moved: IndexEntry[] = [];
-    let offset = 0;
+    let moved: IndexEntry[] | undefined;
     try {
       // Opened before the rename, so that the handle follows the new log.
       out = await Deno.open(temporary, { read: true, write: true, create: true, truncate: true });
-      for (const entry of keep) {
-        const line = await this.#read(entry);
-        // Left for leasing to skip and count; copied short, it would damage the next record.
-        if (line.length < entry.length) throw new Error(`record ${entry.seq} was cut short`);
-        await writeAll(out, line);
-        moved.push({ ...entry, offset });
-        offset += entry.length;
+      moved = await this.#copyRecords(keep, out);
+      if (moved) {
+        await out.syncData();
+        await Deno.rename(temporary, this.#logPath);
       }
-      await out.syncData();
-      await Deno.rename(temporary, this.#logPath);
     } catch (error) {
+      moved = undefined;
+      this.#compactFrom = this.#head + COMPACT_AFTER; // not again on every operation
+      this.#fail("tidy", `cannot compact "${this.#logPath}"`, error);
+    }
+    if (!moved || !out) {
       out?.close();
       await Deno.remove(temporary).catch(() => {}); // frees what the copy took; gone if never made
-      this.#compactFrom = this.#head + COMPACT_AFTER; // not again on every operation
-      return this.#fail("tidy", `cannot compact "${this.#logPath}"`, error);
+      return;
     }
+    const offset = moved.reduce((end, entry) => end + entry.length, 0);
     this.#file.close();
     this.#file = out;
     this.#index = moved;
@@ -428,6 +505,46 @@ export class DurableQueue<T> {
     this.#partialTail = false;
     this.#compactFrom = COMPACT_AFTER;
     this.#failures.delete("tidy");
+  }
+
+  /**
+   * Copies records to `out`, each run of neighbours in the log a megabyte at a time, syncing every
+   * few megabytes so that no single sync (nor a close waiting for one) takes long on a slow card.
+   *
+   * @returns Where they are in `out`; `undefined` when the queue's signal aborted meanwhile (the
+   *   delivered mark tells the next start what the old log's head holds).
+   * @throws When a record was cut short (left for leasing to skip and count; copied short, it
+   *   would damage the next one), or reading or writing fails.
+   */
+  async #copyRecords(keep: IndexEntry[], out: Deno.FsFile): Promise<IndexEntry[] | undefined> {
+    const moved: IndexEntry[] = [];
+    let offset = 0;
+    let unsynced = 0;
+    for (let first = 0; first < keep.length;) {
+      let last = first;
+      const start = keep[first]!.offset;
+      while (
+        last + 1 < keep.length && keep[last + 1]!.offset === keep[last]!.offset + keep[last]!.length
+      ) last++;
+      const end = keep[last]!.offset + keep[last]!.length;
+      for (let at = start; at < end; at += COPY_CHUNK) {
+        if (this.#signal?.aborted) return undefined;
+        const want = Math.min(COPY_CHUNK, end - at);
+        const bytes = await this.#read({ offset: at, length: want });
+        if (bytes.length < want) throw new Error(`records from ${keep[first]!.seq} were cut short`);
+        await writeAll(out, bytes);
+        unsynced += want;
+        if (unsynced >= SYNC_EVERY) {
+          await out.syncData();
+          unsynced = 0;
+        }
+      }
+      for (; first <= last; first++) {
+        moved.push({ ...keep[first]!, offset });
+        offset += keep[first]!.length;
+      }
+    }
+    return moved;
   }
 
   /**

@@ -117,7 +117,12 @@ Deno.test("DSMR reader down for 30 telegrams: all 30 arrive afterwards, in order
     1,
     "the outage is logged once",
   );
-  assert.ok(lines.some((line) => line.includes("accepts telegrams again")));
+  assert.ok(
+    lines.some((line) =>
+      line.includes("accepts telegrams again: 1 queued telegram(s) delivered, 29 still queued")
+    ),
+    "the recovery says how many were queued",
+  );
   await pusher.stop();
   await back.stop();
   await Deno.remove(dir, { recursive: true });

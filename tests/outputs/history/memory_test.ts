@@ -84,16 +84,27 @@ Deno.test("pointOf() takes power, phases, registers and gas from a telegram", ()
   });
 });
 
-Deno.test("History.record() leaves out a telegram at which the meter's clock jumped", () => {
+Deno.test("History.record() leaves out a telegram that does not follow the ones before", () => {
   const history = new History();
-  const [a, b, c] = demoTelegrams(3, { start: Date.UTC(2024, 0, 15, 9) }).map((bytes) =>
+  const [a, b, c, d] = demoTelegrams(4, { start: Date.UTC(2024, 0, 15, 9) }).map((bytes) =>
     parseTelegram(new FrameScanner().push(bytes)[0]!)
   );
   history.record({ telegram: a!, bytes: new Uint8Array(), receivedAt: 0 });
-  history.record({ telegram: b!, bytes: new Uint8Array(), receivedAt: 0, clockJump: true });
-  history.record({ telegram: c!, bytes: new Uint8Array(), receivedAt: 0 });
+  history.record({
+    telegram: b!,
+    bytes: new Uint8Array(),
+    receivedAt: 0,
+    implausible: "clock jump",
+  });
+  history.record({
+    telegram: c!,
+    bytes: new Uint8Array(),
+    receivedAt: 0,
+    implausible: "register glitch",
+  });
+  history.record({ telegram: d!, bytes: new Uint8Array(), receivedAt: 0 });
   const { points, today } = history.query(60);
-  assert.deepEqual(points.map((p) => p.time), [a!, c!].map((t) => t.timestamp!.epochMs));
+  assert.deepEqual(points.map((p) => p.time), [a!, d!].map((t) => t.timestamp!.epochMs));
   assert.equal(today?.day, "2024-01-15");
 });
 

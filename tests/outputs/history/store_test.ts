@@ -153,6 +153,46 @@ Deno.test("a register that falls starts a new segment: no negative usage, the st
     assert.deepEqual(answer.gaps.map((g) => g.reason), ["register fell"]);
   }));
 
+Deno.test("a register that rises faster than a meter counts starts a new segment, not usage", () =>
+  withStore((store) => {
+    const t = Date.UTC(2025, 0, 10, 10, 0);
+    // 498 kWh in a minute is 30 MW; 1,000 kWh over 11 hours of downtime is 91 kW, and counts.
+    store.write(
+      recordsOf([
+        state(t, 1000),
+        state(t + 60_000, 1002),
+        state(t + 120_000, 1500),
+        state(t + 180_000, 1501),
+        state(t + 11 * 3_600_000, 2501),
+      ]),
+      CENTRAL_EUROPEAN_TIME,
+      31,
+    );
+    const answer = dayUsage(store, "2025-01-10", "2025-01-10");
+    assert.equal(answer.total.import?.t1, 2 + 1 + 1000);
+    assert.deepEqual(answer.gaps.map((g) => g.reason), ["register jumped", "no readings"]);
+  }));
+
+Deno.test("a meter replaced within a minute is marked from its predecessor's last reading", () =>
+  withStore((store) => {
+    const t = Date.UTC(2025, 0, 10, 10, 0);
+    const other = { equipmentId: "E0099999999999999" };
+    store.write(
+      recordsOf([
+        state(t, 1000),
+        state(t + 10_000, 1000.01),
+        state(t + 40_000, 5, other),
+        state(t + 70_000, 5.01, other),
+      ]),
+      CENTRAL_EUROPEAN_TIME,
+      31,
+    );
+    const answer = dayUsage(store, "2025-01-10", "2025-01-10");
+    assert.deepEqual(answer.gaps.map((g) => [g.reason, Date.parse(g.from), Date.parse(g.to)]), [
+      ["meter replaced", t + 10_000, t + 40_000],
+    ]);
+  }));
+
 Deno.test("a new equipment id is a new meter, and the change is marked", () =>
   withStore((store) => {
     const t = Date.UTC(2025, 0, 10, 10, 0);

@@ -72,17 +72,19 @@ function captureFiles(): Uint8Array[] {
 }
 
 /**
- * Builds a capture and reads it with a receiver as the service will. Each file comes twice in a
- * row: the receiver leaves a telegram out where the meter's clock jumps (from one meter to the
- * next), and trusts the same time when it comes again. Telegrams without a timestamp are left
- * out of the capture (their time is the moment they arrive, which a test cannot know).
+ * Builds a capture and reads it with a receiver as the service will. Each file comes four times in
+ * a row: from one meter to the next, the receiver leaves out the telegram where the meter's clock
+ * jumps and the next two, whose registers are off the previous meter's, and takes the fourth as a
+ * new meter (one that shares its equipment id with the meter before, or has none, stays out).
+ * Telegrams without a timestamp are left out of the capture (their time is the moment they arrive,
+ * which a test cannot know).
  *
  * @param dir Where to write the capture.
  * @param demoTelegrams How many demo telegrams end it.
  */
 export async function captureOf(dir: string, demoTelegrams = 30): Promise<InfluxCapture> {
   const twice = concat(
-    ...captureFiles().flatMap((bytes) => [bytes, bytes]),
+    ...captureFiles().flatMap((bytes) => [bytes, bytes, bytes, bytes]),
     demoCapture(demoTelegrams).bytes,
   );
   await Deno.writeFile(`${dir}/all.txt`, twice);
@@ -107,7 +109,7 @@ export async function captureOf(dir: string, demoTelegrams = 30): Promise<Influx
   const points: Point[] = [];
   let telegrams = 0;
   for (const r of kept) {
-    if (r.clockJump) continue;
+    if (r.implausible) continue;
     telegrams++;
     const { reading, events } = telegramPoints(r.telegram, r.receivedAt);
     points.push(...reading, ...events);

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { DurableQueue } from "../../../lib/outputs/queue/queue.ts";
 
-async function open(dir: string, options: { maxRecords?: number; maxBytes?: number } = {}) {
+async function open(
+  dir: string,
+  options: { maxRecords?: number; maxBytes?: number; maxWaiting?: number; signal?: AbortSignal } =
+    {},
+) {
   return await DurableQueue.open<{ n: number }>({ dir, name: "test", ...options });
 }
 
@@ -56,9 +60,7 @@ Deno.test("DurableQueue cuts off a torn last record, counts it and goes on", asy
 Deno.test("DurableQueue drops the oldest when full, by count and by bytes", async () => {
   const dir = await Deno.makeTempDir();
   const byCount = await open(dir, { maxRecords: 3 });
-  let dropped = 0;
-  for (let n = 1; n <= 5; n++) dropped += await byCount.push({ n });
-  assert.equal(dropped, 2);
+  for (let n = 1; n <= 5; n++) assert.equal(await byCount.push({ n }), true);
   assert.equal(byCount.stats.dropped, 2);
   assert.deepEqual((await byCount.lease())[0]!.item, { n: 3 });
   await byCount.close();
@@ -257,6 +259,75 @@ Deno.test("DurableQueue compacts its log without losing or reordering records", 
   const again = await open(dir);
   assert.equal(again.length, 1000);
   assert.deepEqual((await again.lease())[0]!.item, { n: 2001 });
+  await again.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("pushes made before a write begins are written together, in order, by one append", async () => {
+  const dir = await Deno.makeTempDir();
+  const queue = await open(dir);
+  const appends = Array.from({ length: 300 }, (_, i) => queue.push({ n: i + 1 }));
+  assert.equal(new Set(appends).size, 1, "one append for all of them");
+  assert.deepEqual(new Set(await Promise.all(appends)), new Set([true]));
+  // Pushed while that append was in flight or after it: the next one.
+  const later = [queue.push({ n: 301 }), queue.push({ n: 302 })];
+  assert.equal(new Set(later).size, 1);
+  assert.notEqual(later[0], appends[0]);
+  await Promise.all(later);
+  await queue.close();
+  const again = await open(dir);
+  assert.deepEqual(await drain(again), Array.from({ length: 302 }, (_, i) => i + 1));
+  await again.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("pushes beyond the records waiting for the disk are refused at once and counted as overrun", async () => {
+  const dir = await Deno.makeTempDir();
+  const queue = await open(dir, { maxWaiting: 10 });
+  const pushed = Array.from({ length: 25 }, (_, i) => queue.push({ n: i + 1 }));
+  await Promise.resolve(); // the append has begun: its ten are being written, not yet written
+  pushed.push(queue.push({ n: 0 }));
+  const kept = await Promise.all(pushed);
+  assert.deepEqual(kept, [...Array(10).fill(true), ...Array(16).fill(false)]);
+  assert.equal(queue.stats.overrun, 16);
+  assert.equal(queue.length, 10);
+  assert.equal(await queue.push({ n: 26 }), true, "taken again once the disk caught up");
+  await queue.close();
+  const again = await open(dir);
+  assert.deepEqual(await drain(again), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 26]);
+  await again.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("closing a DurableQueue writes the records still waiting first", async () => {
+  const dir = await Deno.makeTempDir();
+  const queue = await open(dir);
+  for (let n = 1; n <= 5; n++) void queue.push({ n }); // not awaited: closing waits for them
+  await queue.close();
+  const again = await open(dir);
+  assert.deepEqual(await drain(again), [1, 2, 3, 4, 5]);
+  await again.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a compaction gives up at once when the queue's signal aborts, and loses nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  const stopping = new AbortController();
+  const queue = await open(dir, { signal: stopping.signal, maxWaiting: 3000 });
+  for (let n = 1; n <= 3000; n++) void queue.push({ n });
+  await queue.settled();
+  const log = `${dir}/test.queue.jsonl`;
+  const before = (await Deno.stat(log)).size;
+  // The removal that makes delivered records half the log would compact it.
+  for (let i = 0; i < 1499; i++) await queue.remove((await queue.lease())[0]!.seq);
+  stopping.abort();
+  await queue.remove((await queue.lease())[0]!.seq);
+  assert.equal((await Deno.stat(log)).size, before, "not rewritten");
+  await assert.rejects(() => Deno.stat(`${log}.tmp`), Deno.errors.NotFound);
+  await queue.close();
+  const again = await open(dir);
+  assert.equal(again.length, 1500);
+  assert.deepEqual((await again.lease())[0]!.item, { n: 1501 });
   await again.close();
   await Deno.remove(dir, { recursive: true });
 });
