@@ -11,7 +11,7 @@
  */
 
 import { listenFromUrls, originalNamesOf, URLS_OPTION } from "./config/compat_original.ts";
-import { type Found, type FoundSettings, settingError } from "./config/found.ts";
+import { describeFound, type Found, type FoundSettings, settingError } from "./config/found.ts";
 import { readEnvironment, readFlags, readSettingsFile } from "./config/inputs.ts";
 import {
   ConfigError,
@@ -20,7 +20,7 @@ import {
   type OptionSpec,
   type ValuesOf,
 } from "./config/option.ts";
-import { type Config, FILE_OPTIONS, OPTION_GROUPS } from "./config/options.ts";
+import { type Config, FILE_OPTIONS, OPTION_GROUPS, type OptionName } from "./config/options.ts";
 
 export { type Config, ConfigError, type OptionSpec };
 
@@ -148,7 +148,39 @@ export function parseConfig(inputs: ConfigInputs): Config | "help" {
     // The values were read by the group's own rows, so they have the types its build expects.
     return group.build(values as ValuesOf<typeof group.rows>);
   });
-  return Object.assign({}, ...parts, { warnings }) as Config;
+  const config = Object.assign({}, ...parts, { warnings }) as Config;
+  checkPortsApart(config, found);
+  return config;
+}
+
+/** Addresses that two listeners on one port would both take: either is every address, or both are one. */
+function sameListenAddress(a: string, b: string): boolean {
+  const everywhere = (host: string) => host === "0.0.0.0" || host === "::" || host === "";
+  return everywhere(a) || everywhere(b) || a.toLowerCase() === b.toLowerCase();
+}
+
+/**
+ * The share port and the HTTP server cannot listen on the same port: the second would fail to
+ * start after the first already had.
+ *
+ * @throws {ConfigError} Naming both settings and where each came from.
+ */
+function checkPortsApart(config: Config, found: FoundSettings): void {
+  const share = config.share;
+  if (
+    share === undefined || share.port === 0 || share.port !== config.port ||
+    !sameListenAddress(share.hostname, config.host)
+  ) {
+    return;
+  }
+  const given = (name: OptionName) => {
+    const setting = found.get(name);
+    return setting === undefined ? `the default --${name} ${config.port}` : describeFound(setting);
+  };
+  throw new ConfigError(
+    `${given("share-port")} and ${given("port")} name the same port: the share port and the ` +
+      "HTTP server need one each",
+  );
 }
 
 /** The width help text is wrapped to: a terminal's 100 columns at most. */

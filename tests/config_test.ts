@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type Config, ConfigError, configHelp, OPTIONS, parseConfig } from "../lib/config.ts";
 import { settingError } from "../lib/config/found.ts";
 import { redactUrl } from "../lib/log.ts";
+import { parseSourceSpec } from "../lib/source/source.ts";
 import { ROOT } from "./support/paths.ts";
 
 function config(
@@ -230,6 +231,13 @@ Deno.test("parseConfig() reads the share port options", () => {
   assert.equal(c.share?.hostname, "0.0.0.0");
   assert.equal(c.share?.port, 2001);
   assert.deepEqual(c.share?.allow?.map((range) => range.text), ["192.168.1.0/24", "::1"]);
+  assert.equal(c.share?.maxClients, 16);
+  assert.equal(config(["--share-port", "2001", "--share-max-clients", "2"]).share?.maxClients, 2);
+  fails(
+    [],
+    { P1READER_SHARE_MAX_CLIENTS: "0" },
+    /P1READER_SHARE_MAX_CLIENTS="0": expected a whole number of clients, at least 1/,
+  );
   fails(
     ["--share-port", "2001", "--share-allow", "192.168.1.0/40"],
     {},
@@ -397,6 +405,75 @@ Deno.test("parseConfig() names the closest known setting for an unknown one", ()
     [],
     { P1READER_MQTT_RETIAN: "true" },
     /^Unknown setting P1READER_MQTT_RETIAN in the environment \(did you mean P1READER_MQTT_RETAIN\?\)$/,
+  );
+});
+
+Deno.test("parseConfig() stops on a mistyped name in the original's environment sections, in any case", () => {
+  fails(
+    [],
+    { P1ReceiverSettings__SerialPrt: "/dev/ttyUSB9" },
+    /^Unknown setting P1ReceiverSettings__SerialPrt in the environment \(did you mean P1ReceiverSettings__SerialPort\?\); the original's P1ReceiverSettings knows SerialPort, Format$/,
+  );
+  fails(
+    [],
+    { DsmrReaderPublisherSettings__Host: "http://x", DsmrReaderPublisherSettings__ApiKy: "s3cret" },
+    /^Unknown setting DsmrReaderPublisherSettings__ApiKy in the environment \(did you mean DsmrReaderPublisherSettings__ApiKey\?\)/,
+  );
+  fails([], { p1receiversettings__formt: "V502" }, /\(did you mean P1ReceiverSettings__Format\?\)/);
+  fails([], { "P1ReceiverSettings:Bogus": "1" }, /^Unknown setting P1ReceiverSettings:Bogus in/);
+  // .NET reads the original's names in any case and with : for __; so does this reader.
+  assert.equal(
+    config([], { p1receiversettings__serialport: "/dev/ttyAMA0" }).source,
+    "/dev/ttyAMA0",
+  );
+  assert.equal(config([], { "P1ReceiverSettings:SerialPort": "/dev/ttyS1" }).source, "/dev/ttyS1");
+  assert.equal(config([], { P1ReceiverSettingsBackup: "x" }).source, "/dev/ttyUSB0");
+});
+
+Deno.test("parseConfig() takes a negative number after an option as its value, then checks it as usual", () => {
+  const c = config(["--price-import", "-0.05", "--price-export", "-0.01", "--source", "-"]);
+  assert.deepEqual(c.history?.prices.import, { all: [{ price: -0.05 }] });
+  assert.deepEqual(c.history?.prices.export, { all: [{ price: -0.01 }] });
+  assert.deepEqual(c.sourceSpec, { kind: "stdin" });
+  fails(["--queue-max", "-1"], {}, /^--queue-max "-1": expected a whole number of telegrams/);
+  fails(["--replay-interval", "-1"], {}, /^--replay-interval "-1": expected seconds or hh:mm:ss$/);
+  fails(["--port", "-8080"], {}, /^--port "-8080": expected a port from 0 to 65535$/);
+  // A switch takes no value, so a number after it is an option of its own.
+  fails(["--replay-loop", "-1"], {}, /^Unknown option '-1'/);
+});
+
+Deno.test("parseConfig() refuses the share port on the HTTP server's port, naming both settings", () => {
+  fails(
+    ["--share-port", "8080"],
+    {},
+    /^--share-port "8080" and the default --port 8080 name the same port: the share port and the HTTP server need one each$/,
+  );
+  fails(
+    ["--port", "2001"],
+    { P1READER_SHARE_PORT: "2001" },
+    /^P1READER_SHARE_PORT="2001" and --port "2001" name the same port/,
+  );
+  fails(["--share-port", "80"], { ASPNETCORE_URLS: "http://+:80" }, /name the same port/);
+  fails(["--share-port", "9000", "--port", "9000", "--host", "127.0.0.1"], {}, /same port/);
+  const apart = config([
+    ...["--share-port", "9000", "--share-host", "192.168.1.2"],
+    ...["--port", "9000", "--host", "127.0.0.1"],
+  ]);
+  assert.equal(apart.share?.port, apart.port, "one port on two addresses of their own is fine");
+  assert.equal(config(["--share-port", "0", "--port", "0"]).share?.port, 0, "0: any free port");
+});
+
+Deno.test("parseConfig() refuses a tcp:// source with a user name or password, without showing them", () => {
+  for (const source of ["tcp://user:pw-s3cret@meter:2001", "tcp://pw-s3cret@meter:2001"]) {
+    fails(
+      ["--source", source],
+      {},
+      /^--source "tcp:\/\/\*\*\*@meter:2001": Invalid source "tcp:\/\/\*\*\*@meter:2001": a tcp:\/\/ source takes no user name or password; give tcp:\/\/host:port$/,
+    );
+  }
+  assert.throws(
+    () => parseSourceSpec("tcp://user:p w@s3cret@meter:2001"),
+    (error: Error) => error.message.startsWith('Invalid source "tcp://***@meter:2001"'),
   );
 });
 

@@ -16,7 +16,7 @@ import {
 } from "./found.ts";
 import { ConfigError, type OptionSpec } from "./option.ts";
 import type { OptionName } from "./options.ts";
-import { didYouMean } from "./suggest.ts";
+import { closest, didYouMean } from "./suggest.ts";
 
 /** The original's names of one setting. */
 export interface OriginalNames {
@@ -48,6 +48,55 @@ export const ORIGINAL_NAMES: { readonly [N in OptionName]?: OriginalNames } = {
 };
 
 const BY_OPTION: ReadonlyMap<string, OriginalNames> = new Map(Object.entries(ORIGINAL_NAMES));
+
+/**
+ * The original's settings sections as environment prefixes (`P1ReceiverSettings__`): every
+ * variable under one of them was meant for the original, so one it did not know is a typo.
+ */
+export const ORIGINAL_ENV_PREFIXES: readonly string[] = [
+  ...new Set([...BY_OPTION.values()].flatMap((names) => names.env.map(sectionPrefix))),
+];
+
+function sectionPrefix(name: string): string {
+  return name.slice(0, name.indexOf("__") + 2);
+}
+
+/**
+ * An environment variable's name as the original's names are written: .NET reads `:` as well as
+ * `__` between section and key, and ignores case, so `p1receiversettings:serialport` is
+ * `p1receiversettings__serialport`.
+ *
+ * @param name The variable's name.
+ * @returns The name in lower case, with `__` for `:`.
+ */
+export function originalEnvKey(name: string): string {
+  return name.replaceAll(":", "__").toLowerCase();
+}
+
+/**
+ * Stops start-up for an environment variable in one of the original's sections that the original
+ * did not know (`P1ReceiverSettings__SerialPrt`), as a JSON file's unknown key does.
+ *
+ * @param name The variable's name.
+ * @throws {ConfigError} When it is under one of {@linkcode ORIGINAL_ENV_PREFIXES} and is none of
+ * the original's names, naming the closest one and what the section holds.
+ */
+export function checkOriginalEnvName(name: string): void {
+  const key = originalEnvKey(name);
+  const prefix = ORIGINAL_ENV_PREFIXES.find((known) => key.startsWith(known.toLowerCase()));
+  if (prefix === undefined) return;
+  const keys = [...BY_OPTION.values()].flatMap((names) =>
+    names.env.filter((env) => sectionPrefix(env) === prefix).map((env) => env.slice(prefix.length))
+  );
+  const given = key.slice(prefix.length);
+  if (keys.some((known) => known.toLowerCase() === given)) return;
+  const closestKey = closest(given, keys);
+  throw new ConfigError(
+    `Unknown setting ${name} in the environment${
+      closestKey === undefined ? "" : ` (did you mean ${prefix}${closestKey}?)`
+    }; the original's ${prefix.slice(0, -2)} knows ${keys.join(", ")}`,
+  );
+}
 
 /** The original's names of the option called `name`, if it had any. */
 export function originalNamesOf(name: string): OriginalNames | undefined {

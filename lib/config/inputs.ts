@@ -8,7 +8,13 @@
  */
 
 import { parseArgs } from "node:util";
-import { fromAppsettings, optionOfOriginalPath, originalTopLevelKeys } from "./compat_original.ts";
+import {
+  checkOriginalEnvName,
+  fromAppsettings,
+  optionOfOriginalPath,
+  originalEnvKey,
+  originalTopLevelKeys,
+} from "./compat_original.ts";
 import { parseJsonWithComments } from "./jsonc.ts";
 import { type Found, type FoundSettings, jsonSettingText } from "./found.ts";
 import { ConfigError, type OptionSpec } from "./option.ts";
@@ -17,8 +23,36 @@ import { didYouMean } from "./suggest.ts";
 /** The prefix of our environment variables; an unknown name with it is a typo. */
 const OUR_PREFIX = "P1READER_";
 
+/** A negative number (`-0.05`, `-1`, `-.5`) or anything else a dash and a digit start. */
+const NEGATIVE_NUMBER = /^-\.?\d/;
+
 /**
- * The settings given as flags, or `"help"` for `--help`/`-h`.
+ * The arguments with every negative number that follows an option taking a value joined to it
+ * (`--price-import -0.05` becomes `--price-import=-0.05`): negative prices are real, and
+ * `parseArgs` would call such a value ambiguous. The option's reader then judges the value.
+ */
+function joinNegativeValues(args: readonly string[], options: readonly OptionSpec[]): string[] {
+  const takesValue = new Set(
+    options.filter((option) => option.type === "string").map((option) => `--${option.name}`),
+  );
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") return [...joined, ...args.slice(i)];
+    const next = args[i + 1];
+    if (takesValue.has(arg) && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
+/**
+ * The settings given as flags, or `"help"` for `--help`/`-h`. A negative number after an option
+ * that takes a value is that value.
  *
  * @param args The arguments after the command.
  * @param options Every option.
@@ -29,7 +63,7 @@ export function readFlags(args: string[], options: readonly OptionSpec[]): Found
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
-      args,
+      args: joinNegativeValues(args, options),
       strict: true,
       allowPositionals: false,
       options: {
@@ -65,24 +99,25 @@ export function readFlags(args: string[], options: readonly OptionSpec[]): Found
 
 /**
  * The settings given in the environment: ours, and other programs' names for them (matched
- * ignoring case, as .NET matches the original's), which ours override.
+ * ignoring case and with `:` for `__`, as .NET matches the original's), which ours override.
  *
  * @param env The environment.
  * @param options Every option.
  * @returns Settings by option name.
- * @throws {ConfigError} For a variable with our prefix that is not ours.
+ * @throws {ConfigError} For a variable with our prefix that is not ours, or one in the original's
+ * sections that the original did not know.
  */
 export function readEnvironment(
   env: Record<string, string>,
   options: readonly OptionSpec[],
 ): FoundSettings {
-  const byLowerCase = new Map(
-    Object.entries(env).map(([key, value]) => [key.toLowerCase(), { key, value }]),
+  const byOriginalKey = new Map(
+    Object.entries(env).map(([key, value]) => [originalEnvKey(key), { key, value }]),
   );
   const found: FoundSettings = new Map();
   for (const option of options) {
     for (const name of option.original ?? []) {
-      const hit = byLowerCase.get(name.toLowerCase());
+      const hit = byOriginalKey.get(originalEnvKey(name));
       if (hit !== undefined) {
         found.set(option.name, { text: hit.value, from: hit.key, compat: true });
       }
@@ -95,6 +130,7 @@ export function readEnvironment(
     if (key.startsWith(OUR_PREFIX) && !known.includes(key)) {
       throw new ConfigError(`Unknown setting ${key} in the environment${didYouMean(key, known)}`);
     }
+    checkOriginalEnvName(key);
   }
   return found;
 }

@@ -71,7 +71,8 @@ export type SourceSpec =
  *
  * @param value The option's value.
  * @returns The source spec.
- * @throws {RangeError} When the value is none of those, naming it.
+ * @throws {RangeError} When the value is none of those, naming it (a tcp:// one with a user name or
+ * password too, which it never shows).
  *
  * @example
  * ```ts
@@ -90,11 +91,18 @@ export function parseSourceSpec(value: string): SourceSpec {
     return { kind: "file", path };
   }
   if (value.startsWith("tcp://")) {
+    // The user name and password part, if any, is never shown (up to the authority's last @).
+    const shown = value.replace(/^(tcp:\/\/)[^/?#]*@/, "$1***@");
     let url: URL;
     try {
       url = new URL(value);
     } catch {
-      throw new RangeError(`Invalid source "${value}": expected tcp://host:port`);
+      throw new RangeError(`Invalid source "${shown}": expected tcp://host:port`);
+    }
+    if (shown !== value) {
+      throw new RangeError(
+        `Invalid source "${shown}": a tcp:// source takes no user name or password; give tcp://host:port`,
+      );
     }
     const port = Number(url.port);
     if (

@@ -40,3 +40,31 @@ Deno.test("a bad MQTT URL with a password stops start-up with exit 2, without pr
   assert.match(result.stderr, /--mqtt-url "mqtt:\/\/\*\*\*@host:99999": expected mqtt:\/\//);
   assert.ok(!result.stderr.includes("s3cret"), result.stderr);
 });
+
+Deno.test("a mistyped name of the original's stops start-up with exit 2, naming the right one", async () => {
+  const result = await runMain([], {
+    permissions: ["--allow-env", "--allow-read"],
+    env: { P1ReceiverSettings__SerialPrt: "/dev/ttyUSB9" },
+  });
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(
+    result.stderr,
+    /Unknown setting P1ReceiverSettings__SerialPrt in the environment \(did you mean P1ReceiverSettings__SerialPort\?\)/,
+  );
+});
+
+Deno.test("the share port on the HTTP port stops start-up with exit 2 before anything listens", async () => {
+  const port = String(freePort());
+  const dataDir = await Deno.makeTempDir();
+  const result = await runMain(["--source", "demo", "--share-port", port, "--port", port], {
+    permissions: ["--allow-env", "--allow-read", "--allow-write", "--allow-net"],
+    env: { P1READER_DATA_DIR: dataDir },
+  });
+  await Deno.remove(dataDir, { recursive: true });
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(
+    result.stderr,
+    new RegExp(`--share-port "${port}" and --port "${port}" name the same`),
+  );
+  assert.doesNotMatch(result.stderr, /sharing raw telegrams/);
+});

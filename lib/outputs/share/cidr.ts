@@ -54,6 +54,19 @@ function ipv6(text: string): bigint | undefined {
 }
 
 /**
+ * An IPv4 or IPv6 address as a number.
+ *
+ * @param text For example `192.168.1.7` or `fd00::1`.
+ * @returns Its family and value, or `undefined` when it is neither.
+ */
+export function parseAddress(text: string): { family: 4 | 6; value: bigint } | undefined {
+  const v4 = ipv4(text);
+  if (v4 !== undefined) return { family: 4, value: v4 };
+  const v6 = ipv6(text);
+  return v6 === undefined ? undefined : { family: 6, value: v6 };
+}
+
+/**
  * Parses a comma-separated list of ranges; a bare address is a range of one.
  *
  * @param list For example `192.168.1.0/24,::1`.

@@ -6,7 +6,7 @@
  */
 
 import { optionGroup, whenSet } from "../../config/option.ts";
-import { port, text } from "../../config/readers.ts";
+import { count, port, text } from "../../config/readers.ts";
 import {
   type Output,
   type OutputContext,
@@ -42,6 +42,15 @@ export const SHARE_OPTIONS = optionGroup({
     help: "only these address ranges may connect to the share port (default: everyone)",
     read: parseCidrList,
   },
+  maxClients: {
+    name: "share-max-clients",
+    env: "P1READER_SHARE_MAX_CLIENTS",
+    default: "16",
+    value: "N",
+    help: "most clients connected to the share port at once; a connection beyond them is closed " +
+      "and counted",
+    read: count("clients"),
+  },
 }, (values) => ({ share: whenSet(values, "port") }));
 
 /** Forwards every valid telegram, byte for byte, to the clients of a TCP port. */
@@ -57,7 +66,7 @@ export class ShareOutput implements Output<ShareStats> {
   /**
    * Makes the output; {@linkcode ShareOutput.start} listens.
    *
-   * @param options Address, port and allowed ranges.
+   * @param options Address, port, allowed ranges and most clients.
    */
   constructor(options: Omit<ShareOptions, "logger">) {
     this.#options = options;
@@ -93,6 +102,7 @@ export class ShareOutput implements Output<ShareStats> {
       telegramsForwarded: 0,
       clientsDropped: 0,
       connectionsRefused: 0,
+      connectionsOverLimit: 0,
       connectionsAccepted: 0,
     };
   }
@@ -114,7 +124,7 @@ export const SHARE_METRICS: readonly OutputMetric<ShareStats>[] = [
   },
   {
     name: "p1_share_clients_dropped_total",
-    help: "Share clients dropped because they did not keep up",
+    help: "Share clients dropped because they did not keep up or took no data",
     type: "counter",
     read: (s) => [{ value: s.clientsDropped }],
   },
@@ -123,6 +133,12 @@ export const SHARE_METRICS: readonly OutputMetric<ShareStats>[] = [
     help: "Share connections refused by --share-allow",
     type: "counter",
     read: (s) => [{ value: s.connectionsRefused }],
+  },
+  {
+    name: "p1_share_connections_over_limit_total",
+    help: "Share connections closed because --share-max-clients clients were connected",
+    type: "counter",
+    read: (s) => [{ value: s.connectionsOverLimit }],
   },
 ];
 

@@ -4,8 +4,10 @@
  * reader's network input, evcc, scripts), as ser2net or a network P1 dongle would.
  *
  * Clients get whole telegrams only, so one that connects mid-telegram starts at the next. A slow
- * or stuck client never delays the reader or the others: its pending output is bounded, and
- * beyond that it is dropped and counted.
+ * or stuck client never delays the reader or the others, and what waits for it is bounded three
+ * ways: the kernel queues little for it (`send_buffer.ts`), this server holds at most
+ * `maxPendingBytes` more, and a client that takes nothing for `stallMs` is dropped; each drop is
+ * counted. At most `maxClients` are connected; a connection beyond that is closed and counted.
  *
  * @module
  */
@@ -13,6 +15,10 @@
 import { concatBytes } from "../../bytes.ts";
 import { type Logger, SILENT } from "../../log.ts";
 import { type Cidr, isAllowed } from "./cidr.ts";
+import { limitSendBuffer } from "./send_buffer.ts";
+
+/** What the kernel may queue for one client (Linux doubles it): a few dozen telegrams. */
+const SEND_BUFFER_BYTES = 16 * 1024;
 
 /** Options for {@linkcode ShareServer.start}. */
 export interface ShareOptions {
@@ -23,10 +29,21 @@ export interface ShareOptions {
   /** Only these ranges may connect (everyone when absent). */
   allow?: readonly Cidr[];
   /**
-   * Most bytes waiting for one client; beyond that the client is dropped.
+   * Most clients connected at once; a connection beyond them is closed and counted.
+   * @default {16}
+   */
+  maxClients?: number;
+  /**
+   * Most bytes waiting in this server for one client; beyond that the client is dropped.
    * @default {65536}
    */
   maxPendingBytes?: number;
+  /**
+   * Milliseconds a write to a client may take; a client that takes nothing for this long (its
+   * kernel buffers full) is dropped.
+   * @default {30000}
+   */
+  stallMs?: number;
   /** Logs. */
   logger?: Logger;
 }
@@ -41,6 +58,8 @@ export interface ShareStats {
   clientsDropped: number;
   /** Connections refused by `--share-allow`. */
   connectionsRefused: number;
+  /** Connections closed because `maxClients` clients were connected. */
+  connectionsOverLimit: number;
   /** Connections accepted since start. */
   connectionsAccepted: number;
 }
@@ -52,6 +71,8 @@ class Client {
   pendingBytes = 0;
   writing = false;
   closed = false;
+  /** Drops the client when the write in progress takes too long. */
+  stallTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(conn: Deno.TcpConn) {
     this.conn = conn;
@@ -65,22 +86,29 @@ class Client {
 export class ShareServer {
   readonly #listener: Deno.TcpListener;
   readonly #allow: readonly Cidr[] | undefined;
+  readonly #maxClients: number;
   readonly #maxPending: number;
+  readonly #stallMs: number;
   readonly #log: Logger;
   readonly #clients = new Set<Client>();
   readonly #counts = {
     telegramsForwarded: 0,
     clientsDropped: 0,
     connectionsRefused: 0,
+    connectionsOverLimit: 0,
     connectionsAccepted: 0,
   };
   readonly #accepting: Promise<void>;
   readonly #readers = new Set<Promise<void>>();
+  /** Whether the connections over the limit were logged since it was last reached. */
+  #overLimitLogged = false;
 
   private constructor(listener: Deno.TcpListener, options: ShareOptions) {
     this.#listener = listener;
     this.#allow = options.allow;
+    this.#maxClients = options.maxClients ?? 16;
     this.#maxPending = options.maxPendingBytes ?? 64 * 1024;
+    this.#stallMs = options.stallMs ?? 30_000;
     this.#log = options.logger ?? SILENT;
     this.#accepting = this.#accept();
   }
@@ -88,11 +116,19 @@ export class ShareServer {
   /**
    * Starts listening.
    *
-   * @param options Address, port, allowed ranges, per-client bound.
+   * @param options Address, port, allowed ranges, per-client bounds.
    * @returns The running server.
    */
   static start(options: ShareOptions): ShareServer {
     const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
+    const unbounded = limitSendBuffer(listener, SEND_BUFFER_BYTES);
+    if (unbounded !== undefined) {
+      options.logger?.warn(
+        "share port: the kernel's send buffer per client is not bounded (it needs Linux and " +
+          "--allow-ffi), so a stuck client may hold up to 4 MiB of kernel memory before it is dropped",
+        { reason: unbounded },
+      );
+    }
     return new ShareServer(listener, options);
   }
 
@@ -114,12 +150,7 @@ export class ShareServer {
   send(bytes: Uint8Array): void {
     for (const client of this.#clients) {
       if (client.pendingBytes + bytes.length > this.#maxPending) {
-        this.#counts.clientsDropped++;
-        this.#log.warn("share client dropped: it does not keep up", {
-          peer: client.peer,
-          pendingBytes: client.pendingBytes,
-        });
-        this.#close(client);
+        this.#drop(client, "it does not keep up", { pendingBytes: client.pendingBytes });
         continue;
       }
       client.pending.push(bytes);
@@ -143,6 +174,19 @@ export class ShareServer {
         if (this.#allow && !isAllowed(peer, this.#allow)) {
           this.#counts.connectionsRefused++;
           this.#log.warn("share connection refused by --share-allow", { peer });
+          conn.close();
+          continue;
+        }
+        if (this.#clients.size >= this.#maxClients) {
+          this.#counts.connectionsOverLimit++;
+          // Once per time the limit is reached: a flood of connections is not a flood of lines.
+          if (!this.#overLimitLogged) {
+            this.#log.warn("share connection closed: --share-max-clients clients are connected", {
+              peer,
+              maxClients: this.#maxClients,
+            });
+            this.#overLimitLogged = true;
+          }
           conn.close();
           continue;
         }
@@ -184,7 +228,15 @@ export class ShareServer {
         client.pending = [];
         const bytes = batch.length === 1 ? batch[0]! : concatBytes(batch);
         let written = 0;
-        while (written < bytes.length) written += await client.conn.write(bytes.subarray(written));
+        while (written < bytes.length) {
+          // Any byte the kernel takes is progress; none for stallMs drops the client.
+          client.stallTimer = setTimeout(
+            () => this.#drop(client, "it takes no data", { stalledSeconds: this.#stallMs / 1000 }),
+            this.#stallMs,
+          );
+          written += await client.conn.write(bytes.subarray(written));
+          clearTimeout(client.stallTimer);
+        }
         if (client.closed) return;
         client.pendingBytes -= bytes.length;
         this.#counts.telegramsForwarded += batch.length;
@@ -196,10 +248,20 @@ export class ShareServer {
     }
   }
 
+  /** Closes a client that does not keep up, counted and logged with why. */
+  #drop(client: Client, why: string, fields: Record<string, number>): void {
+    if (client.closed) return;
+    this.#counts.clientsDropped++;
+    this.#log.warn(`share client dropped: ${why}`, { peer: client.peer, ...fields });
+    this.#close(client);
+  }
+
   #close(client: Client): void {
     if (client.closed) return;
     client.closed = true;
+    clearTimeout(client.stallTimer);
     this.#clients.delete(client);
+    if (this.#clients.size < this.#maxClients) this.#overLimitLogged = false;
     client.pending = [];
     client.pendingBytes = 0;
     try {
