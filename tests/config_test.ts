@@ -278,6 +278,8 @@ Deno.test("parseConfig() hides the credentials of a URL in its error", () => {
       [["--urls", "http://user:pw@+:80"], '--urls "http://***@+:80"'],
       [["--mqtt-url", "mqtt://p1:pw w@host:99999"], '--mqtt-url "mqtt://***@host:99999"'],
       [["--mqtt-url", "mqtt://p1:p@w@host:99999"], '--mqtt-url "mqtt://***@host:99999"'],
+      [["--influx-url", "http://u:pw@h/?u=a&p=pw"], '--influx-url "http://***@h/?***"'],
+      [["--influx-url", "http://h:8086/write#pw"], '--influx-url "http://h:8086/write#***"'],
     ]
   ) {
     assert.throws(() => config(args as string[]), (error: Error) => {

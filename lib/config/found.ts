@@ -39,10 +39,14 @@ export function jsonSettingText(value: unknown, where: string): string {
 
 /**
  * A setting's value with the user and password of a URL hidden, even where they hold spaces or an
- * unencoded `@` (in a value, unlike in free text, the URL runs to its end).
+ * unencoded `@` (in a value, unlike in free text, the URL runs to its end), and its query and
+ * fragment too: `?u=me&p=secret` is how InfluxDB 1 takes a password.
  */
 function hideCredentials(value: string): string {
-  return redactUrl(value.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1***@"));
+  const url = /^(\s*[a-z][a-z0-9+.-]*:\/\/)([^/?#]*@)?([^?#]*)([?#].*)?$/is.exec(value);
+  if (url === null) return redactUrl(value);
+  const [, scheme, userinfo, rest, query] = url;
+  return `${scheme}${userinfo ? "***@" : ""}${rest}${query ? `${query[0]}***` : ""}`;
 }
 
 /**
