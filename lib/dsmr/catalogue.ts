@@ -26,6 +26,11 @@ export interface CatalogueEntry {
   readonly shapes: readonly ValueShape[];
   /** How many of the trailing shapes repeat, 0 for none. */
   readonly repeat: number;
+  /**
+   * A number below {@linkcode CATALOGUE_SLOTS} that no other entry of its catalogue has: the
+   * parser marks the entries one telegram has read by it, to find a reference sent twice.
+   */
+  readonly slot: number;
   /** Makes the field's value of the decoded values. */
   readonly read: LineReader<unknown>;
   /** The row's value format; one without digits or units when it has none. */
@@ -94,7 +99,7 @@ function isDevicePath(path: FieldPath): path is DevicePath {
 }
 
 /** The entry of a row, for the channel a reference names. */
-function entryOf(row: FieldSpec, channel: number): CatalogueEntry {
+function entryOf(row: FieldSpec, channel: number, slot: number): CatalogueEntry {
   if (FORMATTED_READERS.has(row.reader) !== (row.format !== undefined)) {
     throw new TypeError(`FIELDS row ${row.obis}: reader ${row.reader} and format "${row.format}"`);
   }
@@ -104,6 +109,7 @@ function entryOf(row: FieldSpec, channel: number): CatalogueEntry {
     channel,
     shapes: row.shapes,
     repeat: row.repeat ?? 0,
+    slot,
     read: LINE_READERS[row.reader],
     format: row.format === undefined ? NO_FORMAT : valueFormat(row.format, row.signed),
     set: isDevicePath(field) ? DEVICE_SETTERS[field] : TELEGRAM_SETTERS[field],
@@ -127,6 +133,9 @@ export const KNOWN_REFERENCES: ReferenceTable = new ReferenceTable(
   FIELDS.flatMap((row) => writtenForms(row.obis).map(({ reference }) => reference)),
 );
 
+/** How many slots the entries of a catalogue may take: one per reference, at most. */
+export const CATALOGUE_SLOTS: number = KNOWN_REFERENCES.size;
+
 /**
  * Compiles the catalogue of a format.
  *
@@ -139,8 +148,10 @@ export function compileCatalogue(spec: FormatSpec): Catalogue {
     const byChannel = new Map<number, CatalogueEntry>();
     for (const { reference, channel } of writtenForms(row.obis)) {
       let entry = byChannel.get(channel);
-      if (entry === undefined) byChannel.set(channel, entry = entryOf(row, channel));
-      catalogue[KNOWN_REFERENCES.symbolOf(reference)] = entry;
+      const symbol = KNOWN_REFERENCES.symbolOf(reference);
+      // The symbol of its first reference is a slot no other entry takes.
+      if (entry === undefined) byChannel.set(channel, entry = entryOf(row, channel, symbol));
+      catalogue[symbol] = entry;
     }
   }
   return catalogue;

@@ -8,7 +8,12 @@
  */
 
 import { latin1Bytes } from "../bytes.ts";
-import { type CatalogueEntry, catalogueOf, KNOWN_REFERENCES } from "./catalogue.ts";
+import {
+  CATALOGUE_SLOTS,
+  type CatalogueEntry,
+  catalogueOf,
+  KNOWN_REFERENCES,
+} from "./catalogue.ts";
 import { crc16, formatCrc } from "./crc16.ts";
 import { ChecksumError, quotable, TelegramSyntaxError } from "./errors.ts";
 import { detectFormat } from "./detect.ts";
@@ -31,6 +36,9 @@ import type {
   Telegram,
 } from "./model.ts";
 import { decodeValue, decodeValueAt, type TimeZoneRule, type ValueShape } from "./values.ts";
+
+/** The 32-bit words of a bit per catalogue slot. */
+const READ_WORDS = Math.ceil(CATALOGUE_SLOTS / 32);
 
 const UTF8 = new TextDecoder();
 
@@ -181,8 +189,11 @@ function readTelegram(
   const { problems } = telegram;
   /** The M-Bus devices by channel (1-9), made when a channel's first value is stored. */
   const devices: (MbusDevice | undefined)[] = [];
-  /** The entries read so far: a reference sent twice is a problem, and the first value stays. */
-  const read = new Set<CatalogueEntry>();
+  /**
+   * The entries read so far, a bit per slot: a reference sent twice is a problem, and the first
+   * value stays. (Bits, not a `Set`: a `Set` cost 15% of the parse.)
+   */
+  const read = new Array<number>(READ_WORDS).fill(0);
   let unknownLine: { reference: string; position: number } | undefined;
   let known = 0;
   for (let position = 0; position < lines.length; position++) {
@@ -198,11 +209,12 @@ function readTelegram(
       continue;
     }
     known++;
-    if (read.has(entry)) {
+    const word = entry.slot >>> 5, bit = 1 << (entry.slot & 31);
+    if ((read[word]! & bit) !== 0) {
       problems.push({ reference, reason: "Sent twice in one telegram: the first value is kept" });
       continue;
     }
-    read.add(entry);
+    read[word] = read[word]! | bit;
     const value = entry.read(values, groups, entry.format);
     if (value === undefined) continue;
     if (value instanceof Unreadable) {
