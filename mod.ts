@@ -46,17 +46,50 @@
  */
 
 export { ChecksumError, TelegramSyntaxError } from "./lib/dsmr/errors.ts";
-export { type FormatId, type FormatMode, FORMATS, resolveFormat } from "./lib/dsmr/formats.ts";
-export { FrameScanner, type RawTelegram, TelegramFramer } from "./lib/dsmr/framer.ts";
+export {
+  type FormatChoice,
+  type FormatId,
+  type FormatMode,
+  FORMATS,
+  resolveFormat,
+  type SerialSettings,
+} from "./lib/dsmr/formats.ts";
+export {
+  type FramerStats,
+  FrameScanner,
+  type RawTelegram,
+  TelegramFramer,
+} from "./lib/dsmr/framer.ts";
 export type {
+  ChecksumResult,
+  EnergyRegisters,
+  LineProblem,
   MbusDevice,
+  MbusKind,
   ObisLine,
+  ObisValue,
+  PeakDemand,
   PhaseReadings,
+  PowerFailure,
   Quantity,
   Telegram,
   Timestamp,
 } from "./lib/dsmr/model.ts";
+export type { FrameCounts } from "./lib/dsmr/decryption.ts";
 export { type ParseOptions, parseTelegram } from "./lib/dsmr/parse.ts";
-export { P1Receiver, type ReceivedTelegram } from "./lib/receiver.ts";
-export { createSource } from "./lib/source/create.ts";
-export { parseSourceSpec } from "./lib/source/source.ts";
+export {
+  type Implausibility,
+  type Listener,
+  P1Receiver,
+  type ReceivedTelegram,
+  type ReceiverCounters,
+  type ReceiverState,
+} from "./lib/receiver.ts";
+export type { RegisterEvent, RegisterVerdict, RegisterWatch } from "./lib/meter_registers.ts";
+export { createSource, type CreateSourceOptions } from "./lib/source/create.ts";
+export {
+  type ByteSource,
+  type ByteStream,
+  parseSourceSpec,
+  type SourceSpec,
+} from "./lib/source/source.ts";
