@@ -47,12 +47,26 @@ export function markers(name: string): { begin: string; end: string } {
 
 /** The original product's names of an option: environment variables and appsettings.json path. */
 function originalNames(option: OptionSpec): string[] {
-  const names = (option.original ?? []).map((name) => `\`${name}\``);
+  const names = (option.original ?? []).filter((name) => !(name in OTHER_PROGRAMS_NAMES))
+    .map((name) => `\`${name}\``);
   if (option.appsettings) {
     const [section, key] = option.appsettings.split(":");
-    names.push(`\`{ "${section}": { "${key}": ... } }\` in appsettings.json`);
+    names.push(
+      key === undefined
+        ? `\`{ "${section}": ... }\` in appsettings.json`
+        : `\`{ "${section}": { "${key}": ... } }\` in appsettings.json`,
+    );
   }
   return names;
+}
+
+/** Environment names an option also reads that are not the original's, with whose they are. */
+const OTHER_PROGRAMS_NAMES: Record<string, string> = { STATE_DIRECTORY: "systemd's" };
+
+/** The line naming the other programs' names an option reads, if it reads any. */
+function otherProgramsNames(option: OptionSpec): string[] {
+  return (option.original ?? []).filter((name) => name in OTHER_PROGRAMS_NAMES)
+    .map((name) => `- also read from ${OTHER_PROGRAMS_NAMES[name]} \`${name}\``);
 }
 
 /** The option reference: one heading and a short list per option, in table order. */
@@ -72,6 +86,7 @@ export function renderOptions(): Promise<string> {
     ];
     const original = originalNames(option);
     if (original.length > 0) lines.push(`- the original's names: ${original.join(", ")}`);
+    lines.push(...otherProgramsNames(option));
     if (option.type === "boolean") lines.push("- a switch: it takes no value on the command line");
     if (option.secret) lines.push("- a secret: never printed or logged");
     return lines.join("\n");
