@@ -372,6 +372,19 @@ Deno.test("parseConfig() checks every value, also of a feature that is off", () 
   );
   fails(["--dsmr-reader-timeout", "0"], {}, /^--dsmr-reader-timeout "0": must be more than 0/);
   fails(
+    ["--mqtt-prefix", "a/+/b"],
+    {},
+    /^--mqtt-prefix "a\/\+\/b": expected an MQTT topic without/,
+  );
+  fails(
+    [],
+    { P1READER_MQTT_DISCOVERY_PREFIX: "#" },
+    /DISCOVERY_PREFIX="#": expected an MQTT topic/,
+  );
+  fails(["--mqtt-prefix", "/"], {}, /^--mqtt-prefix "\/": expected an MQTT topic, not an empty/);
+  fails(["--mqtt-prefix", "$SYS/p1"], {}, /^--mqtt-prefix "\$SYS\/p1": .* does not start with \$/);
+  assert.equal(config(["--mqtt-prefix", "home/p1/"]).mqtt, undefined); // off, but read and checked
+  fails(
     [],
     { DsmrReaderPublisherSettings__Host: "192.168.1.99" },
     /Host="192.168.1.99": expected an http/,

@@ -24,6 +24,22 @@ export function withoutTrailingSlash(value: string): string {
   return value.replace(/\/+$/, "");
 }
 
+/**
+ * An MQTT topic to publish under, without trailing slashes: not empty, no wildcard (`+`, `#`) or
+ * NUL, which no broker takes in a topic it is sent, and not the brokers' own `$` topics.
+ */
+export function topicPrefix(value: string): string {
+  const topic = withoutTrailingSlash(value);
+  if (topic === "") throw new ConfigError("expected an MQTT topic, not an empty one");
+  if (/[+#\0]/.test(topic)) {
+    throw new ConfigError("expected an MQTT topic without the wildcards + and # (or NUL)");
+  }
+  if (topic.startsWith("$")) {
+    throw new ConfigError("expected an MQTT topic that does not start with $ (the broker's own)");
+  }
+  return topic;
+}
+
 const TRUE = new Set(["true", "1", "yes", "on"]);
 const FALSE = new Set(["false", "0", "no", "off"]);
 

@@ -7,7 +7,7 @@
  */
 
 import { optionGroup, whenSet } from "../../config/option.ts";
-import { boolean, oneOf, seconds, text, url, withoutTrailingSlash } from "../../config/readers.ts";
+import { boolean, oneOf, seconds, text, topicPrefix, url } from "../../config/readers.ts";
 import { redactUrl } from "../../log.ts";
 import type { Output, OutputContext, OutputDefinition, OutputMetric } from "../output.ts";
 import type { MqttOptions, MqttPublisher, MqttStats } from "./publisher.ts";
@@ -53,7 +53,7 @@ export const MQTT_OPTIONS = optionGroup({
     default: "p1reader",
     value: "TOPIC",
     help: "topic prefix of state and availability",
-    read: withoutTrailingSlash,
+    read: topicPrefix,
   },
   discoveryPrefix: {
     name: "mqtt-discovery-prefix",
@@ -61,7 +61,7 @@ export const MQTT_OPTIONS = optionGroup({
     default: "homeassistant",
     value: "TOPIC",
     help: "Home Assistant's discovery prefix",
-    read: withoutTrailingSlash,
+    read: topicPrefix,
   },
   qos: {
     name: "mqtt-qos",
