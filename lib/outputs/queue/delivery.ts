@@ -151,6 +151,9 @@ export class QueueDelivery<T> {
   #droppedLogged = 0;
   #overrunLogged = 0;
   #loggedLossAt = -Infinity;
+  /** When a record refused for good was last logged, and how many were refused since. */
+  #deadLetterLoggedAt = -Infinity;
+  #deadLettersUnlogged = 0;
 
   /**
    * Makes the delivery; {@linkcode QueueDelivery.open} opens its queue.
@@ -391,16 +394,34 @@ export class QueueDelivery<T> {
     const refused = `${this.#words.target} refused ${this.#words.refusedItem} for good (${reason})`;
     try {
       await Deno.writeTextFile(file, line, { append: true });
-      this.#log.error(`${refused}: moved to the dead-letter file`, { file });
+      this.#logDeadLetter(`${refused}: moved to the dead-letter file`, file);
     } catch (error) {
       this.#deadLetterLost++;
-      this.#log.error(
+      this.#logDeadLetter(
         `${refused}, and it cannot be written to the dead-letter file (${
           (error as Error).message
         }): counted as lost`,
-        { file },
+        file,
       );
     }
+  }
+
+  /**
+   * Logs a record refused for good at most once a minute, saying how many went unlogged since: a
+   * lasting refusal (a field type the database will not take) refuses every telegram.
+   */
+  #logDeadLetter(message: string, file: string): void {
+    const now = Date.now();
+    if (now - this.#deadLetterLoggedAt < 60_000) {
+      this.#deadLettersUnlogged++;
+      return;
+    }
+    const more = this.#deadLettersUnlogged;
+    this.#log.error(more > 0 ? `${message} (and ${more} more in the last minute)` : message, {
+      file,
+    });
+    this.#deadLetterLoggedAt = now;
+    this.#deadLettersUnlogged = 0;
   }
 
   /** Logs a failure once until the next success (no line per retry). */

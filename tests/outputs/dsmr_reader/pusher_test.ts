@@ -168,6 +168,21 @@ Deno.test("a telegram DSMR reader cannot parse is dead-lettered and the rest flo
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("telegrams refused for good one after another are logged once a minute, each dead-lettered", async () => {
+  const fake = new FakeDsmrReader().start();
+  fake.refuse = () => true; // a lasting refusal: every telegram
+  const { pusher, lines, dir } = await pusherFor(fake);
+  for (const t of telegrams(20)) await pusher.offer(t);
+  await waitFor(() => pusher.stats().pushes.deadLetter === 20, "all 20 refused");
+  const dead = (await Deno.readTextFile(`${dir}/dsmr-reader.dead-letter.jsonl`)).trim().split("\n");
+  assert.equal(dead.length, 20);
+  const logged = lines.filter((line) => line.includes("moved to the dead-letter file"));
+  assert.equal(logged.length, 1, logged.join("\n"));
+  await pusher.stop();
+  await fake.stop();
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("a refused telegram that cannot be dead-lettered is counted as lost and the rest flow", async () => {
   const fake = new FakeDsmrReader().start();
   const sent = telegrams(3);
