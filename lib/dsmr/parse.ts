@@ -324,6 +324,20 @@ function addDevices(telegram: Telegram, devices: readonly (MbusDevice | undefine
     if (device.reading?.value.unit === "") {
       device.reading.value.unit = UNIT_BY_KIND[device.kind] ?? "";
     }
+    const unit = device.reading?.value.unit;
+    if (unit !== undefined && !(UNITS_BY_KIND[device.kind] ?? [unit]).includes(unit)) {
+      // A gas meter's kWh would be read as m3 of gas everywhere downstream.
+      const reference = telegram.obis.find((line) =>
+        line.field === "mbus[].reading" && line.reference.startsWith(`0-${device.channel}:`)
+      )?.reference ?? `0-${device.channel}:24.2.1`;
+      telegram.problems.push({
+        reference,
+        reason: `A ${device.kind.replace("_", " ")} meter's reading in ${unit}, not ${
+          UNITS_BY_KIND[device.kind]!.join(" or ")
+        }: left out`,
+      });
+      delete device.reading;
+    }
     telegram.mbus.push(device);
   }
 }
@@ -346,6 +360,16 @@ const UNIT_BY_KIND: Partial<Record<MbusKind, string>> = {
   heat: "GJ",
   cold: "GJ",
   electricity: "kWh",
+};
+
+/** The units a reading of each kind may be in: volume meters count m3, energy meters energy. */
+const UNITS_BY_KIND: Partial<Record<MbusKind, readonly string[]>> = {
+  gas: ["m3"],
+  water: ["m3"],
+  warm_water: ["m3"],
+  heat: ["GJ", "kWh"],
+  cold: ["GJ", "kWh"],
+  electricity: ["kWh"],
 };
 
 const KIND_BY_UNIT: Record<string, MbusKind> = { m3: "gas", GJ: "heat", kWh: "electricity" };

@@ -1,6 +1,6 @@
 /**
  * Values a meter's specification does not allow: a negative register or power, the same OBIS
- * reference twice in one telegram. Each is a problem of the telegram, kept raw in its `obis` view
+ * reference twice in one telegram, an M-Bus reading in a unit its device type cannot count. Each is a problem of the telegram, kept raw in its `obis` view
  * and never in the named field (nor in `/metrics`); the EasyMeter Q3D, whose power is signed, keeps
  * its sign.
  */
@@ -142,4 +142,29 @@ Deno.test("the receiver counts the values it left out, in status and /metrics, a
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("an M-Bus reading in a unit its device type cannot count is a problem and left out", () => {
+  const telegram = parseTelegram(
+    dsmr5(
+      "0-1:24.1.0(003)",
+      "0-1:96.1.0(4730303339303031363532303530323136)",
+      "0-1:24.2.1(240630120000S)(04321.987*kWh)", // a gas meter's reading in kWh
+      "0-2:24.1.0(007)",
+      "0-2:24.2.1(240630120000S)(00012.345*m3)",
+      "0-3:24.1.0(004)",
+      "0-3:24.2.1(240630120000S)(00001.234*GJ)",
+    ),
+    { format: "dsmr50" },
+  );
+  const [gas, water, heat] = telegram.mbus;
+  assert.equal(gas?.kind, "gas");
+  assert.equal(gas?.reading, undefined);
+  assert.ok(gas?.id, "the device stays, with its id");
+  assert.deepEqual(water?.reading?.value, { value: 12.345, unit: "m3" });
+  assert.deepEqual(heat?.reading?.value, { value: 1.234, unit: "GJ" });
+  assert.deepEqual(telegram.problems, [{
+    reference: "0-1:24.2.1",
+    reason: "A gas meter's reading in kWh, not m3: left out",
+  }]);
 });
