@@ -15,12 +15,13 @@ import { describeFound, type Found, type FoundSettings, settingError } from "./c
 import { readEnvironment, readFlags, readSettingsFile } from "./config/inputs.ts";
 import {
   ConfigError,
+  type Listening,
   type OptionGroup,
   type OptionRow,
   type OptionSpec,
   type ValuesOf,
 } from "./config/option.ts";
-import { type Config, FILE_OPTIONS, OPTION_GROUPS, type OptionName } from "./config/options.ts";
+import { type Config, FILE_OPTIONS, OPTION_GROUPS } from "./config/options.ts";
 
 export { type Config, ConfigError, type OptionSpec };
 
@@ -139,6 +140,7 @@ export function parseConfig(inputs: ConfigInputs): Config | "help" {
   const found: FoundSettings = new Map([...file, ...env, ...flags]);
 
   const warnings: string[] = [];
+  const listeners: Listening[] = [];
   const parts = OPTION_GROUPS.map((group: OptionGroup) => {
     const values: Record<string, unknown> = {};
     for (const [key, row] of Object.entries(group.rows)) {
@@ -146,11 +148,11 @@ export function parseConfig(inputs: ConfigInputs): Config | "help" {
     }
     checkTogether(group, values, found, warnings);
     // The values were read by the group's own rows, so they have the types its build expects.
+    listeners.push(...group.listens?.(values as ValuesOf<typeof group.rows>) ?? []);
     return group.build(values as ValuesOf<typeof group.rows>);
   });
-  const config = Object.assign({}, ...parts, { warnings }) as Config;
-  checkPortsApart(config, found);
-  return config;
+  checkPortsApart(listeners, found);
+  return Object.assign({}, ...parts, { warnings }) as Config;
 }
 
 /** Addresses that two listeners on one port would both take: either is every address, or both are one. */
@@ -160,27 +162,26 @@ function sameListenAddress(a: string, b: string): boolean {
 }
 
 /**
- * The share port and the HTTP server cannot listen on the same port: the second would fail to
- * start after the first already had.
+ * No two features may listen on one port: the second would fail to start after the first already
+ * had.
  *
  * @throws {ConfigError} Naming both settings and where each came from.
  */
-function checkPortsApart(config: Config, found: FoundSettings): void {
-  const share = config.share;
-  if (
-    share === undefined || share.port === 0 || share.port !== config.port ||
-    !sameListenAddress(share.hostname, config.host)
-  ) {
-    return;
-  }
-  const given = (name: OptionName) => {
-    const setting = found.get(name);
-    return setting === undefined ? `the default --${name} ${config.port}` : describeFound(setting);
+function checkPortsApart(listeners: readonly Listening[], found: FoundSettings): void {
+  const given = ({ option, port }: Listening) => {
+    const setting = found.get(option);
+    return setting === undefined ? `the default --${option} ${port}` : describeFound(setting);
   };
-  throw new ConfigError(
-    `${given("share-port")} and ${given("port")} name the same port: the share port and the ` +
-      "HTTP server need one each",
-  );
+  listeners.forEach((first, i) => {
+    const clash = listeners.slice(i + 1).find((later) =>
+      later.port !== 0 && later.port === first.port && sameListenAddress(later.host, first.host)
+    );
+    if (clash === undefined) return;
+    throw new ConfigError(
+      `${given(clash)} and ${given(first)} name the same port: ${clash.what} and ${first.what} ` +
+        "need one each",
+    );
+  });
 }
 
 /** The width help text is wrapped to: a terminal's 100 columns at most. */

@@ -92,6 +92,34 @@ export interface OptionGroup<R extends OptionRows = OptionRows, C = unknown> {
   readonly purpose?: string;
   /** The part of the configuration the values make. */
   build(values: ValuesOf<R>): C;
+  /** The ports the group's feature listens on, with these values (none when it is off). */
+  listens?(values: ValuesOf<R>): readonly Listening[];
+}
+
+/** A port a feature listens on, so that start-up can refuse two features on one port. */
+export interface Listening {
+  /** The option that sets the port, e.g. `share-port`. */
+  readonly option: string;
+  /** The address it listens on (`0.0.0.0` or `::` for every address). */
+  readonly host: string;
+  /** The port; 0 takes any free one and clashes with nothing. */
+  readonly port: number;
+  /** What listens there, for the message: `the share port`. */
+  readonly what: string;
+}
+
+/**
+ * The group, listening where `listens` says.
+ *
+ * @param group A group.
+ * @param listens The ports its feature listens on, given its values.
+ * @returns The group with `listens`.
+ */
+export function listening<R extends OptionRows, C>(
+  group: OptionGroup<R, C>,
+  listens: (values: ValuesOf<R>) => readonly Listening[],
+): OptionGroup<R, C> {
+  return { ...group, listens };
 }
 
 /** A type's properties listed flat (for readable hovers and docs). */

@@ -23,6 +23,7 @@ import { sourceFromOriginal } from "./compat_original.ts";
 import {
   asIs,
   ConfigError,
+  listening,
   type OptionGroup,
   optionGroup,
   type OptionRows,
@@ -156,24 +157,27 @@ export const DECRYPTION_OPTIONS = optionGroup({
 });
 
 /** Where the HTTP server listens. */
-export const HTTP_OPTIONS = optionGroup({
-  host: {
-    name: "host",
-    env: "P1READER_HOST",
-    default: "0.0.0.0",
-    value: "ADDRESS",
-    help: "HTTP listen address",
-    read: text,
-  },
-  port: {
-    name: "port",
-    env: "P1READER_PORT",
-    default: "8080",
-    value: "PORT",
-    help: "HTTP port (the container uses 80)",
-    read: port,
-  },
-}, asIs);
+export const HTTP_OPTIONS = listening(
+  optionGroup({
+    host: {
+      name: "host",
+      env: "P1READER_HOST",
+      default: "0.0.0.0",
+      value: "ADDRESS",
+      help: "HTTP listen address",
+      read: text,
+    },
+    port: {
+      name: "port",
+      env: "P1READER_PORT",
+      default: "8080",
+      value: "PORT",
+      help: "HTTP port (the container uses 80)",
+      read: port,
+    },
+  }, asIs),
+  (values) => [{ option: "port", ...values, what: "the HTTP server" }],
+);
 
 /** Where the outputs keep their files, and how much each push's durable queue may hold. */
 export const DATA_OPTIONS = optionGroup({

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { optionGroup, whenSet } from "../../config/option.ts";
+import { listening, optionGroup, whenSet } from "../../config/option.ts";
 import { count, port, text } from "../../config/readers.ts";
 import {
   type Output,
@@ -18,40 +18,47 @@ import { parseCidrList } from "./cidr.ts";
 import { type ShareOptions, ShareServer, type ShareStats } from "./share_server.ts";
 
 /** The share server, on when its port is set. */
-export const SHARE_OPTIONS = optionGroup({
-  port: {
-    name: "share-port",
-    env: "P1READER_SHARE_PORT",
-    value: "PORT",
-    help:
-      "serve the meter's raw telegrams over TCP on this port, for other readers (off when unset)",
-    read: port,
-  },
-  hostname: {
-    name: "share-host",
-    env: "P1READER_SHARE_HOST",
-    default: "0.0.0.0",
-    value: "ADDRESS",
-    help: "listen address of the share port",
-    read: text,
-  },
-  allow: {
-    name: "share-allow",
-    env: "P1READER_SHARE_ALLOW",
-    value: "CIDR,...",
-    help: "only these address ranges may connect to the share port (default: everyone)",
-    read: parseCidrList,
-  },
-  maxClients: {
-    name: "share-max-clients",
-    env: "P1READER_SHARE_MAX_CLIENTS",
-    default: "16",
-    value: "N",
-    help: "most clients connected to the share port at once; a connection beyond them is closed " +
-      "and counted",
-    read: count("clients"),
-  },
-}, (values) => ({ share: whenSet(values, "port") }));
+export const SHARE_OPTIONS = listening(
+  optionGroup({
+    port: {
+      name: "share-port",
+      env: "P1READER_SHARE_PORT",
+      value: "PORT",
+      help:
+        "serve the meter's raw telegrams over TCP on this port, for other readers (off when unset)",
+      read: port,
+    },
+    hostname: {
+      name: "share-host",
+      env: "P1READER_SHARE_HOST",
+      default: "0.0.0.0",
+      value: "ADDRESS",
+      help: "listen address of the share port",
+      read: text,
+    },
+    allow: {
+      name: "share-allow",
+      env: "P1READER_SHARE_ALLOW",
+      value: "CIDR,...",
+      help: "only these address ranges may connect to the share port (default: everyone)",
+      read: parseCidrList,
+    },
+    maxClients: {
+      name: "share-max-clients",
+      env: "P1READER_SHARE_MAX_CLIENTS",
+      default: "16",
+      value: "N",
+      help:
+        "most clients connected to the share port at once; a connection beyond them is closed " +
+        "and counted",
+      read: count("clients"),
+    },
+  }, (values) => ({ share: whenSet(values, "port") })),
+  ({ hostname, port }) =>
+    port === undefined
+      ? []
+      : [{ option: "share-port", host: hostname, port, what: "the share port" }],
+);
 
 /** Forwards every valid telegram, byte for byte, to the clients of a TCP port. */
 export class ShareOutput implements Output<ShareStats> {
