@@ -3,8 +3,9 @@
  * sends (energy per tariff and total, power total and per phase, voltage, current, tariff, power
  * failures, Belgian peak demand, the equipment identifier), with the meter as one device and each
  * M-Bus meter (gas, water, heat, slave electricity) as its own device linked to it. Empty M-Bus
- * slots get no device, and an empty config removes the one an older version published. Every
- * sensor is available only while the reader is online and its meter's data is live. Pure: no I/O.
+ * slots get no device ({@linkcode emptySlotTopics} names the configs an older version published
+ * for them). Every sensor is available only while the reader is online and its meter's data is
+ * live. Pure: no I/O.
  *
  * @module
  */
@@ -12,12 +13,12 @@
 import { meterReading } from "../../dsmr/derive.ts";
 import type { MbusDevice, Telegram } from "../../dsmr/model.ts";
 
-/** The default topic prefix; with it, unique ids keep the form they have always had. */
+/** The default topic prefix. */
 export const DEFAULT_PREFIX = "p1reader";
 
 /** Topics and names the messages use. */
 export interface DiscoveryOptions {
-  /** Our topic prefix, e.g. `p1reader`; part of every identity when it is not the default. */
+  /** Our topic prefix, e.g. `p1reader`; part of a meter's identity when it is `prefixed`. */
   prefix: string;
   /** Home Assistant's discovery prefix, e.g. `homeassistant`. */
   discoveryPrefix: string;
@@ -236,14 +237,17 @@ export function meterId(t: Telegram): string {
 }
 
 /**
- * The start of every unique id and device identifier: `p1reader`, followed by the topic prefix
- * when it is not the default. Two readers on one broker need their own prefixes anyway (their
- * state and status topics would collide otherwise), so this keeps them apart even when their
- * meters send the same placeholder id, while a reader with the default prefix keeps the ids (and
- * so the entities and their history in Home Assistant) it had before.
+ * Which unique ids and device identifiers a meter's configs carry. `plain` is `p1reader_<id>_…`,
+ * what every earlier version published whatever the prefix, so an upgrade keeps the entities and
+ * their history. `prefixed` is `p1reader_<prefix>_<id>_…`, for a meter whose plain identity
+ * another reader on the broker already uses (two meters that send the same placeholder id, or a
+ * reader reading another's `--share-port`): Home Assistant would merge the two meters otherwise.
  */
-export function identityRoot(options: DiscoveryOptions): string {
-  return options.prefix === DEFAULT_PREFIX ? "p1reader" : `p1reader_${safeId(options.prefix)}`;
+export type Identity = "plain" | "prefixed";
+
+/** The start of every unique id and device identifier of a meter with this identity. */
+export function identityRoot(options: DiscoveryOptions, identity: Identity): string {
+  return identity === "plain" ? "p1reader" : `p1reader_${safeId(options.prefix)}`;
 }
 
 /**
@@ -271,15 +275,14 @@ export function statusTopic(options: DiscoveryOptions): string {
 }
 
 /**
- * The topic saying whose data is live: the meter id while valid telegrams arrive, `offline` while
- * the meter is silent, stale or disconnected (retained).
+ * A meter's availability topic (retained): `online` while valid telegrams from it arrive,
+ * `offline` while it is silent, stale or disconnected, once the reader reads another meter, and
+ * after the reader stopped. One per meter, so that readers sharing a prefix never speak for each
+ * other's meters.
  */
-export function meterStatusTopic(options: DiscoveryOptions): string {
-  return `${options.prefix}/meter_status`;
+export function meterStatusTopic(options: DiscoveryOptions, id: string): string {
+  return `${options.prefix}/${id}/status`;
 }
-
-/** The payload of {@linkcode meterStatusTopic} when no meter's data is live. */
-export const NO_LIVE_METER = "offline";
 
 /** The discovery config topic of a sensor. */
 export function configTopic(options: DiscoveryOptions, uniqueId: string): string {
@@ -287,20 +290,48 @@ export function configTopic(options: DiscoveryOptions, uniqueId: string): string
 }
 
 /**
- * The retained discovery messages for a telegram: a config per sensor, and an empty message for
- * each empty M-Bus slot, which removes the sensor an older version published for it.
+ * Who a retained discovery config belongs to, judged by the state topic it reads: `ours` under our
+ * prefix, `another` reader's outside it, `undefined` for an empty or unreadable payload (which
+ * configures nothing).
+ */
+export function configOwner(
+  options: DiscoveryOptions,
+  payload: string,
+): "ours" | "another" | undefined {
+  const topic = stateTopicOf(payload);
+  if (topic === undefined) return undefined;
+  return topic.startsWith(`${options.prefix}/`) ? "ours" : "another";
+}
+
+function stateTopicOf(payload: string): string | undefined {
+  try {
+    const config: unknown = JSON.parse(payload);
+    const topic = (config as { state_topic?: unknown } | null)?.state_topic;
+    return typeof topic === "string" ? topic : undefined;
+  } catch {
+    return undefined; // not JSON: no config Home Assistant would have taken either
+  }
+}
+
+/**
+ * The retained discovery configs for a telegram, one per sensor.
  *
  * @param options Prefixes and version.
  * @param t The telegram (only values it carries get a sensor).
- * @returns The messages, configs first.
+ * @param identity Which unique ids the meter's configs carry.
+ * @returns The messages.
  */
-export function discoveryMessages(options: DiscoveryOptions, t: Telegram): MqttMessage[] {
+export function discoveryMessages(
+  options: DiscoveryOptions,
+  t: Telegram,
+  identity: Identity = "plain",
+): MqttMessage[] {
   const id = meterId(t);
-  const root = `${identityRoot(options)}_${id}`;
+  const root = `${identityRoot(options, identity)}_${id}`;
   const name = `P1 meter ${t.equipmentId ?? id}`;
   const meterDevice = {
     identifiers: [root],
-    name: options.prefix === DEFAULT_PREFIX ? name : `${name} (${options.prefix})`,
+    name: identity === "plain" ? name : `${name} (${options.prefix})`,
     manufacturer: MANUFACTURERS[t.manufacturer ?? ""] ?? t.manufacturer ?? "unknown",
     model: t.header ?? t.format,
     ...(t.version ? { sw_version: t.version } : {}),
@@ -309,10 +340,7 @@ export function discoveryMessages(options: DiscoveryOptions, t: Telegram): MqttM
   const common = {
     availability: [
       { topic: statusTopic(options) },
-      {
-        topic: meterStatusTopic(options),
-        value_template: `{{ 'online' if value == '${id}' else 'offline' }}`,
-      },
+      { topic: meterStatusTopic(options, id) },
     ],
     availability_mode: "all",
     origin: { name: "KingTech P1 Reader", sw_version: options.version },
@@ -344,16 +372,11 @@ export function discoveryMessages(options: DiscoveryOptions, t: Telegram): MqttM
   }
   // Linking to a device no config creates would make Home Assistant invent a nameless one.
   const meterExists = messages.length > 0;
-  const removals: MqttMessage[] = [];
   for (const device of t.mbus) {
     const kind = MBUS_CLASSES[device.kind];
-    if (!kind) continue;
-    const deviceId = `${root}_mbus${device.channel}`;
     const reading = meterReading(device);
-    if (!reading) {
-      removals.push({ topic: configTopic(options, `${deviceId}_reading`), payload: "" });
-      continue;
-    }
+    if (!kind || !reading) continue;
+    const deviceId = `${root}_mbus${device.channel}`;
     config(`${deviceId}_reading`, {
       name: kind.name,
       state_topic: mbusStateTopic(options, t, device),
@@ -370,7 +393,24 @@ export function discoveryMessages(options: DiscoveryOptions, t: Telegram): MqttM
       },
     });
   }
-  return [...messages, ...removals];
+  return messages;
+}
+
+/**
+ * The config topics, under either identity, of the sensors an older version published for this
+ * telegram's empty M-Bus slots (a "Gas" meter at 0 m³). The publisher empties those that hold a
+ * config of ours, which removes the sensor from Home Assistant.
+ */
+export function emptySlotTopics(options: DiscoveryOptions, t: Telegram): string[] {
+  const slots = t.mbus.filter((device) => MBUS_CLASSES[device.kind] && !meterReading(device));
+  return slots.flatMap((device) =>
+    (["plain", "prefixed"] as const).map((identity) =>
+      configTopic(
+        options,
+        `${identityRoot(options, identity)}_${meterId(t)}_mbus${device.channel}_reading`,
+      )
+    )
+  );
 }
 
 /** The values of the meter's sensors by key, for `--mqtt-per-value` topics. */

@@ -1,10 +1,11 @@
 /**
  * Publishes telegrams to an MQTT broker with Home Assistant discovery (MQTT.js). Nothing is queued
- * while the broker is away: the latest state wins and is published, with `online`, whose meter
- * data is live and the discovery configs, on every (re)connect; only a connection taken over by
- * another client with our client id skips the configs, which the broker still holds. Reconnects
- * for ever with backoff (`reconnect.ts`); a rejected login and a client id taken over are logged
- * once; the password is never logged.
+ * while the broker is away: the latest state wins and is published, with `online`, each meter's
+ * status and the discovery configs, on every (re)connect; only a connection taken over by another
+ * client with our client id skips the configs, which the broker still holds. A meter's first
+ * discovery waits for a look at the broker's retained configs, which decides its identity
+ * (`identity.ts`); its state never waits. Reconnects for ever with backoff (`reconnect.ts`); a
+ * rejected login and a client id taken over are logged once; the password is never logged.
  *
  * @module
  */
@@ -19,15 +20,16 @@ import {
   DEFAULT_PREFIX,
   discoveryMessages,
   type DiscoveryOptions,
+  type Identity,
   mbusStateTopic,
   meterId,
   meterStatusTopic,
   type MqttMessage,
-  NO_LIVE_METER,
   sensorValues,
   stateTopic,
   statusTopic,
 } from "./discovery.ts";
+import { decideIdentity, retainedOn, SubscriptionRefusedError, topicsToCheck } from "./identity.ts";
 import { ReconnectBackoff } from "./reconnect.ts";
 
 /** Options for {@linkcode MqttPublisher}. */
@@ -41,7 +43,8 @@ export interface MqttOptions {
   /** Client id; unset: the prefix's {@linkcode defaultClientId}. */
   clientId?: string | undefined;
   /**
-   * Our topic prefix; one other than the default is also part of every unique id.
+   * Our topic prefix; also part of a meter's unique ids when another reader on the broker already
+   * uses the plain ones.
    * @default {"p1reader"}
    */
   prefix?: string;
@@ -101,8 +104,17 @@ export class MqttPublisher {
   readonly #log: Logger;
   #client: MqttClient | undefined;
   #latest: Telegram | undefined;
+  /** The meter of the last telegram offered. */
+  #meter: string | undefined;
   /** Whether the receiver's data is live (a telegram arrived and it has not gone stale since). */
   #live = false;
+  /** What each meter's status topic says (or will say once connected), by meter id. */
+  readonly #meterStatus = new Map<string, "online" | "offline">();
+  /** Each meter's identity, decided once (see `identity.ts`) and kept while the reader runs. */
+  readonly #identities = new Map<string, Identity>();
+  /** The meters whose identity the broker is being asked about. */
+  readonly #checking = new Set<string>();
+  #refusalLogged = false;
   readonly #thinner: MeterTimeThinner;
   /** The discovery messages last published, joined; `undefined` when they must be sent again. */
   #discovery: string | undefined;
@@ -214,7 +226,9 @@ export class MqttPublisher {
     if (!takenOver) this.#discovery = undefined;
     // Our last will has just marked us offline, so `online` goes out after a takeover too.
     void this.#publish(statusTopic(this.#topics), "online", 1, true);
-    this.#publishMeterStatus();
+    for (const [id, status] of this.#meterStatus) {
+      void this.#publish(meterStatusTopic(this.#topics, id), status, 1, true);
+    }
     if (this.#latest) this.#publishTelegram(this.#latest);
   }
 
@@ -249,12 +263,12 @@ export class MqttPublisher {
    * live data: its meter becomes available (again) in Home Assistant.
    */
   offer(received: ReceivedTelegram): void {
-    const before = this.#liveMeter();
     this.#live = true;
+    this.#meter = meterId(received.telegram);
+    this.#updateMeterStatus();
     const accepted = this.#thinner.accept(received);
-    if (accepted) this.#latest = received.telegram;
-    if (this.#liveMeter() !== before) this.#publishMeterStatus();
     if (!accepted) return;
+    this.#latest = received.telegram;
     if (this.#client?.connected) this.#publishTelegram(received.telegram);
     else this.#missed++;
   }
@@ -264,33 +278,32 @@ export class MqttPublisher {
    * meter's sensors are unavailable in Home Assistant instead of showing old values as current.
    */
   receiverStateChanged(state: ReceiverState): void {
-    const before = this.#liveMeter();
     this.#live = state === "connected";
-    if (this.#liveMeter() !== before) this.#publishMeterStatus();
+    this.#updateMeterStatus();
   }
 
-  /** The payload of the meter status topic: the id of the meter whose data is live, or none. */
-  #liveMeter(): string {
-    return this.#live && this.#latest ? meterId(this.#latest) : NO_LIVE_METER;
-  }
-
-  #publishMeterStatus(): void {
-    void this.#publish(meterStatusTopic(this.#topics), this.#liveMeter(), 1, true);
+  /**
+   * Publishes what changed of the meters' status: `online` for the meter whose data is live,
+   * `offline` for every other meter this reader has read (the one it read before a meter change
+   * included), so that no entity of this reader shows an old value as current.
+   */
+  #updateMeterStatus(everyMeterOffline = false): Promise<unknown> {
+    const live = this.#live && !everyMeterOffline ? this.#meter : undefined;
+    if (live !== undefined && !this.#meterStatus.has(live)) this.#meterStatus.set(live, "offline");
+    const sent: Promise<boolean>[] = [];
+    for (const [id, before] of this.#meterStatus) {
+      const status = id === live ? "online" : "offline";
+      if (status === before) continue;
+      this.#meterStatus.set(id, status);
+      sent.push(this.#publish(meterStatusTopic(this.#topics, id), status, 1, true));
+    }
+    return Promise.all(sent);
   }
 
   #publishTelegram(t: Telegram): void {
     const topics = this.#topics;
-    const discovery = discoveryMessages(topics, t);
-    const signature = discovery.map((message) => `${message.topic} ${message.payload}`).join("\n");
-    if (signature !== this.#discovery) {
-      this.#discovery = signature;
-      for (const message of discovery) {
-        void this.#publishMessage(message, 1, true).then((sent) => {
-          // A config that did not reach the broker goes out again with the next telegram.
-          if (!sent && this.#discovery === signature) this.#discovery = undefined;
-        });
-      }
-    }
+    const identity = this.#identityOf(t);
+    if (identity) this.#publishDiscovery(t, identity);
     const qos = this.#options.qos ?? 0;
     const retain = this.#options.retain ?? false;
     const { receivedAt: _receivedAt, ...state } = fullTelegram({
@@ -308,6 +321,75 @@ export class MqttPublisher {
       }
     }
     this.#published++;
+  }
+
+  /** Publishes the meter's discovery configs unless the broker already has these. */
+  #publishDiscovery(t: Telegram, identity: Identity): void {
+    const discovery = discoveryMessages(this.#topics, t, identity);
+    const signature = discovery.map((message) => `${message.topic} ${message.payload}`).join("\n");
+    if (signature === this.#discovery) return;
+    this.#discovery = signature;
+    for (const message of discovery) {
+      void this.#publishMessage(message, 1, true).then((sent) => {
+        // A config that did not reach the broker goes out again with the next telegram.
+        if (!sent && this.#discovery === signature) this.#discovery = undefined;
+      });
+    }
+  }
+
+  /** The meter's identity; `undefined` while the broker is being asked (discovery then waits). */
+  #identityOf(t: Telegram): Identity | undefined {
+    const id = meterId(t);
+    const known = this.#identities.get(id);
+    if (known || this.#checking.has(id) || !this.#client) return known;
+    this.#checking.add(id);
+    void this.#checkIdentity(this.#client, t).finally(() => this.#checking.delete(id));
+    return undefined;
+  }
+
+  /**
+   * Looks at the retained configs on the meter's plain config topics, decides its identity, empties
+   * the configs of ours for its empty M-Bus slots, and publishes its discovery. A broker that does
+   * not answer leaves the identity open: the next telegram asks again.
+   */
+  async #checkIdentity(client: MqttClient, t: Telegram): Promise<void> {
+    const id = meterId(t);
+    let retained: Map<string, string>;
+    try {
+      retained = await retainedOn(client, topicsToCheck(this.#topics, t));
+    } catch (error) {
+      if (!(error instanceof SubscriptionRefusedError)) {
+        this.#log.debug("MQTT: no answer about the retained discovery configs", {
+          meter: id,
+          error: (error as Error).message,
+        });
+        return;
+      }
+      // Without reading them, keeping the ids of earlier versions is what a single reader needs.
+      retained = new Map();
+      if (!this.#refusalLogged) {
+        this.#refusalLogged = true;
+        this.#log.warn(
+          `MQTT broker does not let this reader read ${this.#topics.discoveryPrefix}/sensor/…: ` +
+            "it cannot see whether another reader publishes the same meter id",
+          { error: error.message },
+        );
+      }
+    }
+    const { identity, phantoms } = decideIdentity(this.#topics, t, retained);
+    this.#identities.set(id, identity);
+    if (identity === "prefixed") {
+      this.#log.info(
+        "MQTT: another reader on the broker publishes this meter id to Home Assistant; this " +
+          "reader's entities for it carry its prefix",
+        { meter: id, prefix: this.#topics.prefix },
+      );
+    }
+    for (const topic of phantoms) void this.#publish(topic, "", 1, true);
+    const latest = this.#latest;
+    if (latest && meterId(latest) === id && client.connected) {
+      this.#publishDiscovery(latest, identity);
+    }
   }
 
   #publishMessage(message: MqttMessage, qos: 0 | 1 | 2, retain: boolean): Promise<boolean> {
@@ -338,6 +420,8 @@ export class MqttPublisher {
     if (!client) return;
     this.#stopping = true;
     clearTimeout(this.#holding);
+    // Each meter's own status first: the status topic may be shared with other readers.
+    await this.#updateMeterStatus(true);
     if (client.connected) await this.#publish(statusTopic(this.#topics), "offline", 1, true);
     await client.endAsync(true);
   }

@@ -11,8 +11,10 @@ import {
   defaultEntityId,
   discoveryMessages,
   type DiscoveryOptions,
+  emptySlotTopics,
   type MqttMessage,
 } from "../../../lib/outputs/mqtt/discovery.ts";
+import { decideIdentity, topicsToCheck } from "../../../lib/outputs/mqtt/identity.ts";
 import { fullTelegram } from "../../../lib/views/full.ts";
 import { CORPUS, ROOT } from "../../support/paths.ts";
 import {
@@ -134,7 +136,7 @@ Deno.test("a water meter (M-Bus device type 7) is a water sensor in m³", () => 
 });
 
 Deno.test({
-  name: "an empty M-Bus slot is no device, and the sensor an older version made is removed",
+  name: "an empty M-Bus slot is no device, and the config an older version made there is named",
   ignore: CORPUS === undefined,
   fn() {
     for (
@@ -146,7 +148,11 @@ Deno.test({
     ) {
       const messages = discoveryMessages(OPTIONS, telegram(name));
       const slot = `homeassistant/sensor/${meter}_mbus1_reading/config`;
-      assert.deepEqual(messages.filter((m) => m.topic === slot), [{ topic: slot, payload: "" }]);
+      assert.ok(messages.every((m) => m.topic !== slot));
+      assert.deepEqual(emptySlotTopics(OPTIONS, telegram(name)), [
+        slot,
+        slot.replace("p1reader_", "p1reader_p1reader_"),
+      ]);
       assert.ok(
         configsOf(messages).every((c) => !c.device.identifiers.includes(`${meter}_mbus1`)),
         name,
@@ -202,25 +208,37 @@ Deno.test({
   },
 });
 
-Deno.test("with the default prefix, the previous release's unique ids, devices and entity ids stay", () => {
-  const before: {
-    telegrams: Record<string, { device: string; keys: string[] }>;
-  } = JSON.parse(Deno.readTextFileSync(new URL("discovery_before_upgrade.json", import.meta.url)));
+/** The discovery of the release before issue 21, recorded: per telegram, device and keys. */
+const BEFORE_UPGRADE: {
+  telegrams: Record<string, { device: string; keys: string[] }>;
+} = JSON.parse(Deno.readTextFileSync(new URL("discovery_before_upgrade.json", import.meta.url)));
+
+for (const prefix of ["p1reader", "garage/p1"]) {
+  Deno.test(`with the prefix ${prefix}, the previous release's unique ids, devices and entity ids stay`, () => {
+    const kept = keptOnUpgrade({ ...OPTIONS, prefix });
+    assert.ok(kept > (CORPUS ? 500 : 50), `${kept} configs kept`);
+  });
+}
+
+/** Checks the plain identity against the recording; how many configs it kept. */
+function keptOnUpgrade(options: DiscoveryOptions): number {
   let kept = 0;
-  for (const [name, { device, keys }] of Object.entries(before.telegrams)) {
+  for (const [name, { device, keys }] of Object.entries(BEFORE_UPGRADE.telegrams)) {
     if (name.startsWith("corpus/") && CORPUS === undefined) continue;
-    const messages = discoveryMessages(OPTIONS, telegram(name));
+    const messages = discoveryMessages(options, telegram(name), "plain");
     const byTopic = new Map(messages.map((m) => [m.topic, m.payload]));
+    const slots = emptySlotTopics(options, telegram(name));
     for (const key of keys) {
       const uniqueId = `${device}_${key}`;
       const topic = `homeassistant/sensor/${uniqueId}/config`;
       const payload = byTopic.get(topic);
-      assert.ok(payload !== undefined, `${name}: ${topic} is published`);
-      if (payload === "") {
+      if (slots.includes(topic)) {
         // Only the phantom gas meters of empty slots go (see the empty-slot test).
         assert.match(key, /^mbus\d_reading$/, `${name}: ${key} removed`);
+        assert.equal(payload, undefined);
         continue;
       }
+      assert.ok(payload !== undefined, `${name}: ${topic} is published`);
       const config = JSON.parse(payload) as Config;
       const channel = /^mbus(\d)_reading$/.exec(key)?.[1];
       assert.equal(config.unique_id, uniqueId);
@@ -234,8 +252,8 @@ Deno.test("with the default prefix, the previous release's unique ids, devices a
       .filter((key) => !keys.includes(key));
     assert.deepEqual(added, added.length ? ["equipment_id"] : [], name);
   }
-  assert.ok(kept > (CORPUS ? 500 : 50), `${kept} configs kept`);
-});
+  return kept;
+}
 
 Deno.test("the entity id suggested is the one Home Assistant slugifies from the unique id", () => {
   assert.equal(
@@ -245,10 +263,10 @@ Deno.test("the entity id suggested is the one Home Assistant slugifies from the 
   assert.equal(defaultEntityId("p1reader_meter__x-_y_"), "sensor.p1reader_meter_x_y");
 });
 
-Deno.test("two readers with their own prefixes never share an identity, even for one meter id", () => {
+Deno.test("a prefixed identity shares nothing with the plain one of the same meter id", () => {
   const t = telegram("fixtures/nl-dsmr50-1phase-water.txt");
   const first = discoveryMessages(OPTIONS, t);
-  const second = discoveryMessages({ ...OPTIONS, prefix: "garage/p1" }, t);
+  const second = discoveryMessages({ ...OPTIONS, prefix: "garage/p1" }, t, "prefixed");
   const ids = (messages: MqttMessage[]) =>
     configsOf(messages).flatMap((c) => [
       c.unique_id,
@@ -273,11 +291,39 @@ Deno.test("sensors are available only while the reader is online and its own met
   const [config] = configsOf(discoveryMessages(OPTIONS, telegram("fixtures/be-emucs-peak.txt")));
   assert.deepEqual(config!.availability, [
     { topic: "p1reader/status" },
-    {
-      topic: "p1reader/meter_status",
-      value_template: "{{ 'online' if value == '1SAG1100042181' else 'offline' }}",
-    },
+    { topic: "p1reader/1SAG1100042181/status" },
   ]);
   assert.equal(config!.availability_mode, "all");
   assert.equal(config!.expire_after, undefined);
+});
+
+Deno.test("a meter takes the prefixed identity only when another reader's config holds a plain one", () => {
+  const t = telegram("fixtures/nl-dsmr50-1phase-water.txt");
+  const garage = { ...OPTIONS, prefix: "garage" };
+  const topic = "homeassistant/sensor/p1reader_E0053004723456789_power_import/config";
+  assert.ok(topicsToCheck(garage, t).includes(topic));
+  const holding = (stateTopic: string) =>
+    new Map([[topic, JSON.stringify({ unique_id: "x", state_topic: stateTopic })]]);
+  const decide = (retained: Map<string, string>) => decideIdentity(garage, t, retained).identity;
+  assert.equal(decide(new Map()), "plain", "nothing retained: the ids of earlier versions");
+  assert.equal(decide(holding("garage/E0053004723456789/state")), "plain", "our own config");
+  assert.equal(decide(holding("p1reader/E0053004723456789/state")), "prefixed");
+  assert.equal(decide(holding("garage2/E0053004723456789/state")), "prefixed", "not our prefix");
+  assert.equal(decide(new Map([[topic, ""]])), "plain", "an emptied config belongs to nobody");
+});
+
+Deno.test({
+  name: "only configs of ours on empty slots are removed, never another reader's",
+  ignore: CORPUS === undefined,
+  fn() {
+    const t = telegram("corpus/nl-dsmr50-iskra-am550-two-mbus.txt");
+    const [plain, prefixed] = emptySlotTopics(OPTIONS, t);
+    const config = (stateTopic: string) =>
+      JSON.stringify({ unique_id: "x", state_topic: stateTopic });
+    const retained = new Map([
+      [plain!, config("garage/E0044007382246019/mbus/1/state")],
+      [prefixed!, config("p1reader/E0044007382246019/mbus/1/state")],
+    ]);
+    assert.deepEqual(decideIdentity(OPTIONS, t, retained).phantoms, [prefixed]);
+  },
 });

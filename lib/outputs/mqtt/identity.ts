@@ -1,0 +1,114 @@
+/**
+ * Which identity a meter's discovery configs take on this broker (see {@linkcode Identity}), and
+ * which retained configs of an older version to remove. Home Assistant keys an entity by its
+ * unique id, so a reader keeps the plain ids every earlier version used (and with them the
+ * entities' history) unless another reader already publishes configs under them: only the retained
+ * configs on the broker can tell, so the reader looks at those before its first discovery of a
+ * meter.
+ *
+ * @module
+ */
+
+import type { MqttClient } from "mqtt";
+import type { Telegram } from "../../dsmr/model.ts";
+import {
+  configOwner,
+  discoveryMessages,
+  type DiscoveryOptions,
+  emptySlotTopics,
+  type Identity,
+} from "./discovery.ts";
+
+/** How long to wait for retained messages once the broker acknowledged the subscription. */
+const RETAINED_GRACE_MS = 200;
+/** How long the broker may take to acknowledge the subscription before the look is given up. */
+const ANSWER_TIMEOUT_MS = 10_000;
+
+/** What the broker holds for a meter, and what follows from it. */
+export interface IdentityCheck {
+  /** The identity the meter's configs take. */
+  identity: Identity;
+  /** Retained configs of ours for empty M-Bus slots (an older version's phantom meters). */
+  phantoms: string[];
+}
+
+/**
+ * Decides a meter's identity from the retained messages on its plain config topics and its empty
+ * slots' config topics: `prefixed` when any of them belongs to another reader.
+ */
+export function decideIdentity(
+  options: DiscoveryOptions,
+  t: Telegram,
+  retained: ReadonlyMap<string, string>,
+): IdentityCheck {
+  const owners = (topics: string[]) =>
+    topics.map((topic) => [topic, configOwner(options, retained.get(topic) ?? "")] as const);
+  const taken = owners(plainConfigTopics(options, t)).some(([, owner]) => owner === "another");
+  const phantoms = owners(emptySlotTopics(options, t)).filter(([, owner]) => owner === "ours")
+    .map(([topic]) => topic);
+  return { identity: taken ? "prefixed" : "plain", phantoms };
+}
+
+/** The topics to look at for a meter: its plain configs' and its empty slots'. */
+export function topicsToCheck(options: DiscoveryOptions, t: Telegram): string[] {
+  return [...plainConfigTopics(options, t), ...emptySlotTopics(options, t)];
+}
+
+function plainConfigTopics(options: DiscoveryOptions, t: Telegram): string[] {
+  return discoveryMessages(options, t, "plain").map((message) => message.topic);
+}
+
+/** The broker refused to let us subscribe (its access rules forbid reading the topics). */
+export class SubscriptionRefusedError extends Error {
+  /** Makes the error; `reason` is the broker's. */
+  constructor(reason: string) {
+    super(`the broker refused the subscription: ${reason}`);
+    this.name = "SubscriptionRefusedError";
+  }
+}
+
+/**
+ * The retained messages on exact topics: subscribes (QoS 0, so that no in-flight limit holds them
+ * back), waits for the acknowledgement and a short grace for the messages the broker sends after
+ * it, and unsubscribes. A broker that holds nothing there answers with an empty map.
+ *
+ * @throws {SubscriptionRefusedError} When the broker refuses the subscription.
+ * @throws {Error} When it does not answer in time, or the connection goes.
+ */
+export async function retainedOn(
+  client: MqttClient,
+  topics: string[],
+): Promise<Map<string, string>> {
+  const wanted = new Set(topics);
+  const found = new Map<string, string>();
+  const listen = (topic: string, payload: Uint8Array) => {
+    if (wanted.has(topic)) found.set(topic, new TextDecoder().decode(payload));
+  };
+  client.on("message", listen);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer to a subscription in ${ANSWER_TIMEOUT_MS / 1000} s`)),
+      ANSWER_TIMEOUT_MS,
+    );
+  });
+  try {
+    const subscribed = client.subscribeAsync(topics, { qos: 0 }).catch((error: Error) => {
+      // MQTT.js marks a refusal in the acknowledgement with its reason code (0x80 and up).
+      const code = (error as Error & { code?: unknown }).code;
+      throw typeof code === "number" && code >= 0x80
+        ? new SubscriptionRefusedError(error.message)
+        : error;
+    });
+    await Promise.race([subscribed, timeout]);
+    await new Promise((resolve) => setTimeout(resolve, RETAINED_GRACE_MS));
+    return found;
+  } finally {
+    clearTimeout(timer);
+    client.removeListener("message", listen);
+    // Not awaited: nothing depends on it, and a lost connection forgets the subscription anyway.
+    client.unsubscribeAsync(topics).catch(() => {
+      // The connection went before the broker answered: the subscription went with it.
+    });
+  }
+}
