@@ -24,4 +24,4 @@ const code = await runImport(Deno.args, {
   stdout: (text) => Deno.stderr.writeSync(encoder.encode(text)),
   stderr: (text) => Deno.stderr.writeSync(encoder.encode(text)),
 }, Deno.env.toObject());
-console.log(JSON.stringify({ code, startBytes, peakBytes: peakBytes() }));
+Deno.stdout.writeSync(encoder.encode(JSON.stringify({ code, startBytes, peakBytes: peakBytes() })));
