@@ -1,6 +1,9 @@
 /**
  * Replays a capture: a file (`file:PATH`) or standard input (`-`), as fast as possible or paced
- * like a meter, optionally looping.
+ * like a meter, optionally looping. As fast as possible (`p1reader import`), a file is read a
+ * chunk at a time, so that a capture of months, larger than a Raspberry Pi's memory, can be
+ * replayed; paced, it is read whole (its telegrams are cut apart first, and a replay a telegram a
+ * second never needs more than a small file).
  *
  * @module
  */
@@ -48,10 +51,20 @@ function splitAtTelegrams(bytes: Uint8Array): Uint8Array[] {
   return pieces.filter((piece) => piece.length > 0);
 }
 
-function splitInChunks(bytes: Uint8Array): Uint8Array[] {
-  const pieces: Uint8Array[] = [];
-  for (let at = 0; at < bytes.length; at += CHUNK) pieces.push(bytes.subarray(at, at + CHUNK));
-  return pieces;
+/** Hands the event loop back once it has been kept for {@linkcode YIELD_EVERY_MS}. */
+class Breather {
+  #last = performance.now();
+
+  async breathe(signal: AbortSignal): Promise<void> {
+    if (performance.now() - this.#last < YIELD_EVERY_MS) return;
+    await sleep(0, signal);
+    this.#last = performance.now();
+  }
+}
+
+function readError(path: string, error: unknown): SourceError {
+  const code = error instanceof Deno.errors.NotFound ? "ENOENT" : "OTHER";
+  return new SourceError(`Cannot read "${path}": ${(error as Error).message}`, code);
 }
 
 /** A capture file as a {@linkcode ByteSource}. */
@@ -72,22 +85,78 @@ export class FileSource implements ByteSource {
     return `file ${path} (${pace}${loop ? ", looping" : ""})`;
   }
 
-  /** Reads the file and starts the replay. */
+  /** Opens the file and starts the replay. */
   async open(): Promise<ByteStream> {
     const { path, intervalSeconds = 0, loop = false } = this.#options;
+    if (intervalSeconds <= 0) {
+      try {
+        return new ChunkStream(await Deno.open(path), path, loop);
+      } catch (error) {
+        throw readError(path, error);
+      }
+    }
     let bytes: Uint8Array;
     try {
       bytes = await Deno.readFile(path);
     } catch (error) {
-      const code = error instanceof Deno.errors.NotFound ? "ENOENT" : "OTHER";
-      throw new SourceError(`Cannot read "${path}": ${(error as Error).message}`, code);
+      throw readError(path, error);
     }
     const split = this.#options.split ?? splitAtTelegrams;
-    const pieces = intervalSeconds > 0 ? split(bytes) : splitInChunks(bytes);
-    return new ReplayStream(pieces, intervalSeconds * 1000, loop);
+    return new ReplayStream(split(bytes), intervalSeconds * 1000, loop);
   }
 }
 
+/** A file as fast as it can be read, a chunk at a time: memory stays bounded whatever its size. */
+class ChunkStream implements ByteStream {
+  readonly warnings: readonly string[] = [];
+  readonly #file: Deno.FsFile;
+  readonly #path: string;
+  readonly #loop: boolean;
+  readonly #closing = new AbortController();
+  readonly #breather = new Breather();
+  /** Bytes read since the file was last started from its beginning. */
+  #bytesThisPass = 0;
+
+  constructor(file: Deno.FsFile, path: string, loop: boolean) {
+    this.#file = file;
+    this.#path = path;
+    this.#loop = loop;
+  }
+
+  async read(): Promise<Uint8Array | null> {
+    await this.#breather.breathe(this.#closing.signal);
+    if (this.#closing.signal.aborted) return null;
+    const chunk = new Uint8Array(CHUNK);
+    try {
+      let count = await this.#file.read(chunk);
+      // An empty file loops to nothing: it ends instead of spinning.
+      if (count === null && this.#loop && this.#bytesThisPass > 0) {
+        await this.#file.seek(0, Deno.SeekMode.Start);
+        this.#bytesThisPass = 0;
+        count = await this.#file.read(chunk);
+      }
+      if (count === null) {
+        await this.close();
+        return null;
+      }
+      this.#bytesThisPass += count;
+      return chunk.subarray(0, count);
+    } catch (error) {
+      if (this.#closing.signal.aborted) return null; // closed while a read was under way
+      throw readError(this.#path, error);
+    }
+  }
+
+  close(): Promise<void> {
+    if (!this.#closing.signal.aborted) {
+      this.#closing.abort();
+      this.#file.close();
+    }
+    return Promise.resolve();
+  }
+}
+
+/** A capture cut into pieces, each sent after the interval. */
 class ReplayStream implements ByteStream {
   readonly warnings: readonly string[] = [];
   readonly #pieces: Uint8Array[];
@@ -96,7 +165,6 @@ class ReplayStream implements ByteStream {
   readonly #closing = new AbortController();
   #next = 0;
   #started = false;
-  #lastYield = performance.now();
 
   constructor(pieces: Uint8Array[], intervalMs: number, loop: boolean) {
     this.#pieces = pieces;
@@ -111,12 +179,7 @@ class ReplayStream implements ByteStream {
       this.#next = 0;
     }
     // Paced: a pause before every telegram but the very first, also when a loop starts over.
-    if (this.#intervalMs > 0 && this.#started) {
-      await sleep(this.#intervalMs, this.#closing.signal);
-    } else if (performance.now() - this.#lastYield >= YIELD_EVERY_MS) {
-      await sleep(0, this.#closing.signal);
-      this.#lastYield = performance.now();
-    }
+    if (this.#started) await sleep(this.#intervalMs, this.#closing.signal);
     this.#started = true;
     if (this.#closing.signal.aborted) return null;
     return this.#pieces[this.#next++]!.slice();

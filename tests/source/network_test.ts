@@ -101,6 +101,25 @@ Deno.test("file replay as fast as possible delivers every valid telegram, then e
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("file replay as fast as possible reads a file larger than a read, loops, and closes it", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/capture.txt`;
+  // Telegrams of two lengths: over the 64 KB reads, they straddle every read's edge somewhere.
+  const telegrams = Array.from({ length: 100 }, (_, i) => i % 3 === 0 ? BELGIAN : DSMR5);
+  await Deno.writeFile(path, concat(...telegrams));
+  const before = await openDescriptors();
+  const receiver = new P1Receiver({ source: new FileSource({ path, loop: true }) });
+  const received = collect(receiver);
+  receiver.start();
+  await waitFor(() => received.length >= 3 * telegrams.length, "three passes through the file");
+  await receiver.stop();
+  const after = await openDescriptors();
+  received.forEach((r, i) => assert.deepEqual(r.bytes, telegrams[i % telegrams.length], `#${i}`));
+  assert.ok(![...after.values()].includes(path), "the file is closed once the replay stops");
+  assert.deepEqual([...after.keys()].filter((fd) => !before.has(fd)), []);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("file replay paced like a meter keeps the interval, and loops", async () => {
   const receiver = new P1Receiver({
     source: new FileSource({

@@ -36,8 +36,19 @@ function unavailable(c: Context, error: unknown): Response {
   return c.json({ error: "history unavailable", reason: (error as Error).message }, 503);
 }
 
+/** Why a request that names a parameter more than once is refused (which one would count?). */
+function repeatedParameter(c: Context): string | undefined {
+  const [name, values] = Object.entries(c.req.queries()).find(([, values]) => values.length > 1) ??
+    [];
+  return name === undefined
+    ? undefined
+    : `parameter "${name}" is given ${values!.length} times: give it once`;
+}
+
 /** The usage answer of a request, or the response that refuses it. */
 function answerUsage(c: Context, history: HistoryQueries): UsageAnswer | Response {
+  const repeated = repeatedParameter(c);
+  if (repeated) return badRequest(c, repeated);
   const params = c.req.query();
   const unknown = Object.keys(params).filter((name) => !USAGE_PARAMETERS.includes(name));
   if (unknown.length > 0) {
@@ -89,6 +100,8 @@ export function historyRoutes(app: Hono, history: HistoryQueries): void {
  */
 export function recentRoute(app: Hono, history: RecentQueries): void {
   app.get("/api/v1/history", (c) => {
+    const repeated = repeatedParameter(c);
+    if (repeated) return badRequest(c, repeated);
     const text = c.req.query("minutes") ?? "60";
     const minutes = Number(text);
     if (!/^\d+$/.test(text) || minutes < 1 || minutes > MAX_HISTORY_MINUTES) {

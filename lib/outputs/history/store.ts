@@ -20,7 +20,9 @@
  *
  * Every batch is one transaction that continues each register from the database's own last
  * reading, so a batch that was already written (or readings an import already brought) is never
- * counted twice, and a crash loses only what was not yet written.
+ * counted twice, and a crash loses only what was not yet written. Readings older than the first
+ * kept end at it, and readings inside a gap split it (each gap keeps the readings at its ends), so
+ * captures imported in any order give the same usage and gaps as the telegrams all at once.
  *
  * @module
  */
@@ -45,7 +47,7 @@ const HOUR_MS = 3_600_000;
 /** `PRAGMA application_id` of a history database ("P1RH"). */
 const APPLICATION_ID = 0x50315248;
 /** The schema's version (`PRAGMA user_version`). */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 /**
  * Two readings of the electricity meter further apart than this are a gap: meters send every 1
@@ -61,6 +63,15 @@ export type GapReason = "no readings" | "register fell" | "register jumped" | "m
 const POWER_COLUMNS = POWER_FIELDS.flatMap((field) =>
   ["avg", "min", "max"].map((stat) => `${field}_w_${stat}`)
 );
+
+/**
+ * Version 2 keeps the register's value at each end of a gap, so that readings an import brings
+ * into the gap later can split it.
+ */
+const FROM_VERSION_1 = `
+ALTER TABLE gaps ADD COLUMN start_value REAL;
+ALTER TABLE gaps ADD COLUMN end_value REAL;
+`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -116,7 +127,9 @@ CREATE TABLE IF NOT EXISTS gaps (
   start INTEGER NOT NULL,
   end INTEGER NOT NULL,
   amount REAL,
-  reason TEXT NOT NULL
+  reason TEXT NOT NULL,
+  start_value REAL,
+  end_value REAL
 );
 CREATE INDEX IF NOT EXISTS gaps_by_start ON gaps (start);
 `;
@@ -220,6 +233,9 @@ function renameIfPresent(from: string, to: string): void {
 
 type Row = Record<string, SQLInputValue>;
 
+/** A gap being written: with the register's readings at its ends, by which it can be split. */
+type NewGap = GapRow & { readonly from?: Reading; readonly to?: Reading };
+
 /** The hours an interval covers, with the share of the interval in each. */
 function* hourShares(start: number, end: number): Generator<[hour: number, share: number]> {
   const length = end - start;
@@ -286,10 +302,19 @@ export class HistoryStore {
       }
       db.exec("PRAGMA journal_mode = WAL");
       db.exec("PRAGMA synchronous = NORMAL");
-      db.exec(
-        `BEGIN IMMEDIATE; ${SCHEMA} PRAGMA application_id = ${APPLICATION_ID}; ` +
-          `PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`,
-      );
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        // Read again inside the transaction: another process may have upgraded it meanwhile.
+        const current = Number(db.prepare("PRAGMA user_version").get()?.user_version);
+        if (current === 1) db.exec(FROM_VERSION_1);
+        db.exec(
+          `${SCHEMA} PRAGMA application_id = ${APPLICATION_ID}; ` +
+            `PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`,
+        );
+      } catch (error) {
+        if (db.isTransaction) db.exec("ROLLBACK");
+        throw error;
+      }
       return new HistoryStore(db, path);
     } catch (error) {
       db.close();
@@ -380,7 +405,7 @@ export class HistoryStore {
   ): WriteResult {
     const calendar = new MeterCalendar(zone);
     this.#run("INSERT OR REPLACE INTO meta (key, value) VALUES ('zone', ?)", JSON.stringify(zone));
-    const gaps: GapRow[] = [];
+    const gaps: NewGap[] = [];
 
     // The meters of the batch with the time each was first and last seen in it, and every
     // register's readings across the batch.
@@ -418,10 +443,10 @@ export class HistoryStore {
         }
       }
     }
-    // Meters in the order they appeared, so that a replacement sees its predecessor's last time.
     const ids = new Map<string, number>();
-    for (const [key, span] of [...seen].sort(([, a], [, b]) => a.first - b.first)) {
-      const id = this.#meterId(span.meter, span.first, gaps);
+    const kinds = new Map<string, MeterIdentity>();
+    for (const [key, span] of seen) {
+      const id = this.#meterId(span.meter, span.first);
       this.#run(
         "UPDATE meters SET first_seen = min(first_seen, ?), last_seen = max(last_seen, ?) WHERE id = ?",
         span.first,
@@ -429,7 +454,9 @@ export class HistoryStore {
         id,
       );
       ids.set(key, id);
+      kinds.set(`${span.meter.kind}\u0000${span.meter.channel}`, span.meter);
     }
+    for (const { kind, channel } of kinds.values()) this.#markReplacements(kind, channel);
 
     let written = 0;
     const columns = ["minute", "meter", "telegrams", ...ENERGY_REGISTERS, ...POWER_COLUMNS];
@@ -483,6 +510,8 @@ export class HistoryStore {
             end: b.time,
             amount: null,
             reason: rose < 0 ? "register fell" : "register jumped",
+            from: a,
+            to: b,
           });
         } else if (b.time - a.time > gapMs) {
           gaps.push({
@@ -492,6 +521,8 @@ export class HistoryStore {
             end: b.time,
             amount: b.value - a.value,
             reason: "no readings",
+            from: a,
+            to: b,
           });
         } else {
           for (const [hour, share] of hourShares(a.time, b.time)) {
@@ -515,7 +546,12 @@ export class HistoryStore {
       const last = state && { time: Number(state.last_time), value: Number(state.last_value) };
       const before = first ? list.filter((r) => r.time < first.time) : [];
       const after = last ? list.filter((r) => r.time > last.time) : list;
-      skipped += list.length - before.length - after.length;
+      const within = first && last
+        ? list.filter((r) => r.time > first.time && r.time < last.time)
+        : [];
+      const filled = this.#fillGaps(meter, register, within, chain);
+      skipped += list.length - before.length - after.length - filled;
+      // An older capture ends at the first reading kept: usage, or a gap its next batches split.
       if (before.length > 0) chain([...before, first!]);
       if (after.length > 0) chain(last ? [last, ...after] : after);
       const newFirst = before[0] ?? first ?? after[0];
@@ -562,16 +598,61 @@ export class HistoryStore {
     }
     for (const gap of gaps) {
       this.#run(
-        "INSERT INTO gaps (meter, register, start, end, amount, reason) VALUES (?, ?, ?, ?, ?, ?)",
+        `INSERT INTO gaps (meter, register, start, end, amount, reason, start_value, end_value)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         gap.meter,
         gap.register,
         gap.start,
         gap.end,
         gap.amount,
         gap.reason,
+        gap.from?.value ?? null,
+        gap.to?.value ?? null,
       );
     }
     return { minutes: written, skipped };
+  }
+
+  /**
+   * Readings that fall inside a gap of their register (an older capture imported after a newer
+   * one, or a capture of a time the reader was down) split it: the readings at its ends are
+   * chained through them, as if they had been there all along. Readings elsewhere between the
+   * register's first and last are already counted.
+   *
+   * @returns How many readings were used.
+   */
+  #fillGaps(
+    meter: number,
+    register: RegisterName,
+    readings: readonly Reading[],
+    chain: (points: readonly Reading[]) => void,
+  ): number {
+    if (readings.length === 0) return 0;
+    const gaps = this.#all(
+      `SELECT id, start, start_value, end, end_value FROM gaps
+       WHERE meter = ? AND register = ? AND start < ? AND end > ? AND start_value IS NOT NULL
+       ORDER BY start`,
+      meter,
+      register,
+      readings.at(-1)!.time,
+      readings[0]!.time,
+    );
+    let used = 0;
+    let next = 0;
+    for (const gap of gaps) {
+      const from = { time: Number(gap.start), value: Number(gap.start_value) };
+      const to = { time: Number(gap.end), value: Number(gap.end_value) };
+      while (next < readings.length && readings[next]!.time <= from.time) next++;
+      const inside: Reading[] = [];
+      while (next < readings.length && readings[next]!.time < to.time) {
+        inside.push(readings[next++]!);
+      }
+      if (inside.length === 0) continue;
+      this.#run("DELETE FROM gaps WHERE id = ?", gap.id!);
+      chain([from, ...inside, to]);
+      used += inside.length;
+    }
+    return used;
   }
 
   #addUsage(
@@ -592,8 +673,8 @@ export class HistoryStore {
     );
   }
 
-  /** The id of a meter, added when new; a new one after another of its kind marks the change. */
-  #meterId(meter: MeterIdentity, time: number, gaps: GapRow[]): number {
+  /** The id of a meter, added when new. */
+  #meterId(meter: MeterIdentity, time: number): number {
     const found = this.#get(
       "SELECT id FROM meters WHERE kind = ? AND channel = ? AND equipment_id = ?",
       meter.kind,
@@ -601,28 +682,50 @@ export class HistoryStore {
       meter.equipmentId,
     );
     if (found) return Number(found.id);
-    const previous = this.#get(
-      "SELECT id, last_seen FROM meters WHERE kind = ? AND channel = ? ORDER BY last_seen DESC LIMIT 1",
-      meter.kind,
-      meter.channel,
-    );
-    const id = Number(
+    return Number(
       this.#statement(
         `INSERT INTO meters (kind, channel, equipment_id, unit, first_seen, last_seen)
          VALUES (?, ?, ?, ?, ?, ?)`,
       ).run(meter.kind, meter.channel, meter.equipmentId, meter.unit, time, time).lastInsertRowid,
     );
-    if (previous && Number(previous.last_seen) < time) {
-      gaps.push({
-        meter: id,
-        register: null,
-        start: Number(previous.last_seen),
-        end: time,
-        amount: null,
-        reason: "meter replaced",
-      });
+  }
+
+  /**
+   * Marks each change of meter in one place (kind and channel): a gap from one meter's last
+   * reading to the next one's first. Worked out again from the meters' times after every batch,
+   * because an import of an older capture may bring a meter in before one already kept, and
+   * move its last reading later batch by batch.
+   */
+  #markReplacements(kind: string, channel: number): void {
+    const meters = this.#all(
+      "SELECT id, first_seen, last_seen FROM meters WHERE kind = ? AND channel = ? ORDER BY first_seen",
+      kind,
+      channel,
+    );
+    if (meters.length < 2) return;
+    const wanted: string[] = [];
+    for (let i = 1; i < meters.length; i++) {
+      const [before, meter] = [meters[i - 1]!, meters[i]!];
+      if (Number(before.last_seen) < Number(meter.first_seen)) {
+        wanted.push(`${meter.id} ${before.last_seen} ${meter.first_seen}`);
+      }
     }
-    return id;
+    const ids = meters.map((meter) => Number(meter.id)).join(", ");
+    const kept = this.#db.prepare(
+      `SELECT meter, start, end FROM gaps WHERE reason = 'meter replaced' AND meter IN (${ids})
+       ORDER BY start`,
+    ).all().map((gap) => `${gap.meter} ${gap.start} ${gap.end}`);
+    if (kept.join() === wanted.join()) return;
+    this.#db.exec(`DELETE FROM gaps WHERE reason = 'meter replaced' AND meter IN (${ids})`);
+    for (const gap of wanted) {
+      const [meter, start, end] = gap.split(" ").map(Number);
+      this.#run(
+        "INSERT INTO gaps (meter, register, start, end, amount, reason) VALUES (?, NULL, ?, ?, NULL, 'meter replaced')",
+        meter!,
+        start!,
+        end!,
+      );
+    }
   }
 
   #prune(newestMinute: number, minuteDays: number): void {

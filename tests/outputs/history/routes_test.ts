@@ -76,6 +76,7 @@ Deno.test("GET /api/v1/usage refuses bad parameters with 400 and the reason", as
     ["from=2000-01-01&to=2025-01-01&step=day", /at most 3660 days/],
     ["from=1969-12-31&to=1970-01-02&step=year", /from must lie from 1970 to 2099/],
     ["form=2025-05-01", /unknown parameter "form": the parameters are from, to, step/],
+    ["step=day&step=hour", /parameter "step" is given 2 times: give it once/],
   ];
   for (const [query, reason] of cases) {
     for (const path of ["/api/v1/usage", "/api/v1/usage.csv"]) {
@@ -134,6 +135,7 @@ Deno.test("GET /api/v1/history answers per minute from the database, with today'
   await using service = await appWithHistory();
   assert.equal((await service.app.request("/api/v1/history?minutes=0")).status, 400);
   assert.equal((await service.app.request("/api/v1/history?minutes=2881")).status, 400);
+  assert.equal((await service.app.request("/api/v1/history?minutes=5&minutes=60")).status, 400);
   const answer = await (await service.app.request("/api/v1/history?minutes=60")).json();
   assert.equal(answer.resolution, "minute");
   assert.equal(answer.points.length, 60, "one telegram a minute");

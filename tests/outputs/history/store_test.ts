@@ -298,3 +298,31 @@ Deno.test("a database of another program is refused, not touched", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a database of the first schema gains the gaps' end readings and is written on", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "history-store-" });
+  const path = `${dir}/history.sqlite`;
+  HistoryStore.open(path).store.close();
+  const old = new DatabaseSync(path);
+  old.exec(
+    "ALTER TABLE gaps DROP COLUMN start_value; ALTER TABLE gaps DROP COLUMN end_value; " +
+      "PRAGMA user_version = 1",
+  );
+  old.close();
+  const { store } = HistoryStore.open(path);
+  try {
+    const t = Date.UTC(2025, 0, 10, 10, 0);
+    store.write(recordsOf([state(t, 1000)]), CENTRAL_EUROPEAN_TIME, 31);
+    store.write(recordsOf([state(t + 3_600_000, 1004)]), CENTRAL_EUROPEAN_TIME, 31);
+    store.write(recordsOf([state(t + 1_800_000, 1001)]), CENTRAL_EUROPEAN_TIME, 31);
+    assert.deepEqual(
+      store.gaps(t, t + 3_600_000).filter((gap) => gap.register === "import_t1")
+        .map((gap) => [gap.start, gap.end, gap.amount]),
+      [[t, t + 1_800_000, 1], [t + 1_800_000, t + 3_600_000, 3]],
+      "a reading in the gap splits it",
+    );
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

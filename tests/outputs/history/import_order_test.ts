@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { parseTelegram } from "../../../lib/dsmr/parse.ts";
+import { CENTRAL_EUROPEAN_TIME } from "../../../lib/dsmr/values.ts";
+import { MinuteBuilder, type MinuteRecord } from "../../../lib/outputs/history/minute.ts";
+import { factsOf } from "../../../lib/outputs/history/readings.ts";
+import { HistoryStore } from "../../../lib/outputs/history/store.ts";
+import { generateStates } from "../../support/history_capture.ts";
+import { type MeterState, telegramText } from "../../support/meter_telegrams.ts";
+
+// Ten days of a meter sending every minute, through the autumn DST change (25 October), a day and a
+// half of downtime and a meter replacement: what a user might import from two captures.
+const DOWN: [number, number] = [Date.UTC(2026, 9, 27, 10), Date.UTC(2026, 9, 28, 14)];
+const REPLACED = Date.UTC(2026, 9, 29, 12);
+const STATES = generateStates({
+  start: Date.UTC(2026, 9, 20),
+  end: Date.UTC(2026, 9, 30),
+  stepMs: 60_000,
+  downtime: [DOWN],
+  replacement: { at: REPLACED, equipmentId: "E0000000000000002" },
+});
+
+/** The minute records of some telegrams, written as `p1reader import` writes them: a day a time. */
+function importInto(store: HistoryStore, states: readonly MeterState[]): void {
+  const builder = new MinuteBuilder();
+  let batch: MinuteRecord[] = [];
+  for (const state of states) {
+    const closed = builder.add(factsOf(parseTelegram(telegramOf(state)), state.time));
+    if (closed) batch.push(closed);
+    if (batch.length === 1440) {
+      store.write(batch, CENTRAL_EUROPEAN_TIME, 31);
+      batch = [];
+    }
+  }
+  const last = builder.close();
+  if (last) batch.push(last);
+  store.write(batch, CENTRAL_EUROPEAN_TIME, 31);
+}
+
+// Each test imports the same telegrams many times over: each is written out once.
+const TELEGRAMS = new Map<MeterState, string>();
+function telegramOf(state: MeterState): string {
+  let text = TELEGRAMS.get(state);
+  if (text === undefined) TELEGRAMS.set(state, text = telegramText(state));
+  return text;
+}
+
+/**
+ * Every usage row of every hour, day and month, and every gap, of a database, with meters named
+ * by equipment id (their ids depend on the order they were first seen).
+ */
+function contents(path: string): string[] {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const meter = (id: unknown) =>
+      String(
+        db.prepare("SELECT equipment_id FROM meters WHERE id = ?").get(Number(id))!.equipment_id,
+      );
+    const round = (value: unknown) => value === null ? "null" : Number(value).toFixed(6);
+    const rows: string[] = [];
+    for (
+      const [table, column] of [["usage_hour", "hour"], ["usage_day", "day"], [
+        "usage_month",
+        "month",
+      ]]
+    ) {
+      for (
+        const row of db.prepare(`SELECT ${column} AS period, meter, register, amount FROM ${table}`)
+          .all()
+      ) {
+        rows.push(
+          `${table} ${row.period} ${meter(row.meter)} ${row.register} ${round(row.amount)}`,
+        );
+      }
+    }
+    for (
+      const row of db.prepare("SELECT meter, register, start, end, amount, reason FROM gaps").all()
+    ) {
+      rows.push(
+        `gap ${meter(row.meter)} ${row.register} ${row.start} ${row.end} ${
+          round(row.amount)
+        } ${row.reason}`,
+      );
+    }
+    return rows.sort();
+  } finally {
+    db.close();
+  }
+}
+
+async function databaseOf(...captures: (readonly MeterState[])[]): Promise<string[]> {
+  const dir = await Deno.makeTempDir({ prefix: "history-order-" });
+  try {
+    const { store } = HistoryStore.open(`${dir}/history.sqlite`);
+    try {
+      for (const capture of captures) importInto(store, capture);
+    } finally {
+      store.close();
+    }
+    return contents(`${dir}/history.sqlite`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function splitAt(time: number): [MeterState[], MeterState[]] {
+  const cut = STATES.findIndex((state) => state.time >= time);
+  return [STATES.slice(0, cut), STATES.slice(cut)];
+}
+
+Deno.test("importing the later capture first gives the same usage and gaps as importing both at once", async () => {
+  const whole = await databaseOf(STATES);
+  assert.ok(whole.some((row) => row.includes("no readings")), "the downtime is a gap");
+  assert.ok(whole.some((row) => row.includes("meter replaced")), "the replacement is a gap");
+  const cuts = {
+    "in the middle of a day": Date.UTC(2026, 9, 22, 13, 17, 20),
+    "in the DST change's repeated hour": Date.UTC(2026, 9, 25, 0, 30),
+    "where the downtime ends": DOWN[1],
+    "a minute after the downtime": DOWN[1] + 60_000,
+    "at the meter replacement": REPLACED,
+  };
+  for (const [where, time] of Object.entries(cuts)) {
+    const [older, newer] = splitAt(time);
+    assert.deepEqual(await databaseOf(newer, older), whole, `later first, cut ${where}`);
+    assert.deepEqual(await databaseOf(older, newer), whole, `earlier first, cut ${where}`);
+  }
+});
+
+Deno.test("importing captures that share a day, and importing them again, counts every reading once", async () => {
+  const whole = await databaseOf(STATES);
+  const [older] = splitAt(Date.UTC(2026, 9, 26, 12));
+  const [, newer] = splitAt(Date.UTC(2026, 9, 25, 6));
+  assert.deepEqual(await databaseOf(newer, older), whole, "later first");
+  assert.deepEqual(await databaseOf(older, newer), whole, "earlier first");
+  assert.deepEqual(await databaseOf(newer, older, STATES, newer, older), whole, "again");
+});
