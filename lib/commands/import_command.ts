@@ -1,9 +1,9 @@
 /**
  * `p1reader import CAPTURE`: loads a capture (a file of many telegrams) into the history
  * database, through the same receiver and history the service uses, so that users can backfill
- * the months before the reader ran from files they kept. Readings the database already has, up
- * to a later time, are skipped: importing a file twice, or one the service also read, counts
- * nothing twice. It may run while the service runs and writes.
+ * the months before the reader ran from files they kept, in any order. Readings the database
+ * already has are skipped: importing a file twice, or one the service also read, counts nothing
+ * twice. It may run while the service runs and writes.
  *
  * @module
  */
@@ -22,8 +22,9 @@ import type { CommandIo } from "./parse_command.ts";
 export const IMPORT_USAGE = `Usage: p1reader import [options] CAPTURE|-
 
 Loads every telegram of a capture into the history database (--data-dir, --history-db), as the
-service would have kept it while reading them. Readings the database already has up to a later
-time are skipped, so importing twice counts nothing twice; the service may run meanwhile.
+service would have kept it while reading them. Captures may come in any order: an older one fills
+in before the history, one of a time the reader was down fills that gap. Readings the database
+already has are skipped, so importing twice counts nothing twice; the service may run meanwhile.
 The format is recognised from the telegrams unless --format names it; every option of the service
 is accepted (--decryption-key for Smarty captures, --price-* are not needed here).
 

@@ -186,7 +186,7 @@ export interface MinuteRow {
 export interface WriteResult {
   /** Minute rows written. */
   readonly minutes: number;
-  /** Readings not used because the database already had readings up to a later time. */
+  /** Readings not used because the database already had them. */
   readonly skipped: number;
 }
 
