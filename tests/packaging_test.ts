@@ -140,3 +140,21 @@ Deno.test("the release workflow tests, compiles both targets, bundles and pushes
   assert.match(tasks.compile, /--target x86_64-unknown-linux-gnu -o dist\/p1reader-x86_64-linux/);
   assert.match(tasks.compile, /--target aarch64-unknown-linux-gnu -o dist\/p1reader-aarch64-linux/);
 });
+
+Deno.test("the release workflow pushes the image under a lower-case name for any owner", async () => {
+  const workflow = read(".github/workflows/release.yml");
+  const step = workflow.match(/run: (echo "IMAGE=.*)\n/);
+  assert.ok(step, "the workflow sets IMAGE in a run step");
+  const env = await Deno.makeTempFile();
+  try {
+    const run = new Deno.Command("bash", {
+      args: ["-c", step[1]!],
+      env: { OWNER: "KingTechNL", GITHUB_ENV: env },
+    });
+    assert.equal((await run.output()).code, 0);
+    assert.equal(await Deno.readTextFile(env), "IMAGE=ghcr.io/kingtechnl/kingtech-p1reader\n");
+  } finally {
+    await Deno.remove(env);
+  }
+  assert.match(workflow, /tags: \|\n\s+\$\{\{ env\.IMAGE \}\}:\$\{\{ github\.ref_name \}\}/);
+});
