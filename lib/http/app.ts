@@ -145,8 +145,9 @@ export function createApp(deps: AppDependencies): Hono {
   for (const output of deps.outputs ?? []) output.routes?.(app);
 
   app.get("/", (c) => {
-    // Browsers go to the dashboard; API clients keep getting the original's JSON.
-    if (c.req.header("accept")?.includes("text/html")) return c.redirect("/ui", 302);
+    // Browsers go to the dashboard; API clients keep getting the original's JSON. The target is
+    // relative so that behind a proxy's path prefix (`/p1/`) the browser lands on `/p1/ui`.
+    if (c.req.header("accept")?.includes("text/html")) return c.redirect("ui", 302);
     const latest = receiver.latest;
     return latest ? c.json(originalFlat(latest.telegram)) : c.body(null, 204);
   });

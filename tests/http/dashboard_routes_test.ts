@@ -13,7 +13,9 @@ Deno.test("GET / sends browsers to the dashboard and keeps giving API clients JS
     headers: { accept: "text/html,application/xhtml+xml,*/*;q=0.8" },
   });
   assert.equal(browser.status, 302);
-  assert.equal(browser.headers.get("location"), "/ui");
+  const location = browser.headers.get("location")!;
+  assert.equal(new URL(location, "http://x/").pathname, "/ui");
+  assert.equal(new URL(location, "http://x/p1/").pathname, "/p1/ui", "behind a path prefix");
   const curl = await app.request("/", { headers: { accept: "*/*" } });
   assert.equal(curl.status, 200);
   assert.equal((await curl.json()).electricityUsageLow, 12345.678);

@@ -22,11 +22,12 @@ const enabled = (() => {
 
 async function drive(
   server: RunningServer,
-  mode: "live" | "stale" | "hostile" | "usage",
+  mode: "live" | "stale" | "hostile" | "usage" | "prefixed",
+  url = server.url,
 ): Promise<Record<string, unknown>> {
   await Deno.mkdir(`${ROOT}dist`, { recursive: true });
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}tests/ui/drive_dashboard.ts`, server.url, mode, `${ROOT}dist`],
+    args: ["run", "-A", `${ROOT}tests/ui/drive_dashboard.ts`, url, mode, `${ROOT}dist`],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -75,6 +76,33 @@ Deno.test({
         assert.ok(Deno.statSync(`${ROOT}dist/${name}`).size > 10_000, `${name} for review`);
       }
     });
+  },
+});
+
+Deno.test({
+  name: "behind a reverse proxy's path prefix, / leads to the dashboard and it goes live",
+  ignore: !enabled,
+  async fn() {
+    const server = await startServer(["--source", "demo"]);
+    // The proxy a user puts in front (nginx `location /p1/ { proxy_pass http://reader/; }`):
+    // it strips the prefix and streams the answer, so the live stream passes too.
+    const proxy = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+      const { pathname, search } = new URL(request.url);
+      if (!pathname.startsWith("/p1/")) return new Response("not here", { status: 404 });
+      return fetch(server.url + pathname.slice("/p1".length) + search, {
+        headers: request.headers,
+        redirect: "manual", // the browser follows redirects, as behind nginx
+      });
+    });
+    try {
+      const seen = await drive(server, "prefixed", `http://127.0.0.1:${proxy.addr.port}/p1`);
+      assert.equal(seen.path, "/p1/ui");
+      assert.match(seen.power as string, /\d/);
+      assert.deepEqual(seen.errors, []);
+    } finally {
+      await proxy.shutdown();
+      await server.stop();
+    }
   },
 });
 

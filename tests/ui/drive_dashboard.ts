@@ -3,7 +3,7 @@
  * Run by `dashboard_test.ts` with `--allow-all`, which playwright-core needs (it probes /proc);
  * the rest of the test run keeps narrow permissions.
  *
- * Usage: drive_dashboard.ts URL live|stale|hostile|usage SCREENSHOT_DIR
+ * Usage: drive_dashboard.ts URL live|stale|hostile|usage|prefixed SCREENSHOT_DIR
  *
  * - live: a Dutch browser (`nl-NL`) at 1,280 px then 390 px: live power, charts, and the layout
  *   (axis labels that overlap, values that wrap); then an American one (`en-US`).
@@ -11,6 +11,8 @@
  * - hostile: a telegram whose texts are markup: what ran, and what the page shows.
  * - usage: the energy history's panel in a Dutch browser in Amsterdam: its rows, titles and bars,
  *   the titles of the other cards, and the layout at 1,280 px and at 390 px.
+ * - prefixed: URL is a reverse proxy's path prefix; where `URL/` lands, and whether the page goes
+ *   live through the proxy.
  */
 import { type Browser, chromium, type Page } from "playwright-core";
 
@@ -142,6 +144,14 @@ async function titles(page: Page): Promise<(string | null)[]> {
   );
 }
 
+async function prefixed(browser: Browser): Promise<Record<string, unknown>> {
+  const page = await browser.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${url}/`);
+  await waitForLive(page);
+  return { path: new URL(page.url()).pathname, power: await page.textContent("#power"), errors };
+}
+
 async function stale(browser: Browser): Promise<Record<string, unknown>> {
   const page = await browser.newPage();
   const errors = watchErrors(page);
@@ -244,6 +254,8 @@ try {
     ? await stale(browser)
     : mode === "usage"
     ? await usage(browser)
+    : mode === "prefixed"
+    ? await prefixed(browser)
     : await hostile(browser);
 } finally {
   await browser.close();
