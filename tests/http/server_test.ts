@@ -300,7 +300,13 @@ Deno.test({
     try {
       // Each held connection costs the service descriptors; 100 are more than 64 allow.
       for (let i = 0; i < 100; i++) {
-        conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+        try {
+          conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+        } catch (error) {
+          // The service may have run out and exited before all 100 were made: what is checked.
+          if (!(error instanceof Deno.errors.ConnectionRefused)) throw error;
+          break;
+        }
       }
       const { code } = await child.status;
       await reading;

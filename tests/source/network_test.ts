@@ -116,7 +116,12 @@ Deno.test("file replay as fast as possible reads a file larger than a read, loop
   const after = await openDescriptors();
   received.forEach((r, i) => assert.deepEqual(r.bytes, telegrams[i % telegrams.length], `#${i}`));
   assert.ok(![...after.values()].includes(path), "the file is closed once the replay stops");
-  assert.deepEqual([...after.keys()].filter((fd) => !before.has(fd)), []);
+  // Pipes and event fds come and go with the runtime's own work (child processes of the tests
+  // before, timers); a leak of the replay would be a file.
+  const opened = [...after].filter(([fd, target]) =>
+    !before.has(fd) && !/^(pipe|anon_inode):/.test(target)
+  );
+  assert.deepEqual(opened, []);
   await Deno.remove(dir, { recursive: true });
 });
 
