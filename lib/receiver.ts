@@ -469,6 +469,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     this.#telegramsThisConnection++;
     this.#lastError = undefined;
     this.#source.confirmSettings?.();
+    this.#source.telegramArrived?.();
     const received: ReceivedTelegram = { telegram, bytes: raw.bytes, receivedAt };
     this.#checkAcrossTelegrams(received);
     this.#latest = received;

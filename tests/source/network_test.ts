@@ -116,7 +116,11 @@ Deno.test("file replay as fast as possible reads a file larger than a read, loop
   const after = await openDescriptors();
   received.forEach((r, i) => assert.deepEqual(r.bytes, telegrams[i % telegrams.length], `#${i}`));
   assert.ok(![...after.values()].includes(path), "the file is closed once the replay stops");
-  assert.deepEqual([...after.keys()].filter((fd) => !before.has(fd)), []);
+  // The listing's own pipe to `find` may still be open in the parent when `find` looks.
+  const opened = [...after].filter(([fd, target]) =>
+    !before.has(fd) && !target.startsWith("pipe:")
+  );
+  assert.deepEqual(opened, []);
   await Deno.remove(dir, { recursive: true });
 });
 
