@@ -100,3 +100,54 @@ Deno.test("the service on a looping replay of garbage reads it about once a seco
   assert.equal(noTelegram(lines).length, 1, lines.join("\n"));
   await Deno.remove(dir, { recursive: true });
 });
+
+/** Runs a replay of `path` to its end; fails when it does not end. */
+async function replayToEnd(source: FileSource): Promise<{ receiver: P1Receiver; lines: string[] }> {
+  const { logger, lines } = memoryLogger();
+  const receiver = new P1Receiver({ source, logger, backoff: { initialMs: 10, maxMs: 10 } });
+  receiver.start();
+  await waitFor(() => receiver.state === "ended", "the replay to end", 5000);
+  await receiver.finished;
+  return { receiver, lines };
+}
+
+Deno.test("a directory given as the capture ends the replay with its error", async () => {
+  const dir = await Deno.makeTempDir();
+  for (const loop of [false, true]) {
+    const source = new FileSource({ path: dir, loop });
+    const { receiver, lines } = await replayToEnd(source);
+    const errors = lines.filter((line) => line.includes("ERROR"));
+    assert.equal(errors.length, 1, lines.join("\n"));
+    assert.match(errors[0]!, new RegExp(`Cannot read "${dir}": Is a directory`));
+    assert.equal(receiver.counters.reconnects, 0, "not opened again");
+    assert.match(receiver.counters.lastError ?? "", /Is a directory/);
+  }
+  const paced = new FileSource({ path: dir, intervalSeconds: 1, loop: true });
+  const { lines } = await replayToEnd(paced);
+  assert.ok(lines.some((line) => line.includes("Is a directory")), lines.join("\n"));
+  await Deno.remove(dir);
+});
+
+Deno.test("a FIFO that closes ends even a looping replay, with why it cannot start again", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/meter.fifo`;
+  const made = await new Deno.Command("mkfifo", { args: [path] }).output();
+  assert.ok(made.success, "mkfifo");
+  const { logger, lines } = memoryLogger();
+  const source = new FileSource({ path, loop: true });
+  const receiver = new P1Receiver({ source, logger, backoff: { initialMs: 10, maxMs: 10 } });
+  const received: ReceivedTelegram[] = [];
+  receiver.subscribe((t) => received.push(t));
+  receiver.start();
+  const writer = await Deno.open(path, { write: true });
+  await writer.write(DSMR5);
+  writer.close();
+  await waitFor(() => receiver.state === "ended", "the replay to end", 5000);
+  await receiver.finished;
+  assert.equal(received.length, 1);
+  assert.equal(receiver.counters.reconnects, 0, "not opened again");
+  const errors = lines.filter((line) => line.includes("ERROR"));
+  assert.equal(errors.length, 1, lines.join("\n"));
+  assert.match(errors[0]!, /Cannot read ".*meter\.fifo": .*Illegal seek/);
+  await Deno.remove(dir, { recursive: true });
+});
