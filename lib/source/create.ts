@@ -6,7 +6,6 @@
 
 import { splitCapture } from "../dsmr/dlms.ts";
 import { type FormatChoice, formatMode, FORMATS, type SerialSettings } from "../dsmr/formats.ts";
-import type { Logger } from "../log.ts";
 import { DemoSource } from "./demo.ts";
 import { FileSource, StdinSource } from "./file.ts";
 import { SerialSource } from "./serial.ts";
@@ -37,7 +36,7 @@ export interface CreateSourceOptions {
   /** Whether encrypted frames are read: a paced replay then sends a frame at a time. */
   decrypting?: boolean;
   /** Where a source says what the receiver does not see (a looping replay without telegrams). */
-  logger?: Logger;
+  warn?: (message: string) => void;
 }
 
 /**
@@ -80,7 +79,7 @@ export function createSource(spec: SourceSpec, options: CreateSourceOptions = {}
         intervalSeconds: options.replayIntervalSeconds ?? 0,
         loop: options.replayLoop ?? false,
         ...(options.decrypting ? { split: splitCapture } : {}),
-        ...(options.logger ? { logger: options.logger } : {}),
+        ...(options.warn ? { warn: options.warn } : {}),
       });
     case "stdin":
       return new StdinSource();

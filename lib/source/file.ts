@@ -8,7 +8,6 @@
  * @module
  */
 
-import { type Logger, SILENT } from "../log.ts";
 import { type ByteSource, type ByteStream, sleep, SourceError } from "./source.ts";
 
 /** Options for {@linkcode FileSource}. */
@@ -31,7 +30,7 @@ export interface FileSourceOptions {
    */
   split?: (bytes: Uint8Array) => Uint8Array[];
   /** Where a looping replay says that a pass through the file gave no telegram. @default {silent} */
-  logger?: Logger;
+  warn?: (message: string) => void;
 }
 
 const SLASH = 0x2f;
@@ -88,7 +87,7 @@ class Passes {
   #telegrams = 0;
   #warned = false;
 
-  constructor(readonly path: string, readonly logger: Logger) {}
+  constructor(readonly path: string, readonly warn: (message: string) => void) {}
 
   /** A pass begins (the first, at open). */
   begin(): void {
@@ -105,7 +104,7 @@ class Passes {
   async next(signal: AbortSignal): Promise<void> {
     if (this.#telegrams === 0) {
       if (!this.#warned) {
-        this.logger.warn(
+        this.warn(
           `file ${this.path} holds no valid telegram: the looping replay reads it again every ` +
             `${EMPTY_PASS_PAUSE_MS / 1000} s until it does`,
         );
@@ -127,7 +126,7 @@ export class FileSource implements ByteSource {
   /** Makes the source; the file is read on {@linkcode FileSource.open}. */
   constructor(options: FileSourceOptions) {
     this.#options = options;
-    this.#passes = new Passes(options.path, options.logger ?? SILENT);
+    this.#passes = new Passes(options.path, options.warn ?? (() => {}));
   }
 
   /** Passes through the file begun since the source was made (a looping replay begins many). */

@@ -36,7 +36,12 @@ for (const intervalSeconds of [0, 0.001]) {
     const bytes = garbage();
     await Deno.writeFile(path, bytes);
     const { logger, lines } = memoryLogger();
-    const source = new FileSource({ path, loop: true, intervalSeconds, logger });
+    const source = new FileSource({
+      path,
+      loop: true,
+      intervalSeconds,
+      warn: (message) => logger.warn(message),
+    });
     const receiver = new P1Receiver({ source, logger });
     const started = performance.now();
     receiver.start();
@@ -57,7 +62,7 @@ Deno.test("a looping replay of an empty file waits for telegrams without spinnin
   const path = `${dir}/empty.txt`;
   await Deno.writeFile(path, new Uint8Array());
   const { logger, lines } = memoryLogger();
-  const source = new FileSource({ path, loop: true, logger });
+  const source = new FileSource({ path, loop: true, warn: (message) => logger.warn(message) });
   const receiver = new P1Receiver({ source, logger });
   const received: ReceivedTelegram[] = [];
   receiver.subscribe((t) => received.push(t));
