@@ -14,6 +14,11 @@
  *   meter with another equipment id (a replaced meter), is at a new level: it is taken, the counter
  *   follows it (Prometheus's `rate()` and `increase()` treat a fall as a reset) and the history
  *   starts a new segment. Telegrams that alternate between two ids never make a new level.
+ * - a telegram whose CRC was checked and valid (DSMR 4 and 5) cannot carry a garbled equipment id:
+ *   when it names another meter than the register's, that is a replaced meter, and its value is
+ *   taken at once as the new level. Only an id the register never had is: a meter that was replaced
+ *   does not come back, so telegrams alternating between two ids make one new level at most, at the
+ *   first switch, and the old id's telegrams are glitches from then on.
  * - the first value of a register (after a start) has nothing to be judged by: it is taken, and
  *   until a telegram follows it, those telegrams in a row replace it without the wait (a garbled
  *   first telegram costs three telegrams, not a quarter of an hour).
@@ -155,7 +160,8 @@ export function meterRegisters(t: Telegram): RegisterReading[] {
 /** What happened to a register at a telegram. */
 export type RegisterEvent =
   | { kind: "fell" | "rose"; key: string; from: number; to: number; elapsedMs: number }
-  | { kind: "new level"; key: string; from: number; to: number; reason: string };
+  | { kind: "new level"; key: string; from: number; to: number; reason: string }
+  | { kind: "new meter"; key: string; from: number; to: number; owner: string };
 
 /** A number of milliseconds as a log line says it: `10 s`, `15 min`, `3 h`. */
 function span(ms: number): string {
@@ -173,6 +179,11 @@ function span(ms: number): string {
  */
 export function describeRegisterEvent(event: RegisterEvent, telegram: Telegram): string {
   const what = `meter register ${event.key}`;
+  if (event.kind === "new meter") {
+    return `${what} went from ${event.from} to ${event.to} with another meter, ${event.owner} ` +
+      "(the telegram's CRC was valid): taken at once as a new level; /metrics counts a reset, the " +
+      "history starts a new segment";
+  }
   if (event.kind === "new level") {
     return `${what} went from ${event.from} to ${event.to} and stayed there (${event.reason}): ` +
       "taken as a new level; /metrics counts a reset, the history starts a new segment";
@@ -221,6 +232,8 @@ interface RegisterState {
   since: Step;
   /** Whether a telegram followed the value taken (the first value is taken on trust). */
   confirmed: boolean;
+  /** The equipment ids the register had before `owner`: a replaced meter does not come back. */
+  retired: ReadonlySet<string>;
   /**
    * Telegrams in a row off the value taken, each following the one before (a new level, if it
    * lasts): the first and the last, how many, and whether all came from another meter.
@@ -282,8 +295,11 @@ export class RegisterWatch {
    */
   observe(t: Telegram, receivedAt: number): RegisterVerdict {
     const meterTime = t.timestamp?.epochMs ?? receivedAt;
+    // A valid CRC vouches for the equipment id: another one is another meter.
+    const idVouched = t.checksum.valid === true;
     const events: RegisterEvent[] = [];
     const following: [RegisterState | undefined, RegisterReading, Step][] = [];
+    const newMeters: [RegisterState, RegisterReading, Step][] = [];
     let glitch = false;
     for (const reading of meterRegisters(t)) {
       const capturedAt = reading.capturedAt ?? undefined;
@@ -293,15 +309,24 @@ export class RegisterWatch {
       const from = reading.capturedAt === null ? state?.since : state?.taken;
       const verdict = state && from ? judge(from, step, reading.unit) : "follows";
       if (!state || !from || verdict === "follows") following.push([state, reading, step]);
-      else if (this.#offTrack(state, reading, step, elapsed(from, step), verdict, events)) {
+      else if (idVouched && this.#isNewMeter(state, reading)) {
+        newMeters.push([state, reading, step]);
+      } else if (this.#offTrack(state, reading, step, elapsed(from, step), verdict, events)) {
         glitch = true;
+      }
+    }
+    // A new meter is taken at once, but not from a telegram that is doubtful for another register.
+    if (!glitch) {
+      for (const [state, reading, step] of newMeters) {
+        this.#takeNewMeter(state, reading, step, events);
       }
     }
     // A register on its track ends its run off it, but takes nothing from a doubtful telegram.
     for (const [state, { key, owner }, step] of following) {
       if (!state) {
         if (!glitch) {
-          this.#registers.set(key, { owner, taken: step, since: step, confirmed: false });
+          const retired = new Set<string>();
+          this.#registers.set(key, { owner, taken: step, since: step, confirmed: false, retired });
         }
         continue;
       }
@@ -309,10 +334,34 @@ export class RegisterWatch {
       if (glitch) continue;
       if (step.value !== state.taken.value) state.since = step;
       state.taken = step;
-      state.owner = owner ?? state.owner;
+      if (owner !== undefined && owner !== state.owner) {
+        state.retired = retire(state);
+        state.owner = owner;
+      }
       state.confirmed = true;
     }
     return { glitch, events };
+  }
+
+  /**
+   * Whether a reading comes from another meter, one the register never had (the caller knows that
+   * the telegram's CRC vouches for its equipment id).
+   */
+  #isNewMeter(state: RegisterState, { owner }: RegisterReading): boolean {
+    return owner !== undefined && state.owner !== undefined && owner !== state.owner &&
+      !state.retired.has(owner);
+  }
+
+  /** Takes a new meter's reading off its register's track at once, as its new level. */
+  #takeNewMeter(
+    state: RegisterState,
+    { key, value, owner }: RegisterReading,
+    step: Step,
+    events: RegisterEvent[],
+  ): void {
+    events.push({ kind: "new meter", key, from: state.taken.value, to: value, owner: owner! });
+    const retired = retire(state);
+    this.#registers.set(key, { owner, taken: step, since: step, confirmed: true, retired });
   }
 
   /**
@@ -350,8 +399,15 @@ export class RegisterWatch {
       : undefined;
     if (run.telegrams < RESET_AFTER_TELEGRAMS || reason === undefined) return true;
     events.push({ kind: "new level", key, from: state.taken.value, to: value, reason });
-    const taken = { owner: owner ?? state.owner, taken: step, since: step, confirmed: true };
-    this.#registers.set(key, taken);
+    const next = owner ?? state.owner;
+    const retired = next === state.owner ? state.retired : retire(state);
+    this.#registers.set(key, { owner: next, taken: step, since: step, confirmed: true, retired });
     return false;
   }
+}
+
+/** The ids a register has had before, with its current owner's added (it is being replaced). */
+function retire(state: RegisterState): ReadonlySet<string> {
+  if (state.owner === undefined) return state.retired;
+  return new Set([...state.retired, state.owner]);
 }

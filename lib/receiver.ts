@@ -408,6 +408,9 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
         this.#setState("ended");
         return;
       }
+      // A replay that failed (EIO, a directory, a pipe that cannot start again) would fail the same
+      // way again: it ends with its error logged, instead of reopening the file for ever.
+      if (ending === "error" && !this.#source.endless) break;
       this.#scanner.reset();
       if (signal.aborted) break;
       const reason = this.#reopenReason;
@@ -469,6 +472,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     this.#telegramsThisConnection++;
     this.#lastError = undefined;
     this.#source.confirmSettings?.();
+    this.#source.telegramArrived?.();
     const received: ReceivedTelegram = { telegram, bytes: raw.bytes, receivedAt };
     this.#checkAcrossTelegrams(received);
     this.#latest = received;

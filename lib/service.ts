@@ -64,6 +64,7 @@ function receiverFor(config: Config, logger: Logger): P1Receiver {
     replayIntervalSeconds: config.replayIntervalSeconds,
     replayLoop: config.replayLoop,
     decrypting: config.decryption !== undefined,
+    warn: (message) => logger.warn(message),
   });
   return new P1Receiver({
     source,

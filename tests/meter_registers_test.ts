@@ -150,31 +150,105 @@ Deno.test("RegisterWatch never takes values that do not follow each other for a 
   assert.deepEqual(events.map((e) => e.kind), ["fell", "rose", "fell", "rose", "fell"]);
 });
 
-Deno.test("RegisterWatch takes three telegrams in a row from another meter for a new meter", () => {
-  const [a, b] = ["4530303030303030303030303030303031", "4530303030303030303030303030303032"];
-  const { events, exported } = follow(new RegisterWatch(), [
-    [parse(importT1("011080.001", a)), 0],
-    [parse(importT1("000000.100", b)), 1000],
-    [parse(importT1("000000.100", b)), 2000],
-    [parse(importT1("000000.101", b)), 3000],
-    [parse(importT1("000000.102", b)), 4000],
-  ]);
+/** A DSMR 2.2 telegram (no CRC: its equipment id may be garbled) with import t1 at `kwh`. */
+function uncheckedImportT1(kwh: string, equipment: string): Telegram {
+  const text =
+    `/ISK5\\2ME382-1003\r\n\r\n0-0:96.1.1(${equipment})\r\n1-0:1.8.1(${kwh}*kWh)\r\n!\r\n`;
+  return parseTelegram(new FrameScanner().push(new TextEncoder().encode(text))[0]!, {
+    format: "dsmr22",
+  });
+}
+
+const [METER_A, METER_B] = [
+  "4530303030303030303030303030303031",
+  "4530303030303030303030303030303032",
+];
+
+Deno.test("RegisterWatch takes three telegrams in a row from another meter without CRC for a new meter", () => {
+  const steps: [Telegram, number][] = [
+    [uncheckedImportT1("011080.001", METER_A), 0],
+    [uncheckedImportT1("000000.100", METER_B), 1000],
+    [uncheckedImportT1("000000.100", METER_B), 2000],
+    [uncheckedImportT1("000000.101", METER_B), 3000],
+    [uncheckedImportT1("000000.102", METER_B), 4000],
+  ];
+  assert.equal(steps[1]![0].checksum.valid, null, "no CRC to check");
+  const { events, exported, glitches } = follow(new RegisterWatch(), steps);
   assert.deepEqual(exported, [11080.001, 11080.001, 11080.001, 0.101, 0.102]);
+  assert.deepEqual(glitches, [false, true, true, false, false]);
   assert.deepEqual(events.map((e) => e.kind), ["fell", "new level"]);
   assert.equal((events[1] as { reason: string }).reason, "another meter, E0000000000000002");
 });
 
-Deno.test("RegisterWatch never takes a new level from telegrams that alternate between two meters", () => {
-  const [a, b] = ["4530303030303030303030303030303031", "4530303030303030303030303030303032"];
+Deno.test("RegisterWatch takes a new meter at once when the telegram's valid CRC vouches for its id", () => {
+  const steps: [Telegram, number][] = [
+    [parse(importT1("011080.001", METER_A)), 0],
+    [parse(importT1("000000.100", METER_B)), 1000],
+    [parse(importT1("000000.101", METER_B)), 2000],
+  ];
+  assert.equal(steps[1]![0].checksum.valid, true);
+  const { events, exported, glitches } = follow(new RegisterWatch(), steps);
+  assert.deepEqual(exported, [11080.001, 0.1, 0.101]);
+  assert.deepEqual(glitches, [false, false, false]);
+  assert.deepEqual(events, [{
+    kind: "new meter",
+    key: "energy.import.t1",
+    from: 11080.001,
+    to: 0.1,
+    owner: "E0000000000000002",
+  }]);
+});
+
+Deno.test("RegisterWatch keeps a falling register under the same id a glitch, however valid its CRC", () => {
+  const steps: [Telegram, number][] = ["011080.001", "000000.100", "000000.101"].map((
+    kwh,
+    i,
+  ) => [parse(importT1(kwh, METER_A)), i * 1000]);
+  const { events, exported, glitches } = follow(new RegisterWatch(), steps);
+  assert.deepEqual(exported, [11080.001, 11080.001, 11080.001]);
+  assert.deepEqual(glitches, [false, true, true]);
+  assert.deepEqual(events.map((e) => e.kind), ["fell"]);
+});
+
+Deno.test("RegisterWatch never takes a new level from telegrams without CRC that alternate between two meters", () => {
   const { events, exported } = follow(
     new RegisterWatch(),
     Array.from({ length: 8 }, (_, i): [Telegram, number] => [
-      parse(i % 2 === 0 ? importT1("011080.001", a) : importT1("000000.100", b)),
+      i % 2 === 0
+        ? uncheckedImportT1("011080.001", METER_A)
+        : uncheckedImportT1("000000.100", METER_B),
       i * 1000,
     ]),
   );
   assert.deepEqual(new Set(exported), new Set([11080.001]));
   assert.deepEqual(events.map((e) => e.kind), ["fell", "fell", "fell", "fell"]);
+});
+
+Deno.test("RegisterWatch takes one new meter at most from CRC-valid telegrams that alternate between two ids", () => {
+  const { events, exported, glitches } = follow(
+    new RegisterWatch(),
+    Array.from({ length: 8 }, (_, i): [Telegram, number] => [
+      parse(i % 2 === 0 ? importT1("011080.001", METER_A) : importT1("000000.100", METER_B)),
+      i * 1000,
+    ]),
+  );
+  // The first switch is a replaced meter; a replaced meter does not come back, so A is no new one.
+  assert.deepEqual(exported, [11080.001, ...Array(7).fill(0.1)]);
+  assert.deepEqual(glitches, [false, false, true, false, true, false, true, false]);
+  assert.deepEqual(events.map((e) => e.kind), ["new meter", "rose", "rose", "rose"]);
+});
+
+Deno.test("RegisterWatch takes a replaced meter's id back only by the three-telegram rule", () => {
+  const steps: [Telegram, number][] = [
+    [parse(importT1("011080.001", METER_A)), 0],
+    [parse(importT1("000000.100", METER_B)), 1000],
+    [parse(importT1("011080.002", METER_A)), 2000],
+    [parse(importT1("011080.003", METER_A)), 3000],
+    [parse(importT1("011080.004", METER_A)), 4000],
+  ];
+  const { events, exported } = follow(new RegisterWatch(), steps);
+  assert.deepEqual(exported, [11080.001, 0.1, 0.1, 0.1, 11080.004]);
+  assert.deepEqual(events.map((e) => e.kind), ["new meter", "rose", "new level"]);
 });
 
 Deno.test("RegisterWatch never takes a value that is no finite number", () => {

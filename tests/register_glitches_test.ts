@@ -15,6 +15,8 @@ import { havePromtool, promtoolResets } from "./support/service.ts";
 const T0 = Date.UTC(2025, 0, 10, 10, 0, 5);
 const DAY = "2025-01-10";
 const ID = "E0000000000000001";
+/** Another meter's equipment id as a DSMR 3.0 telegram writes it: hex of `E0000000000000002`. */
+const HEX_B = "4530303030303030303030303030303032";
 const T1 = 'p1_energy_imported_joules_total{tariff="1"}';
 const KWH = 3_600_000;
 const enabled = havePromtool() || Deno.env.get("CI") !== undefined;
@@ -218,7 +220,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a new meter with another equipment id is taken after 3 telegrams, as a new meter",
+  name: "a new meter with another equipment id and valid CRCs is taken at its first telegram",
   ...RESOURCES,
 }, async () => {
   // Replaced at 10:01:25, in the minute of the old meter's last telegram (10:01:15).
@@ -232,16 +234,42 @@ Deno.test({
   const run = await serve(meter.map(telegramText));
   const { code, output } = await promtoolResets(run.series, { [T1]: 1 });
   assert.equal(code, 0, output);
-  const counter = run.series.get(T1)!;
-  assert.deepEqual(counter.slice(8, 10), [0, 0].map(() => joules(meter[7]!.importT1)));
-  assert.deepEqual(counter.slice(10), meter.slice(10).map((s) => joules(s.importT1)));
+  assert.deepEqual(run.series.get(T1), meter.map((s) => joules(s.importT1)), "follows at once");
+  assert.equal(run.status.counters.registerGlitches, 0, "none of its telegrams is a glitch");
+  assert.equal(run.series.get("p1_meter_register_glitches_total")?.at(-1), 0);
   assert.deepEqual(
     run.usage.gaps.map((g) => [g.reason, g.equipmentId, Date.parse(g.from), Date.parse(g.to)]),
-    [["meter replaced", "E0000000000000002", meter[7]!.time, meter[10]!.time]],
+    [["meter replaced", "E0000000000000002", meter[7]!.time, meter[8]!.time]],
   );
   near(
     run.usage.total.import?.t1,
-    (meter[7]!.importT1 - meter[0]!.importT1) + (meter[19]!.importT1 - meter[10]!.importT1),
-    "both meters, each its own register difference",
+    (meter[7]!.importT1 - meter[0]!.importT1) + (meter[19]!.importT1 - meter[8]!.importT1),
+    "both meters, each its own register difference from its first telegram",
   );
+  assert.match(
+    run.log,
+    /WARN.*energy\.import\.t1 went from 1000\.07 to 0\.1 with another meter, E0000000000000002 \(the telegram's CRC was valid\): taken at once/,
+  );
+});
+
+Deno.test({
+  name: "a new meter with another equipment id and no CRC (DSMR 3.0) is taken after 3 telegrams",
+  ...RESOURCES,
+}, async () => {
+  const kwh = Array.from(
+    { length: 20 },
+    (_, i) => i < 8 ? 1000.5 + i * 0.01 : 0.1 + (i - 8) * 0.01,
+  );
+  const text = (value: number) => value.toFixed(3).padStart(9, "0");
+  const sent = kwh.map((value, i) => {
+    const telegram = dsmr30(text(value));
+    return i < 8 ? telegram : telegram.replace(/0-0:96\.1\.1\(\w+\)/, `0-0:96.1.1(${HEX_B})`);
+  });
+  const run = await serve(sent, dutchDate(Date.now()));
+  const { code, output } = await promtoolResets(run.series, { [T1]: 1 });
+  assert.equal(code, 0, output);
+  const counter = run.series.get(T1)!;
+  assert.deepEqual(counter.slice(8, 10), [joules(kwh[7]!), joules(kwh[7]!)], "held for 2");
+  assert.deepEqual(counter.slice(10), kwh.slice(10).map(joules));
+  assert.equal(run.status.counters.registerGlitches, 2);
 });

@@ -77,7 +77,8 @@ export const METER_OPTIONS = optionGroup({
     name: "replay-loop",
     env: "P1READER_REPLAY_LOOP",
     switch: true,
-    help: "for file: sources, start again at the end",
+    help:
+      "for file: sources, start again at the end (a second later after a pass that gave no valid telegram)",
     read: boolean,
   },
   staleAfterMs: {

@@ -35,6 +35,8 @@ export interface CreateSourceOptions {
   demoIntervalMs?: number;
   /** Whether encrypted frames are read: a paced replay then sends a frame at a time. */
   decrypting?: boolean;
+  /** Where a source says what the receiver does not see (a looping replay without telegrams). */
+  warn?: (message: string) => void;
 }
 
 /**
@@ -77,6 +79,7 @@ export function createSource(spec: SourceSpec, options: CreateSourceOptions = {}
         intervalSeconds: options.replayIntervalSeconds ?? 0,
         loop: options.replayLoop ?? false,
         ...(options.decrypting ? { split: splitCapture } : {}),
+        ...(options.warn ? { warn: options.warn } : {}),
       });
     case "stdin":
       return new StdinSource();

@@ -29,6 +29,8 @@ export interface FileSourceOptions {
    * @default {before each `/`, a telegram at a time}
    */
   split?: (bytes: Uint8Array) => Uint8Array[];
+  /** Where a looping replay says that a pass through the file gave no telegram. @default {silent} */
+  warn?: (message: string) => void;
 }
 
 const SLASH = 0x2f;
@@ -38,6 +40,11 @@ const CHUNK = 64 * 1024;
  * otherwise resolve at once, and the parser would run without pause, deaf to HTTP and to SIGTERM.
  */
 const YIELD_EVERY_MS = 5;
+/**
+ * A looping replay waits this long after a pass through the file that gave no valid telegram (an
+ * empty file, garbage, the wrong format): starting again at once would spin a CPU for ever.
+ */
+export const EMPTY_PASS_PAUSE_MS = 1000;
 
 /** Splits a capture before each `/`, so that a paced replay sends one telegram at a time. */
 function splitAtTelegrams(bytes: Uint8Array): Uint8Array[] {
@@ -63,8 +70,50 @@ class Breather {
 }
 
 function readError(path: string, error: unknown): SourceError {
-  const code = error instanceof Deno.errors.NotFound ? "ENOENT" : "OTHER";
-  return new SourceError(`Cannot read "${path}": ${(error as Error).message}`, code);
+  const code = (error as { code?: unknown }).code;
+  return new SourceError(
+    `Cannot read "${path}": ${(error as Error).message}`,
+    typeof code === "string" ? code : "OTHER",
+  );
+}
+
+/**
+ * The passes of a looping replay through its file: how many began, and whether the receiver saw a
+ * telegram in the current one. A pass without one makes the next wait.
+ */
+class Passes {
+  /** Passes begun, the first included. */
+  count = 0;
+  #telegrams = 0;
+  #warned = false;
+
+  constructor(readonly path: string, readonly warn: (message: string) => void) {}
+
+  /** A pass begins (the first, at open). */
+  begin(): void {
+    this.count++;
+    this.#telegrams = 0;
+  }
+
+  /** The receiver took a telegram from the bytes of this pass. */
+  telegramArrived(): void {
+    this.#telegrams++;
+  }
+
+  /** The pass reached the end of the file: waits first when it gave no telegram, then begins the next. */
+  async next(signal: AbortSignal): Promise<void> {
+    if (this.#telegrams === 0) {
+      if (!this.#warned) {
+        this.warn(
+          `file ${this.path} holds no valid telegram: the looping replay reads it again every ` +
+            `${EMPTY_PASS_PAUSE_MS / 1000} s until it does`,
+        );
+        this.#warned = true;
+      }
+      await sleep(EMPTY_PASS_PAUSE_MS, signal);
+    }
+    this.begin();
+  }
 }
 
 /** A capture file as a {@linkcode ByteSource}. */
@@ -72,10 +121,22 @@ export class FileSource implements ByteSource {
   /** A replay ends at the end of the file (unless it loops). */
   readonly endless = false;
   readonly #options: FileSourceOptions;
+  readonly #passes: Passes;
 
   /** Makes the source; the file is read on {@linkcode FileSource.open}. */
   constructor(options: FileSourceOptions) {
     this.#options = options;
+    this.#passes = new Passes(options.path, options.warn ?? (() => {}));
+  }
+
+  /** Passes through the file begun since the source was made (a looping replay begins many). */
+  get passes(): number {
+    return this.#passes.count;
+  }
+
+  /** A valid telegram came from the bytes read: the pass goes on at once to the next. */
+  telegramArrived(): void {
+    this.#passes.telegramArrived();
   }
 
   /** For example `file capture.txt (every 1 s, looping)`. */
@@ -88,12 +149,16 @@ export class FileSource implements ByteSource {
   /** Opens the file and starts the replay. */
   async open(): Promise<ByteStream> {
     const { path, intervalSeconds = 0, loop = false } = this.#options;
+    const passes = loop ? this.#passes : undefined;
     if (intervalSeconds <= 0) {
+      let file: Deno.FsFile;
       try {
-        return new ChunkStream(await Deno.open(path), path, loop);
+        file = await Deno.open(path);
       } catch (error) {
         throw readError(path, error);
       }
+      this.#passes.begin();
+      return new ChunkStream(file, path, passes);
     }
     let bytes: Uint8Array;
     try {
@@ -102,7 +167,8 @@ export class FileSource implements ByteSource {
       throw readError(path, error);
     }
     const split = this.#options.split ?? splitAtTelegrams;
-    return new ReplayStream(split(bytes), intervalSeconds * 1000, loop);
+    this.#passes.begin();
+    return new ReplayStream(split(bytes), intervalSeconds * 1000, passes);
   }
 }
 
@@ -111,16 +177,15 @@ class ChunkStream implements ByteStream {
   readonly warnings: readonly string[] = [];
   readonly #file: Deno.FsFile;
   readonly #path: string;
-  readonly #loop: boolean;
+  /** The passes of a looping replay; `undefined` for a replay that ends at the end of the file. */
+  readonly #passes: Passes | undefined;
   readonly #closing = new AbortController();
   readonly #breather = new Breather();
-  /** Bytes read since the file was last started from its beginning. */
-  #bytesThisPass = 0;
 
-  constructor(file: Deno.FsFile, path: string, loop: boolean) {
+  constructor(file: Deno.FsFile, path: string, passes: Passes | undefined) {
     this.#file = file;
     this.#path = path;
-    this.#loop = loop;
+    this.#passes = passes;
   }
 
   async read(): Promise<Uint8Array | null> {
@@ -129,17 +194,17 @@ class ChunkStream implements ByteStream {
     const chunk = new Uint8Array(CHUNK);
     try {
       let count = await this.#file.read(chunk);
-      // An empty file loops to nothing: it ends instead of spinning.
-      if (count === null && this.#loop && this.#bytesThisPass > 0) {
+      if (count === null && this.#passes) {
+        await this.#passes.next(this.#closing.signal);
+        if (this.#closing.signal.aborted) return null;
         await this.#file.seek(0, Deno.SeekMode.Start);
-        this.#bytesThisPass = 0;
-        count = await this.#file.read(chunk);
+        // An empty file gives an empty chunk: the next read ends this pass too, after the pause.
+        count = (await this.#file.read(chunk)) ?? 0;
       }
       if (count === null) {
         await this.close();
         return null;
       }
-      this.#bytesThisPass += count;
       return chunk.subarray(0, count);
     } catch (error) {
       if (this.#closing.signal.aborted) return null; // closed while a read was under way
@@ -161,22 +226,26 @@ class ReplayStream implements ByteStream {
   readonly warnings: readonly string[] = [];
   readonly #pieces: Uint8Array[];
   readonly #intervalMs: number;
-  readonly #loop: boolean;
+  /** The passes of a looping replay; `undefined` for a replay that ends at the end of the file. */
+  readonly #passes: Passes | undefined;
   readonly #closing = new AbortController();
   #next = 0;
   #started = false;
 
-  constructor(pieces: Uint8Array[], intervalMs: number, loop: boolean) {
+  constructor(pieces: Uint8Array[], intervalMs: number, passes: Passes | undefined) {
     this.#pieces = pieces;
     this.#intervalMs = intervalMs;
-    this.#loop = loop;
+    this.#passes = passes;
   }
 
   async read(): Promise<Uint8Array | null> {
-    if (this.#closing.signal.aborted || this.#pieces.length === 0) return null;
+    if (this.#closing.signal.aborted) return null;
     if (this.#next === this.#pieces.length) {
-      if (!this.#loop) return null;
+      if (!this.#passes) return null;
+      await this.#passes.next(this.#closing.signal);
       this.#next = 0;
+      // An empty file: nothing to send in this pass either.
+      if (this.#pieces.length === 0) return this.#closing.signal.aborted ? null : new Uint8Array(0);
     }
     // Paced: a pause before every telegram but the very first, also when a loop starts over.
     if (this.#started) await sleep(this.#intervalMs, this.#closing.signal);

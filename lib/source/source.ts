@@ -34,6 +34,11 @@ export interface ByteSource {
   nextSettings?(): string | undefined;
   /** Keeps the current line settings from now on (a valid telegram arrived). */
   confirmSettings?(): void;
+  /**
+   * A valid telegram came from the bytes read (a looping file replay pauses after a pass through
+   * the file without one).
+   */
+  telegramArrived?(): void;
 }
 
 /** Why a source failed, with a machine-readable code and, where it helps, how to fix it. */

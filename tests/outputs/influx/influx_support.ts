@@ -74,8 +74,9 @@ function captureFiles(): Uint8Array[] {
 /**
  * Builds a capture and reads it with a receiver as the service will. Each file comes four times in
  * a row: from one meter to the next, the receiver leaves out the telegram where the meter's clock
- * jumps and the next two, whose registers are off the previous meter's, and takes the fourth as a
- * new meter (one that shares its equipment id with the meter before, or has none, stays out).
+ * jumps, and takes the next as a new meter when its valid CRC vouches for its new equipment id;
+ * without a CRC, it leaves out two more, whose registers are off the previous meter's, and takes the
+ * fourth (one that shares its equipment id with the meter before, or has none, stays out).
  * Telegrams without a timestamp are left out of the capture (their time is the moment they arrive,
  * which a test cannot know).
  *
