@@ -20,7 +20,7 @@ import { checkFormat } from "./dsmr/format_check.ts";
 import type { Telegram } from "./dsmr/model.ts";
 import { parseTelegram } from "./dsmr/parse.ts";
 import { type Logger, SILENT } from "./log.ts";
-import { MeterClock } from "./meter_clock.ts";
+import { CLOCK_JUMP_MS, MeterClock } from "./meter_clock.ts";
 import { MeterInterval } from "./meter_interval.ts";
 import { describeRegisterEvent, RegisterWatch } from "./meter_registers.ts";
 import { type ByteSource, type ByteStream, sleep, SourceError } from "./source/source.ts";
@@ -177,8 +177,10 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   readonly #listeners = new Set<Listener<ReceivedTelegram>>();
   readonly #stateListeners = new Set<Listener<ReceiverState>>();
   readonly #stopping = new AbortController();
-  readonly #clock: MeterClock;
-  readonly #registers = new RegisterWatch();
+  #clock: MeterClock;
+  #registers = new RegisterWatch();
+  /** The meter time of the last trusted telegram (see `#checkAcrossTelegrams`). */
+  #replayTime = -Infinity;
   readonly #interval = new MeterInterval();
   readonly #meterWarned = new Set<string>();
   #state: ReceiverState = "idle";
@@ -505,13 +507,23 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   #checkAcrossTelegrams(received: ReceivedTelegram): void {
     const { telegram, receivedAt } = received;
     this.#interval.observe(receivedAt);
-    const jump = this.#clock.check(telegram.timestamp?.epochMs ?? receivedAt, receivedAt);
+    const meterTime = telegram.timestamp?.epochMs ?? receivedAt;
+    // A replay whose time goes back is captures joined in any order (`cat march.txt january.txt`):
+    // the next one starts there, judged afresh as if replayed alone (its registers, lower than the
+    // last ones, are no glitch).
+    if (!this.#source.endless && meterTime < this.#replayTime - CLOCK_JUMP_MS) {
+      this.#clock = new MeterClock({ replay: true });
+      this.#registers = new RegisterWatch();
+    }
+    const jump = this.#clock.check(meterTime, receivedAt);
     if (jump !== undefined) {
       received.implausible = "clock jump";
       this.#counters.clockJumps++;
       this.#warnOnce("clock", `${jump}: telegram left out of the history and pushes`);
       return;
     }
+    // Only a time the clock trusts (not a garbled one) is where the next capture is judged from.
+    this.#replayTime = meterTime;
     const { glitch, events } = this.#registers.observe(telegram, receivedAt);
     for (const event of events) {
       this.#warnOnce(`${event.kind} ${event.key}`, describeRegisterEvent(event, telegram));

@@ -23,8 +23,9 @@ export const IMPORT_USAGE = `Usage: p1reader import [options] CAPTURE|-
 
 Loads every telegram of a capture into the history database (--data-dir, --history-db), as the
 service would have kept it while reading them. Captures may come in any order: an older one fills
-in before the history, one of a time the reader was down fills that gap. Readings the database
-already has are skipped, so importing twice counts nothing twice; the service may run meanwhile.
+in before the history, one of a time the reader was down fills that gap; so may captures joined
+into one file. Readings the database already has are skipped, so importing twice counts nothing
+twice; the service may run meanwhile.
 The format is recognised from the telegrams unless --format names it; every option of the service
 is accepted (--decryption-key for Smarty captures, --price-* are not needed here).
 
@@ -142,9 +143,7 @@ export async function runImport(
     `${counters.telegramsOk} telegrams loaded into ${stats.database} ` +
       `(${stats.minutesWritten} new minutes; ${counters.crcErrors} CRC errors, ` +
       `${counters.parseErrors} unparsable telegrams skipped` +
-      (stats.lateTelegrams > 0
-        ? `; ${stats.lateTelegrams} out of time order or ahead of now`
-        : "") +
+      (stats.lateTelegrams > 0 ? `; ${stats.lateTelegrams} ahead of now` : "") +
       ")\n" +
       (stats.lastError ? `the last write failed: ${stats.lastError.message}\n` : ""),
   );

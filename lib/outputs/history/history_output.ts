@@ -66,8 +66,8 @@ export interface HistoryStats {
   /** Telegrams taken in. */
   telegrams: number;
   /**
-   * Telegrams ignored because their meter time went back before the minute being gathered (or, in
-   * an import, lay ahead of the host's clock).
+   * Telegrams ignored because their meter time went back before the minute being gathered (in an
+   * import, where a time that goes back starts a new run, those that lay ahead of the host's clock).
    */
   lateTelegrams: number;
   /** Minute rows written. */
@@ -350,6 +350,12 @@ export class HistoryOutput implements Output<HistoryStats> {
     }
     if (isFormatId(facts.format)) this.#zone = FORMATS[facts.format].zone;
     this.#stats.telegrams++;
+    // Captures joined in any order (`cat march.txt january.txt`): where the time goes back, a new
+    // run starts, as if it were the next file; the store places each run's readings in its history.
+    if (this.#capture && facts.time < this.#builder.newestTime) {
+      const last = this.#builder.restart();
+      if (last) this.#enqueue(last);
+    }
     const closed = this.#builder.add(facts);
     if (closed) this.#enqueue(closed);
   }
@@ -385,17 +391,30 @@ export class HistoryOutput implements Output<HistoryStats> {
     if (last) this.#pending.push(last);
   }
 
-  /** Writes the pending minutes in one transaction; a failure keeps them for the next write. */
+  /**
+   * Writes the pending minutes, each run of them in time order in one transaction (an import's
+   * capture may go back in time); a failure keeps the rest for the next write.
+   */
   #write(): void {
     this.#lastWriteAttempt = this.#now();
     if (this.#pending.length === 0) return;
     try {
       const store = this.#store ?? this.#open();
-      const result = store.write(this.#pending, this.#zone, this.#config.minuteDays);
-      this.#stats.minutesWritten += result.minutes;
+      while (this.#pending.length > 0) {
+        let end = 1;
+        while (
+          end < this.#pending.length && this.#pending[end]!.minute > this.#pending[end - 1]!.minute
+        ) end++;
+        const result = store.write(
+          this.#pending.slice(0, end),
+          this.#zone,
+          this.#config.minuteDays,
+        );
+        this.#pending = this.#pending.slice(end);
+        this.#stats.minutesWritten += result.minutes;
+      }
       this.#databaseBytes = store.sizeBytes;
       this.#stats.lastWriteAt = this.#now();
-      this.#pending = [];
       if (this.#stats.lastError) {
         this.#log.info("the history is written again", { database: this.#path });
         this.#stats.lastError = undefined;

@@ -7,6 +7,8 @@ import { factsOf } from "../../../lib/outputs/history/readings.ts";
 import { HistoryStore } from "../../../lib/outputs/history/store.ts";
 import { generateStates } from "../../support/history_capture.ts";
 import { type MeterState, telegramText } from "../../support/meter_telegrams.ts";
+import { runMain } from "../../support/run.ts";
+import { SERVE_PERMISSIONS } from "../../support/server.ts";
 
 // Ten days of a meter sending every minute, through the autumn DST change (25 October), a day and a
 // half of downtime and a meter replacement: what a user might import from two captures.
@@ -49,7 +51,7 @@ function telegramOf(state: MeterState): string {
  * Every usage row of every hour, day and month, and every gap, of a database, with meters named
  * by equipment id (their ids depend on the order they were first seen).
  */
-function contents(path: string): string[] {
+function contents(path: string, withMinutes = false): string[] {
   const db = new DatabaseSync(path, { readOnly: true });
   try {
     const meter = (id: unknown) =>
@@ -81,6 +83,11 @@ function contents(path: string): string[] {
           round(row.amount)
         } ${row.reason}`,
       );
+    }
+    if (withMinutes) {
+      for (const row of db.prepare("SELECT * FROM minutes").all()) {
+        rows.push(`minute ${JSON.stringify({ ...row, meter: meter(row.meter) })}`);
+      }
     }
     return rows.sort();
   } finally {
@@ -133,4 +140,30 @@ Deno.test("importing captures that share a day, and importing them again, counts
   assert.deepEqual(await databaseOf(newer, older), whole, "later first");
   assert.deepEqual(await databaseOf(older, newer), whole, "earlier first");
   assert.deepEqual(await databaseOf(newer, older, STATES, newer, older), whole, "again");
+});
+
+/** The database `p1reader import` makes of one capture file holding `states` in that order. */
+async function importedFile(states: readonly MeterState[]): Promise<string[]> {
+  const dir = await Deno.makeTempDir({ prefix: "history-order-file-" });
+  try {
+    await Deno.writeTextFile(`${dir}/capture.txt`, states.map(telegramOf).join(""));
+    const result = await runMain(["import", "--data-dir", dir, `${dir}/capture.txt`], {
+      permissions: SERVE_PERMISSIONS,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /out of time order/);
+    return contents(`${dir}/history.sqlite`, true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("p1reader import of one file whose captures were joined out of time order keeps every telegram", async () => {
+  const ordered = await importedFile(STATES);
+  const [a, rest] = splitAt(Date.UTC(2026, 9, 22, 13, 17));
+  const cut = rest.findIndex((state) => state.time >= Date.UTC(2026, 9, 26, 7, 45));
+  const [b, c] = [rest.slice(0, cut), rest.slice(cut)];
+  // cat march.txt january.txt february.txt > all.txt, and the order where every join goes back.
+  assert.deepEqual(await importedFile([...c, ...a, ...b]), ordered, "C A B");
+  assert.deepEqual(await importedFile([...c, ...b, ...a]), ordered, "C B A");
 });
