@@ -104,6 +104,12 @@ export interface HistoryOutputOptions {
    * out. @default {false}
    */
   capture?: boolean;
+  /**
+   * Called once when a write fails, instead of keeping the minutes to retry with the next write:
+   * the output then takes no more telegrams and writes nothing more. An import stops there (on a
+   * full disk every later write would fail as well), and the readings written before are kept.
+   */
+  onWriteFailure?: (error: Error) => void;
 }
 
 const NOT_STARTED = "the history database is not open";
@@ -117,6 +123,9 @@ export class HistoryOutput implements Output<HistoryStats> {
   readonly #maxPending: number;
   readonly #now: () => number;
   readonly #capture: boolean;
+  readonly #onWriteFailure: ((error: Error) => void) | undefined;
+  /** A write failed and `onWriteFailure` was called: nothing more is taken or written. */
+  #halted = false;
   readonly #builder = new MinuteBuilder();
   #pending: MinuteRecord[] = [];
   #store: HistoryStore | undefined;
@@ -157,6 +166,7 @@ export class HistoryOutput implements Output<HistoryStats> {
     this.#maxPending = options.maxPendingMinutes ?? 1440;
     this.#now = options.now ?? Date.now;
     this.#capture = options.capture ?? false;
+    this.#onWriteFailure = options.onWriteFailure;
   }
 
   /** Opens the database and subscribes to the receiver. */
@@ -339,6 +349,7 @@ export class HistoryOutput implements Output<HistoryStats> {
   }
 
   #take(received: ReceivedTelegram): void {
+    if (this.#halted) return;
     // A meter clock that jumped would misplace the telegram, a register glitch count as usage
     // what the meter never counted (the receiver counts both). A capture's clock is its own.
     if (received.implausible === "register glitch") return;
@@ -397,7 +408,7 @@ export class HistoryOutput implements Output<HistoryStats> {
    */
   #write(): void {
     this.#lastWriteAttempt = this.#now();
-    if (this.#pending.length === 0) return;
+    if (this.#pending.length === 0 || this.#halted) return;
     try {
       const store = this.#store ?? this.#open();
       while (this.#pending.length > 0) {
@@ -450,6 +461,10 @@ export class HistoryOutput implements Output<HistoryStats> {
     this.#stats.writeErrors++;
     if (isDiskFull(error)) this.#stats.diskFullErrors++;
     this.#stats.lastError = { at: this.#now(), message };
+    if (this.#onWriteFailure) {
+      this.#halted = true;
+      return this.#onWriteFailure(error as Error);
+    }
     if (message === this.#loggedError) {
       this.#log.debug("history write failed again", { error: message });
       return;

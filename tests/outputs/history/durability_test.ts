@@ -473,3 +473,37 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "p1reader import onto a full disk stops at the first failed write, with exit status 1",
+  ...RESOURCES,
+}, async (t) => {
+  const disk = await tmpfs("1m");
+  if (typeof disk === "string") {
+    await t.step({ name: `skipped: ${disk}`, ignore: true, fn: () => {} });
+    return;
+  }
+  const dir = await Deno.makeTempDir({ prefix: "history-import-full-" });
+  // Twenty days of a telegram a minute: far more than 1 MB of history and its write-ahead log.
+  const states = generateStates({
+    start: Date.UTC(2025, 0, 1),
+    end: Date.UTC(2025, 0, 21),
+    stepMs: 60_000,
+  });
+  await Deno.writeTextFile(`${dir}/capture.txt`, states.map(telegramText).join(""));
+  try {
+    const result = await runMain(["import", "--data-dir", disk.dir, `${dir}/capture.txt`], {
+      permissions: SERVE_PERMISSIONS,
+    });
+    assert.equal(result.code, 1, result.stderr);
+    const stopped = result.stderr.match(
+      /^p1reader import: stopped: cannot write to .*history\.sqlite: .*disk is full; (\d+) telegrams read, (\d+) new minutes written before it\n.*import the capture again/s,
+    );
+    assert.ok(stopped, result.stderr);
+    assert.ok(Number(stopped[1]) < states.length / 2, "it stopped, not read on to the end");
+    assert.doesNotMatch(result.stderr, /retrying|telegrams loaded/);
+  } finally {
+    await disk.unmount();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
