@@ -131,6 +131,13 @@ export interface ReceiverOptions {
   logger?: Logger;
   /** Keys to decrypt the frames of a Luxembourg Smarty meter. @default {none} */
   decryption?: DecryptionKeys;
+  /**
+   * The source is a capture being imported, which may be captures joined in any order (`cat
+   * march.txt january.txt`): where the meter's time goes back, the next one starts, and its clock
+   * and registers are judged afresh, as if it were replayed alone (its registers, lower than the
+   * last ones, are no glitch). @default {false}
+   */
+  joinedCaptures?: boolean;
 }
 
 /** A callback for telegrams or state changes. */
@@ -179,7 +186,8 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   readonly #stopping = new AbortController();
   #clock: MeterClock;
   #registers = new RegisterWatch();
-  /** The meter time of the last trusted telegram (see `#checkAcrossTelegrams`). */
+  readonly #joinedCaptures: boolean;
+  /** The meter time of the last trusted telegram (see `joinedCaptures`). */
   #replayTime = -Infinity;
   readonly #interval = new MeterInterval();
   readonly #meterWarned = new Set<string>();
@@ -205,6 +213,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     this.#source = options.source;
     // A replay (a file, standard input) ends, and runs faster than the host's clock.
     this.#clock = new MeterClock({ replay: !options.source.endless });
+    this.#joinedCaptures = options.joinedCaptures ?? false;
     this.#format = formatMode(options.format);
     this.#log = options.logger ?? SILENT;
     this.#scanner = new DecryptingScanner({
@@ -508,10 +517,8 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     const { telegram, receivedAt } = received;
     this.#interval.observe(receivedAt);
     const meterTime = telegram.timestamp?.epochMs ?? receivedAt;
-    // A replay whose time goes back is captures joined in any order (`cat march.txt january.txt`):
-    // the next one starts there, judged afresh as if replayed alone (its registers, lower than the
-    // last ones, are no glitch).
-    if (!this.#source.endless && meterTime < this.#replayTime - CLOCK_JUMP_MS) {
+    // Captures joined in any order: where the time goes back, the next one starts.
+    if (this.#joinedCaptures && meterTime < this.#replayTime - CLOCK_JUMP_MS) {
       this.#clock = new MeterClock({ replay: true });
       this.#registers = new RegisterWatch();
     }
@@ -522,7 +529,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
       this.#warnOnce("clock", `${jump}: telegram left out of the history and pushes`);
       return;
     }
-    // Only a time the clock trusts (not a garbled one) is where the next capture is judged from.
+    // Only a time the clock trusts (not a garbled one) is where a capture's time goes back from.
     this.#replayTime = meterTime;
     const { glitch, events } = this.#registers.observe(telegram, receivedAt);
     for (const event of events) {

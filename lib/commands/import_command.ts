@@ -167,6 +167,7 @@ export async function runImport(
     format: config.format,
     ...(config.decryption ? { decryption: config.decryption } : {}),
     logger,
+    joinedCaptures: true,
   });
   // A write that fails (a full disk) would fail again for every later minute: the import stops.
   let failed: Error | undefined;
