@@ -20,7 +20,7 @@ import { checkFormat } from "./dsmr/format_check.ts";
 import type { Telegram } from "./dsmr/model.ts";
 import { parseTelegram } from "./dsmr/parse.ts";
 import { type Logger, SILENT } from "./log.ts";
-import { MeterClock } from "./meter_clock.ts";
+import { CLOCK_JUMP_MS, MeterClock } from "./meter_clock.ts";
 import { MeterInterval } from "./meter_interval.ts";
 import { describeRegisterEvent, RegisterWatch } from "./meter_registers.ts";
 import { type ByteSource, type ByteStream, sleep, SourceError } from "./source/source.ts";
@@ -131,6 +131,13 @@ export interface ReceiverOptions {
   logger?: Logger;
   /** Keys to decrypt the frames of a Luxembourg Smarty meter. @default {none} */
   decryption?: DecryptionKeys;
+  /**
+   * The source is a capture being imported, which may be captures joined in any order (`cat
+   * march.txt january.txt`): where the meter's time goes back, the next one starts, and its clock
+   * and registers are judged afresh, as if it were replayed alone (its registers, lower than the
+   * last ones, are no glitch). @default {false}
+   */
+  joinedCaptures?: boolean;
 }
 
 /** A callback for telegrams or state changes. */
@@ -177,8 +184,11 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   readonly #listeners = new Set<Listener<ReceivedTelegram>>();
   readonly #stateListeners = new Set<Listener<ReceiverState>>();
   readonly #stopping = new AbortController();
-  readonly #clock: MeterClock;
-  readonly #registers = new RegisterWatch();
+  #clock: MeterClock;
+  #registers = new RegisterWatch();
+  readonly #joinedCaptures: boolean;
+  /** The meter time of the last trusted telegram (see `joinedCaptures`). */
+  #replayTime = -Infinity;
   readonly #interval = new MeterInterval();
   readonly #meterWarned = new Set<string>();
   #state: ReceiverState = "idle";
@@ -203,6 +213,7 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
     this.#source = options.source;
     // A replay (a file, standard input) ends, and runs faster than the host's clock.
     this.#clock = new MeterClock({ replay: !options.source.endless });
+    this.#joinedCaptures = options.joinedCaptures ?? false;
     this.#format = formatMode(options.format);
     this.#log = options.logger ?? SILENT;
     this.#scanner = new DecryptingScanner({
@@ -509,13 +520,21 @@ export class P1Receiver implements AsyncIterable<ReceivedTelegram> {
   #checkAcrossTelegrams(received: ReceivedTelegram): void {
     const { telegram, receivedAt } = received;
     this.#interval.observe(receivedAt);
-    const jump = this.#clock.check(telegram.timestamp?.epochMs ?? receivedAt, receivedAt);
+    const meterTime = telegram.timestamp?.epochMs ?? receivedAt;
+    // Captures joined in any order: where the time goes back, the next one starts.
+    if (this.#joinedCaptures && meterTime < this.#replayTime - CLOCK_JUMP_MS) {
+      this.#clock = new MeterClock({ replay: true });
+      this.#registers = new RegisterWatch();
+    }
+    const jump = this.#clock.check(meterTime, receivedAt);
     if (jump !== undefined) {
       received.implausible = "clock jump";
       this.#counters.clockJumps++;
       this.#warnOnce("clock", `${jump}: telegram left out of the history and pushes`);
       return;
     }
+    // Only a time the clock trusts (not a garbled one) is where a capture's time goes back from.
+    this.#replayTime = meterTime;
     const { glitch, events } = this.#registers.observe(telegram, receivedAt);
     for (const event of events) {
       this.#warnOnce(`${event.kind} ${event.key}`, describeRegisterEvent(event, telegram));

@@ -23,12 +23,16 @@ export const IMPORT_USAGE = `Usage: p1reader import [options] CAPTURE|-
 
 Loads every telegram of a capture into the history database (--data-dir, --history-db), as the
 service would have kept it while reading them. Captures may come in any order: an older one fills
-in before the history, one of a time the reader was down fills that gap. Readings the database
-already has are skipped, so importing twice counts nothing twice; the service may run meanwhile.
+in before the history, one of a time the reader was down fills that gap; so may captures joined
+into one file. Readings the database already has are skipped, so importing twice counts nothing
+twice; the service may run meanwhile.
 The format is recognised from the telegrams unless --format names it; every option of the service
 is accepted (--decryption-key for Smarty captures, --price-* are not needed here).
 
-Exit status: 0 when telegrams were loaded, 1 when the capture had none, 2 on bad usage.
+A write that fails (a full disk) stops the import; what was written before is kept.
+
+Exit status: 0 when telegrams were loaded, 1 when the capture had none (a gzip file: decompress it
+first) or a write failed, 2 on bad usage (a missing file, a directory).
 `;
 
 /** Splits the arguments into option arguments and the positional ones. */
@@ -52,6 +56,47 @@ function splitArguments(args: string[]): { flags: string[]; positionals: string[
     }
   }
   return { flags, positionals };
+}
+
+/** The first bytes of a gzip file (RFC 1952). */
+const GZIP_MAGIC = [0x1f, 0x8b];
+
+/**
+ * Why a capture file cannot be imported, with the exit status, or `undefined` when it can be read:
+ * a missing or unreadable file or a directory is bad usage; a gzip file holds no telegrams until
+ * decompressed (a pipe or a device is read as it is, never peeked at).
+ */
+async function checkCapture(
+  path: string,
+): Promise<{ status: 1 | 2; message: string } | undefined> {
+  try {
+    const info = await Deno.stat(path);
+    if (info.isDirectory) {
+      return {
+        status: 2,
+        message: `"${path}" is a directory: name a capture file (or - for standard input)`,
+      };
+    }
+    if (!info.isFile) return undefined;
+    const file = await Deno.open(path);
+    const start = new Uint8Array(GZIP_MAGIC.length);
+    let read: number | null;
+    try {
+      read = await file.read(start);
+    } finally {
+      file.close();
+    }
+    if (read === GZIP_MAGIC.length && GZIP_MAGIC.every((byte, i) => start[i] === byte)) {
+      return {
+        status: 1,
+        message: `"${path}" is compressed with gzip: decompress it first: ` +
+          `gunzip -c ${path} | p1reader import -`,
+      };
+    }
+    return undefined;
+  } catch (error) {
+    return { status: 2, message: `cannot read "${path}": ${(error as Error).message}` };
+  }
 }
 
 /**
@@ -107,11 +152,10 @@ export async function runImport(
     return 2;
   }
   if (capture !== "-") {
-    try {
-      await Deno.stat(capture);
-    } catch (error) {
-      io.stderr(`p1reader import: cannot read "${capture}": ${(error as Error).message}\n`);
-      return 2;
+    const refused = await checkCapture(capture);
+    if (refused) {
+      io.stderr(`p1reader import: ${refused.message}\n`);
+      return refused.status;
     }
   }
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
@@ -123,8 +167,17 @@ export async function runImport(
     format: config.format,
     ...(config.decryption ? { decryption: config.decryption } : {}),
     logger,
+    joinedCaptures: true,
   });
-  const history = new HistoryOutput(config.history, { capture: true });
+  // A write that fails (a full disk) would fail again for every later minute: the import stops.
+  let failed: Error | undefined;
+  const history = new HistoryOutput(config.history, {
+    capture: true,
+    onWriteFailure: (error) => {
+      failed = error;
+      void receiver.stop();
+    },
+  });
   const closing = new AbortController();
   try {
     await history.start(outputContext(config, receiver, logger, closing.signal));
@@ -133,18 +186,27 @@ export async function runImport(
     io.stderr(`p1reader import: ${error.message}\n`);
     return 2;
   }
-  receiver.start();
-  await receiver.finished;
+  if (!failed) {
+    receiver.start();
+    await receiver.finished;
+  }
   await history.stop();
   const counters = receiver.counters;
   const stats = history.stats();
+  if (failed) {
+    io.stderr(
+      `p1reader import: stopped: cannot write to ${stats.database}: ${failed.message}; ` +
+        `${counters.telegramsOk} telegrams read, ${stats.minutesWritten} new minutes written ` +
+        `before it\nThose are kept: make room (or fix the cause) and import the capture again; ` +
+        `readings the database has are skipped.\n`,
+    );
+    return 1;
+  }
   io.stderr(
     `${counters.telegramsOk} telegrams loaded into ${stats.database} ` +
       `(${stats.minutesWritten} new minutes; ${counters.crcErrors} CRC errors, ` +
       `${counters.parseErrors} unparsable telegrams skipped` +
-      (stats.lateTelegrams > 0
-        ? `; ${stats.lateTelegrams} out of time order or ahead of now`
-        : "") +
+      (stats.lateTelegrams > 0 ? `; ${stats.lateTelegrams} ahead of now` : "") +
       ")\n" +
       (stats.lastError ? `the last write failed: ${stats.lastError.message}\n` : ""),
   );

@@ -66,8 +66,8 @@ export interface HistoryStats {
   /** Telegrams taken in. */
   telegrams: number;
   /**
-   * Telegrams ignored because their meter time went back before the minute being gathered (or, in
-   * an import, lay ahead of the host's clock).
+   * Telegrams ignored because their meter time went back before the minute being gathered (in an
+   * import, where a time that goes back starts a new run, those that lay ahead of the host's clock).
    */
   lateTelegrams: number;
   /** Minute rows written. */
@@ -104,6 +104,12 @@ export interface HistoryOutputOptions {
    * out. @default {false}
    */
   capture?: boolean;
+  /**
+   * Called once when a write fails, instead of keeping the minutes to retry with the next write:
+   * the output then takes no more telegrams and writes nothing more. An import stops there (on a
+   * full disk every later write would fail as well), and the readings written before are kept.
+   */
+  onWriteFailure?: (error: Error) => void;
 }
 
 const NOT_STARTED = "the history database is not open";
@@ -117,6 +123,9 @@ export class HistoryOutput implements Output<HistoryStats> {
   readonly #maxPending: number;
   readonly #now: () => number;
   readonly #capture: boolean;
+  readonly #onWriteFailure: ((error: Error) => void) | undefined;
+  /** A write failed and `onWriteFailure` was called: nothing more is taken or written. */
+  #halted = false;
   readonly #builder = new MinuteBuilder();
   #pending: MinuteRecord[] = [];
   #store: HistoryStore | undefined;
@@ -157,6 +166,7 @@ export class HistoryOutput implements Output<HistoryStats> {
     this.#maxPending = options.maxPendingMinutes ?? 1440;
     this.#now = options.now ?? Date.now;
     this.#capture = options.capture ?? false;
+    this.#onWriteFailure = options.onWriteFailure;
   }
 
   /** Opens the database and subscribes to the receiver. */
@@ -339,6 +349,7 @@ export class HistoryOutput implements Output<HistoryStats> {
   }
 
   #take(received: ReceivedTelegram): void {
+    if (this.#halted) return;
     // A meter clock that jumped would misplace the telegram, a register glitch count as usage
     // what the meter never counted (the receiver counts both). A capture's clock is its own.
     if (received.implausible === "register glitch") return;
@@ -350,6 +361,12 @@ export class HistoryOutput implements Output<HistoryStats> {
     }
     if (isFormatId(facts.format)) this.#zone = FORMATS[facts.format].zone;
     this.#stats.telegrams++;
+    // Captures joined in any order (`cat march.txt january.txt`): where the time goes back, a new
+    // run starts, as if it were the next file; the store places each run's readings in its history.
+    if (this.#capture && facts.time < this.#builder.newestTime) {
+      const last = this.#builder.restart();
+      if (last) this.#enqueue(last);
+    }
     const closed = this.#builder.add(facts);
     if (closed) this.#enqueue(closed);
   }
@@ -385,17 +402,30 @@ export class HistoryOutput implements Output<HistoryStats> {
     if (last) this.#pending.push(last);
   }
 
-  /** Writes the pending minutes in one transaction; a failure keeps them for the next write. */
+  /**
+   * Writes the pending minutes, each run of them in time order in one transaction (an import's
+   * capture may go back in time); a failure keeps the rest for the next write.
+   */
   #write(): void {
     this.#lastWriteAttempt = this.#now();
-    if (this.#pending.length === 0) return;
+    if (this.#pending.length === 0 || this.#halted) return;
     try {
       const store = this.#store ?? this.#open();
-      const result = store.write(this.#pending, this.#zone, this.#config.minuteDays);
-      this.#stats.minutesWritten += result.minutes;
+      while (this.#pending.length > 0) {
+        let end = 1;
+        while (
+          end < this.#pending.length && this.#pending[end]!.minute > this.#pending[end - 1]!.minute
+        ) end++;
+        const result = store.write(
+          this.#pending.slice(0, end),
+          this.#zone,
+          this.#config.minuteDays,
+        );
+        this.#pending = this.#pending.slice(end);
+        this.#stats.minutesWritten += result.minutes;
+      }
       this.#databaseBytes = store.sizeBytes;
       this.#stats.lastWriteAt = this.#now();
-      this.#pending = [];
       if (this.#stats.lastError) {
         this.#log.info("the history is written again", { database: this.#path });
         this.#stats.lastError = undefined;
@@ -431,6 +461,10 @@ export class HistoryOutput implements Output<HistoryStats> {
     this.#stats.writeErrors++;
     if (isDiskFull(error)) this.#stats.diskFullErrors++;
     this.#stats.lastError = { at: this.#now(), message };
+    if (this.#onWriteFailure) {
+      this.#halted = true;
+      return this.#onWriteFailure(error as Error);
+    }
     if (message === this.#loggedError) {
       this.#log.debug("history write failed again", { error: message });
       return;

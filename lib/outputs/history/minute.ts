@@ -121,11 +121,17 @@ function append(readings: Reading[], reading: Reading): void {
 export class MinuteBuilder {
   #open: OpenMinute | undefined;
   #newest = -Infinity;
+  #newestTime = -Infinity;
   #late = 0;
 
   /** Telegrams ignored because their meter time was before the minute being gathered. */
   get late(): number {
     return this.#late;
+  }
+
+  /** The meter time of the newest telegram taken (`-Infinity` before the first). */
+  get newestTime(): number {
+    return this.#newestTime;
   }
 
   /** When the minute being gathered starts, if one is. */
@@ -147,6 +153,7 @@ export class MinuteBuilder {
       return undefined;
     }
     this.#newest = minute;
+    this.#newestTime = Math.max(this.#newestTime, facts.time);
     if (this.#open && minute > this.#open.minute) closed = this.close();
     const open = this.#open ??= {
       minute,
@@ -180,6 +187,19 @@ export class MinuteBuilder {
       append(series.readings, reading);
     }
     return closed;
+  }
+
+  /**
+   * Closes the minute being gathered and forgets the time order, so that the next telegram may be
+   * at any time: a capture made of captures joined in any order starts a new run where its time
+   * goes back, as a capture of its own would.
+   *
+   * @returns The minute that was being gathered, if any.
+   */
+  restart(): MinuteRecord | undefined {
+    this.#newest = -Infinity;
+    this.#newestTime = -Infinity;
+    return this.close();
   }
 
   /** Closes the minute being gathered, if any, and returns it. */

@@ -47,7 +47,7 @@ const HOUR_MS = 3_600_000;
 /** `PRAGMA application_id` of a history database ("P1RH"). */
 const APPLICATION_ID = 0x50315248;
 /** The schema's version (`PRAGMA user_version`). */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 /**
  * Two readings of the electricity meter further apart than this are a gap: meters send every 1
@@ -72,6 +72,45 @@ const FROM_VERSION_1 = `
 ALTER TABLE gaps ADD COLUMN start_value REAL;
 ALTER TABLE gaps ADD COLUMN end_value REAL;
 `;
+
+/**
+ * Version 3 fills in the ends of the gaps version 1 left (version 2 added the columns and left
+ * them empty) from the readings the database still has: an M-Bus reading at either end, and the
+ * electricity meter's minute row at the start (the last reading before a gap is the last of its
+ * minute) plus the gap's usage. A gap whose ends cannot be found stays as it is, never split.
+ */
+function fillGapEnds(db: DatabaseSync): void {
+  const gaps = db.prepare(
+    `SELECT id, meter, register, start, end, amount FROM gaps
+     WHERE register IS NOT NULL AND (start_value IS NULL OR end_value IS NULL)`,
+  ).all();
+  const mbus = db.prepare("SELECT value FROM mbus_readings WHERE meter = ? AND time = ?");
+  const update = db.prepare("UPDATE gaps SET start_value = ?, end_value = ? WHERE id = ?");
+  for (const gap of gaps) {
+    const register = String(gap.register);
+    const amount = gap.amount === null ? undefined : Number(gap.amount);
+    let start: number | undefined;
+    let end: number | undefined;
+    if (register === "reading") {
+      const at = (time: SQLInputValue) => mbus.get(gap.meter!, time)?.value;
+      const [a, b] = [at(gap.start!), at(gap.end!)];
+      start = a === undefined ? undefined : Number(a);
+      end = b === undefined ? undefined : Number(b);
+    } else if ((ENERGY_REGISTERS as readonly string[]).includes(register)) {
+      // The minute row of the end holds that minute's last reading, not the first after the gap.
+      const row = db.prepare(
+        `SELECT ${register} AS value FROM minutes WHERE meter = ? AND minute = ?`,
+      )
+        .get(gap.meter!, Math.floor(Number(gap.start) / MINUTE_MS));
+      start = row?.value === null || row?.value === undefined ? undefined : Number(row.value);
+    }
+    if (amount !== undefined) {
+      start ??= end === undefined ? undefined : end - amount;
+      end ??= start === undefined ? undefined : start + amount;
+    }
+    if (start !== undefined && end !== undefined) update.run(start, end, gap.id!);
+  }
+}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -307,6 +346,7 @@ export class HistoryStore {
         // Read again inside the transaction: another process may have upgraded it meanwhile.
         const current = Number(db.prepare("PRAGMA user_version").get()?.user_version);
         if (current === 1) db.exec(FROM_VERSION_1);
+        if (current === 1 || current === 2) fillGapEnds(db);
         db.exec(
           `${SCHEMA} PRAGMA application_id = ${APPLICATION_ID}; ` +
             `PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`,
@@ -630,7 +670,8 @@ export class HistoryStore {
     if (readings.length === 0) return 0;
     const gaps = this.#all(
       `SELECT id, start, start_value, end, end_value FROM gaps
-       WHERE meter = ? AND register = ? AND start < ? AND end > ? AND start_value IS NOT NULL
+       WHERE meter = ? AND register = ? AND start < ? AND end > ?
+         AND start_value IS NOT NULL AND end_value IS NOT NULL
        ORDER BY start`,
       meter,
       register,

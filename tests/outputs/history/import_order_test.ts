@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
-import { parseTelegram } from "../../../lib/dsmr/parse.ts";
-import { CENTRAL_EUROPEAN_TIME } from "../../../lib/dsmr/values.ts";
-import { MinuteBuilder, type MinuteRecord } from "../../../lib/outputs/history/minute.ts";
-import { factsOf } from "../../../lib/outputs/history/readings.ts";
 import { HistoryStore } from "../../../lib/outputs/history/store.ts";
 import { generateStates } from "../../support/history_capture.ts";
-import { type MeterState, telegramText } from "../../support/meter_telegrams.ts";
+import { contents, importInto, telegramOf } from "../../support/history_db.ts";
+import type { MeterState } from "../../support/meter_telegrams.ts";
+import { runMain } from "../../support/run.ts";
+import { SERVE_PERMISSIONS } from "../../support/server.ts";
 
 // Ten days of a meter sending every minute, through the autumn DST change (25 October), a day and a
 // half of downtime and a meter replacement: what a user might import from two captures.
@@ -19,74 +17,6 @@ const STATES = generateStates({
   downtime: [DOWN],
   replacement: { at: REPLACED, equipmentId: "E0000000000000002" },
 });
-
-/** The minute records of some telegrams, written as `p1reader import` writes them: a day a time. */
-function importInto(store: HistoryStore, states: readonly MeterState[]): void {
-  const builder = new MinuteBuilder();
-  let batch: MinuteRecord[] = [];
-  for (const state of states) {
-    const closed = builder.add(factsOf(parseTelegram(telegramOf(state)), state.time));
-    if (closed) batch.push(closed);
-    if (batch.length === 1440) {
-      store.write(batch, CENTRAL_EUROPEAN_TIME, 31);
-      batch = [];
-    }
-  }
-  const last = builder.close();
-  if (last) batch.push(last);
-  store.write(batch, CENTRAL_EUROPEAN_TIME, 31);
-}
-
-// Each test imports the same telegrams many times over: each is written out once.
-const TELEGRAMS = new Map<MeterState, string>();
-function telegramOf(state: MeterState): string {
-  let text = TELEGRAMS.get(state);
-  if (text === undefined) TELEGRAMS.set(state, text = telegramText(state));
-  return text;
-}
-
-/**
- * Every usage row of every hour, day and month, and every gap, of a database, with meters named
- * by equipment id (their ids depend on the order they were first seen).
- */
-function contents(path: string): string[] {
-  const db = new DatabaseSync(path, { readOnly: true });
-  try {
-    const meter = (id: unknown) =>
-      String(
-        db.prepare("SELECT equipment_id FROM meters WHERE id = ?").get(Number(id))!.equipment_id,
-      );
-    const round = (value: unknown) => value === null ? "null" : Number(value).toFixed(6);
-    const rows: string[] = [];
-    for (
-      const [table, column] of [["usage_hour", "hour"], ["usage_day", "day"], [
-        "usage_month",
-        "month",
-      ]]
-    ) {
-      for (
-        const row of db.prepare(`SELECT ${column} AS period, meter, register, amount FROM ${table}`)
-          .all()
-      ) {
-        rows.push(
-          `${table} ${row.period} ${meter(row.meter)} ${row.register} ${round(row.amount)}`,
-        );
-      }
-    }
-    for (
-      const row of db.prepare("SELECT meter, register, start, end, amount, reason FROM gaps").all()
-    ) {
-      rows.push(
-        `gap ${meter(row.meter)} ${row.register} ${row.start} ${row.end} ${
-          round(row.amount)
-        } ${row.reason}`,
-      );
-    }
-    return rows.sort();
-  } finally {
-    db.close();
-  }
-}
 
 async function databaseOf(...captures: (readonly MeterState[])[]): Promise<string[]> {
   const dir = await Deno.makeTempDir({ prefix: "history-order-" });
@@ -133,4 +63,30 @@ Deno.test("importing captures that share a day, and importing them again, counts
   assert.deepEqual(await databaseOf(newer, older), whole, "later first");
   assert.deepEqual(await databaseOf(older, newer), whole, "earlier first");
   assert.deepEqual(await databaseOf(newer, older, STATES, newer, older), whole, "again");
+});
+
+/** The database `p1reader import` makes of one capture file holding `states` in that order. */
+async function importedFile(states: readonly MeterState[]): Promise<string[]> {
+  const dir = await Deno.makeTempDir({ prefix: "history-order-file-" });
+  try {
+    await Deno.writeTextFile(`${dir}/capture.txt`, states.map(telegramOf).join(""));
+    const result = await runMain(["import", "--data-dir", dir, `${dir}/capture.txt`], {
+      permissions: SERVE_PERMISSIONS,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /out of time order/);
+    return contents(`${dir}/history.sqlite`, true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("p1reader import of one file whose captures were joined out of time order keeps every telegram", async () => {
+  const ordered = await importedFile(STATES);
+  const [a, rest] = splitAt(Date.UTC(2026, 9, 22, 13, 17));
+  const cut = rest.findIndex((state) => state.time >= Date.UTC(2026, 9, 26, 7, 45));
+  const [b, c] = [rest.slice(0, cut), rest.slice(cut)];
+  // cat march.txt january.txt february.txt > all.txt, and the order where every join goes back.
+  assert.deepEqual(await importedFile([...c, ...a, ...b]), ordered, "C A B");
+  assert.deepEqual(await importedFile([...c, ...b, ...a]), ordered, "C B A");
 });
