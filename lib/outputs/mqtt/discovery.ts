@@ -290,20 +290,25 @@ export function configTopic(options: DiscoveryOptions, uniqueId: string): string
 }
 
 /**
- * Who a retained discovery config belongs to, judged by the state topic it reads: `ours` under our
- * prefix, `another` reader's outside it, `undefined` for an empty or unreadable payload (which
- * configures nothing).
+ * Who a retained discovery config belongs to, judged by the state topic it reads: `ours` when it is
+ * exactly the one this reader publishes that sensor's values on, `another` reader's when it is any
+ * other (also one under our prefix: a reader with the prefix `p1reader/b` publishes under
+ * `p1reader/`), `undefined` for an empty or unreadable payload (which configures nothing).
+ *
+ * @param payload The retained config.
+ * @param ownStateTopic The state topic this reader's config on that topic reads.
  */
 export function configOwner(
-  options: DiscoveryOptions,
   payload: string,
+  ownStateTopic: string,
 ): "ours" | "another" | undefined {
   const topic = stateTopicOf(payload);
   if (topic === undefined) return undefined;
-  return topic.startsWith(`${options.prefix}/`) ? "ours" : "another";
+  return topic === ownStateTopic ? "ours" : "another";
 }
 
-function stateTopicOf(payload: string): string | undefined {
+/** The state topic a discovery config reads, if it is a config at all. */
+export function stateTopicOf(payload: string): string | undefined {
   try {
     const config: unknown = JSON.parse(payload);
     const topic = (config as { state_topic?: unknown } | null)?.state_topic;
@@ -396,21 +401,43 @@ export function discoveryMessages(
   return messages;
 }
 
+/** A config topic and the state topic this reader's config there reads. */
+export interface ConfigTopic {
+  /** The config topic. */
+  topic: string;
+  /** The state topic our config on it reads. */
+  stateTopic: string;
+}
+
 /**
  * The config topics, under either identity, of the sensors an older version published for this
- * telegram's empty M-Bus slots (a "Gas" meter at 0 m³). The publisher empties those that hold a
- * config of ours, which removes the sensor from Home Assistant.
+ * telegram's empty M-Bus slots (a "Gas" meter at 0 m³), with the state topic they read. The
+ * publisher empties those that hold a config of ours, which removes the sensor from Home Assistant.
  */
-export function emptySlotTopics(options: DiscoveryOptions, t: Telegram): string[] {
+export function emptySlots(options: DiscoveryOptions, t: Telegram): ConfigTopic[] {
   const slots = t.mbus.filter((device) => MBUS_CLASSES[device.kind] && !meterReading(device));
   return slots.flatMap((device) =>
-    (["plain", "prefixed"] as const).map((identity) =>
-      configTopic(
+    (["plain", "prefixed"] as const).map((identity) => ({
+      topic: configTopic(
         options,
         `${identityRoot(options, identity)}_${meterId(t)}_mbus${device.channel}_reading`,
-      )
-    )
+      ),
+      stateTopic: mbusStateTopic(options, t, device),
+    }))
   );
+}
+
+/** The config topics of {@linkcode emptySlots}. */
+export function emptySlotTopics(options: DiscoveryOptions, t: Telegram): string[] {
+  return emptySlots(options, t).map((slot) => slot.topic);
+}
+
+/** The meter's config topics under the plain identity, with the state topic each config reads. */
+export function plainConfigTopics(options: DiscoveryOptions, t: Telegram): ConfigTopic[] {
+  return discoveryMessages(options, t, "plain").map((message) => ({
+    topic: message.topic,
+    stateTopic: stateTopicOf(message.payload) ?? "",
+  }));
 }
 
 /** The values of the meter's sensors by key, for `--mqtt-per-value` topics. */

@@ -13,10 +13,11 @@ import type { MqttClient } from "mqtt";
 import type { Telegram } from "../../dsmr/model.ts";
 import {
   configOwner,
-  discoveryMessages,
+  type ConfigTopic,
   type DiscoveryOptions,
-  emptySlotTopics,
+  emptySlots,
   type Identity,
+  plainConfigTopics,
 } from "./discovery.ts";
 
 /** How long to wait for retained messages once the broker acknowledged the subscription. */
@@ -41,21 +42,19 @@ export function decideIdentity(
   t: Telegram,
   retained: ReadonlyMap<string, string>,
 ): IdentityCheck {
-  const owners = (topics: string[]) =>
-    topics.map((topic) => [topic, configOwner(options, retained.get(topic) ?? "")] as const);
+  const owners = (topics: ConfigTopic[]) =>
+    topics.map(({ topic, stateTopic }) =>
+      [topic, configOwner(retained.get(topic) ?? "", stateTopic)] as const
+    );
   const taken = owners(plainConfigTopics(options, t)).some(([, owner]) => owner === "another");
-  const phantoms = owners(emptySlotTopics(options, t)).filter(([, owner]) => owner === "ours")
+  const phantoms = owners(emptySlots(options, t)).filter(([, owner]) => owner === "ours")
     .map(([topic]) => topic);
   return { identity: taken ? "prefixed" : "plain", phantoms };
 }
 
 /** The topics to look at for a meter: its plain configs' and its empty slots'. */
 export function topicsToCheck(options: DiscoveryOptions, t: Telegram): string[] {
-  return [...plainConfigTopics(options, t), ...emptySlotTopics(options, t)];
-}
-
-function plainConfigTopics(options: DiscoveryOptions, t: Telegram): string[] {
-  return discoveryMessages(options, t, "plain").map((message) => message.topic);
+  return [...plainConfigTopics(options, t), ...emptySlots(options, t)].map(({ topic }) => topic);
 }
 
 /** The broker refused to let us subscribe (its access rules forbid reading the topics). */

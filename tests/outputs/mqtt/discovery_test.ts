@@ -309,6 +309,7 @@ Deno.test("a meter takes the prefixed identity only when another reader's config
   assert.equal(decide(holding("garage/E0053004723456789/state")), "plain", "our own config");
   assert.equal(decide(holding("p1reader/E0053004723456789/state")), "prefixed");
   assert.equal(decide(holding("garage2/E0053004723456789/state")), "prefixed", "not our prefix");
+  assert.equal(decide(holding("garage/b/E0053004723456789/state")), "prefixed", "nested prefix");
   assert.equal(decide(new Map([[topic, ""]])), "plain", "an emptied config belongs to nobody");
 });
 

@@ -21,8 +21,10 @@ import {
 
 type Config = Record<string, unknown>;
 
+/** Whether a config reads a state topic of a reader with this prefix (not one nested under it). */
 const readsFrom = (prefix: string) => (config: Config) =>
-  String(config.state_topic).startsWith(`${prefix}/`);
+  String(config.state_topic).startsWith(`${prefix}/`) &&
+  /^[^/]+\/(state|mbus\/\d+\/state)$/.test(String(config.state_topic).slice(prefix.length + 1));
 
 /** The unique ids and device identifiers of some configs. */
 function identities(list: Config[]): Set<string> {
@@ -46,8 +48,10 @@ Deno.test({
       a.offer(received("nl-dsmr50-1phase-water.txt"));
       b.offer(received("be-emucs-peak.txt"));
       const all = [...configs(await retainedConfigs(broker.anonymousUrl, 17 + 15)).values()];
-      const ofA = all.filter(readsFrom("p1reader/E0053004723456789"));
-      const ofB = all.filter(readsFrom("p1reader/1SAG1100042181"));
+      const ofMeter = (id: string) => (c: Config) =>
+        String(c.state_topic).startsWith(`p1reader/${id}/`);
+      const ofA = all.filter(ofMeter("E0053004723456789"));
+      const ofB = all.filter(ofMeter("1SAG1100042181"));
       assert.deepEqual([ofA.length, ofB.length], [17, 15]);
       let last = await retainedConfigs(broker.anonymousUrl, 32);
       assert.ok(all.every((config) => available(config, last)), "both meters available");
@@ -150,10 +154,13 @@ Deno.test({
 /** The meter both readers see: two Fluvius meters that send one placeholder equipment id. */
 const PLACEHOLDER = "12345678901234567890123456789012";
 
-/** Reader A (`garage`) and then reader B (default prefix) on the broker, with the same meter id. */
-async function twoReadersOneMeterId(url: string) {
+/**
+ * Reader A (`garage`, or another prefix) and then reader B (default prefix) on the broker, with the
+ * same meter id.
+ */
+async function twoReadersOneMeterId(url: string, prefixOfA = "garage") {
   const { logger, lines } = memoryLogger();
-  const a = await reader(url, { prefix: "garage", clientId: "readerA" });
+  const a = await reader(url, { prefix: prefixOfA, clientId: "readerA" });
   a.offer(received("corpus/be-fluvius-1phase.txt")); // its gas meter on channel 1
   const ofA = configs(await retainedConfigs(url, 11));
   const b = await reader(url, { clientId: "readerB", logger });
@@ -161,45 +168,49 @@ async function twoReadersOneMeterId(url: string) {
   return { a, b, ofA, lines };
 }
 
-Deno.test({
-  name:
-    "a second reader whose meter sends the same id takes prefixed identities and leaves the first's configs alone",
-  ignore: !enabled || CORPUS === undefined,
-  async fn() {
-    const broker = await startBroker();
-    const watch = await subscriber(broker.anonymousUrl, ["homeassistant/#"]);
-    let readers: MqttPublisher[] = [];
-    try {
-      const { a, b, ofA, lines } = await twoReadersOneMeterId(broker.anonymousUrl);
-      readers = [a, b];
-      const all = [...configs(await retainedConfigs(broker.anonymousUrl, 11 + 14)).values()];
-      const ofB = all.filter(readsFrom("p1reader"));
-      assert.equal(ofB.length, 14);
-      assert.ok(
-        ofB.every((c) => String(c.unique_id).startsWith(`p1reader_p1reader_${PLACEHOLDER}_`)),
-      );
-      assert.deepEqual(
-        [...identities(ofB)].filter((id) => identities([...ofA.values()]).has(id)),
-        [],
-      );
-      // Reader A's configs went out once each and were never touched again, not even its gas
-      // meter's, which reader B's meter (with channel 1 empty) would remove as a phantom.
-      const topicsOfA = [...ofA.keys()].map((id) => `homeassistant/sensor/${id}/config`);
-      assert.ok(ofA.has(`p1reader_${PLACEHOLDER}_mbus1_reading`));
-      for (const topic of topicsOfA) {
-        assert.equal(watch.history.filter((m) => m.topic === topic).length, 1, topic);
+// `p1reader/b` nests under the second reader's prefix: its state topics start with `p1reader/`
+// without being that reader's.
+for (const prefixOfA of ["garage", "p1reader/b"]) {
+  Deno.test({
+    name:
+      `a second reader whose meter sends the same id as one on ${prefixOfA} takes prefixed identities and leaves the first's configs alone`,
+    ignore: !enabled || CORPUS === undefined,
+    async fn() {
+      const broker = await startBroker();
+      const watch = await subscriber(broker.anonymousUrl, ["homeassistant/#"]);
+      let readers: MqttPublisher[] = [];
+      try {
+        const { a, b, ofA, lines } = await twoReadersOneMeterId(broker.anonymousUrl, prefixOfA);
+        readers = [a, b];
+        const all = [...configs(await retainedConfigs(broker.anonymousUrl, 11 + 14)).values()];
+        const ofB = all.filter(readsFrom("p1reader"));
+        assert.equal(ofB.length, 14);
+        assert.ok(
+          ofB.every((c) => String(c.unique_id).startsWith(`p1reader_p1reader_${PLACEHOLDER}_`)),
+        );
+        assert.deepEqual(
+          [...identities(ofB)].filter((id) => identities([...ofA.values()]).has(id)),
+          [],
+        );
+        // Reader A's configs went out once each and were never touched again, not even its gas
+        // meter's, which reader B's meter (with channel 1 empty) would remove as a phantom.
+        const topicsOfA = [...ofA.keys()].map((id) => `homeassistant/sensor/${id}/config`);
+        assert.ok(ofA.has(`p1reader_${PLACEHOLDER}_mbus1_reading`));
+        for (const topic of topicsOfA) {
+          assert.equal(watch.history.filter((m) => m.topic === topic).length, 1, topic);
+        }
+        assert.ok(
+          lines.some((line) => line.includes("another reader on the broker")),
+          lines.join("\n"),
+        );
+      } finally {
+        for (const publisher of readers) await publisher.stop();
+        await watch.client.endAsync();
+        await broker.dispose();
       }
-      assert.ok(
-        lines.some((line) => line.includes("another reader on the broker")),
-        lines.join("\n"),
-      );
-    } finally {
-      for (const publisher of readers) await publisher.stop();
-      await watch.client.endAsync();
-      await broker.dispose();
-    }
-  },
-});
+    },
+  });
+}
 
 Deno.test({
   name: "readers that restart keep their identities",
