@@ -24,6 +24,25 @@ export interface DiscoveryOptions {
   discoveryPrefix: string;
   /** The reader's version (origin of the messages). */
   version: string;
+  /**
+   * Seconds without a state message after which Home Assistant shows a sensor as unavailable
+   * (`expire_after`); see {@linkcode expireAfterSeconds}.
+   * @default {600}
+   */
+  expireAfter?: number;
+}
+
+/** The shortest `expire_after`: slower than any meter's telegrams, including DSMR 2.2's 10 s. */
+const MIN_EXPIRE_AFTER_SECONDS = 600;
+
+/**
+ * The `expire_after` of every sensor: ten minutes, or three `--mqtt-interval`s when that is longer,
+ * so that a sensor never expires between two state messages of a live meter (each carries every
+ * value, the M-Bus readings included). It is the backstop for what the availability topics cannot
+ * say: a reader that hangs while its connection to the broker stays open sends no last will.
+ */
+export function expireAfterSeconds(intervalSeconds: number): number {
+  return Math.max(MIN_EXPIRE_AFTER_SECONDS, Math.ceil(3 * intervalSeconds));
 }
 
 /** One MQTT message. */
@@ -348,6 +367,7 @@ export function discoveryMessages(
       { topic: meterStatusTopic(options, id) },
     ],
     availability_mode: "all",
+    expire_after: options.expireAfter ?? MIN_EXPIRE_AFTER_SECONDS,
     origin: { name: "KingTech P1 Reader", sw_version: options.version },
   };
   const messages: MqttMessage[] = [];

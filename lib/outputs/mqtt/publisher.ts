@@ -20,6 +20,7 @@ import {
   DEFAULT_PREFIX,
   discoveryMessages,
   type DiscoveryOptions,
+  expireAfterSeconds,
   type Identity,
   mbusStateTopic,
   meterId,
@@ -135,6 +136,7 @@ export class MqttPublisher {
       prefix: options.prefix ?? DEFAULT_PREFIX,
       discoveryPrefix: options.discoveryPrefix ?? "homeassistant",
       version: options.version,
+      expireAfter: expireAfterSeconds(options.intervalSeconds ?? 0),
     };
     this.#log = options.logger ?? SILENT;
     this.#clientId = options.clientId ?? defaultClientId(this.#topics.prefix);

@@ -12,6 +12,7 @@ import {
   discoveryMessages,
   type DiscoveryOptions,
   emptySlotTopics,
+  expireAfterSeconds,
   type MqttMessage,
 } from "../../../lib/outputs/mqtt/discovery.ts";
 import { decideIdentity, topicsToCheck } from "../../../lib/outputs/mqtt/identity.ts";
@@ -294,7 +295,17 @@ Deno.test("sensors are available only while the reader is online and its own met
     { topic: "p1reader/1SAG1100042181/status" },
   ]);
   assert.equal(config!.availability_mode, "all");
-  assert.equal(config!.expire_after, undefined);
+});
+
+Deno.test("sensors expire after ten minutes without a state message, or three intervals", () => {
+  const t = telegram("fixtures/nl-dsmr50-3phase-4mbus.txt");
+  const expiries = (options: DiscoveryOptions) =>
+    new Set(configsOf(discoveryMessages(options, t)).map((c) => c.expire_after));
+  assert.deepEqual(expiries(OPTIONS), new Set([600]));
+  assert.equal(expireAfterSeconds(0), 600);
+  assert.equal(expireAfterSeconds(60), 600);
+  assert.equal(expireAfterSeconds(900), 2700);
+  assert.deepEqual(expiries({ ...OPTIONS, expireAfter: expireAfterSeconds(900) }), new Set([2700]));
 });
 
 Deno.test("a meter takes the prefixed identity only when another reader's config holds a plain one", () => {
