@@ -25,6 +25,11 @@ export interface DiscoveryOptions {
   /** The reader's version (origin of the messages). */
   version: string;
   /**
+   * The reader's MQTT client id, which names its availability topic (see {@linkcode statusTopic}).
+   * @default {defaultClientId(prefix)}
+   */
+  clientId?: string;
+  /**
    * Seconds without a state message after which Home Assistant shows a sensor as unavailable
    * (`expire_after`); see {@linkcode expireAfterSeconds}.
    * @default {600}
@@ -288,9 +293,26 @@ export function mbusStateTopic(options: DiscoveryOptions, t: Telegram, device: M
   return `${options.prefix}/${meterId(t)}/mbus/${device.channel}/state`;
 }
 
-/** The reader's availability topic (`online`/`offline`, with a last will). */
+/**
+ * The client id a reader uses unless told: `p1reader` with the default prefix (as it always was),
+ * `p1reader-<prefix>` with another, so that readers with their own prefixes share a broker.
+ */
+export function defaultClientId(prefix: string): string {
+  return prefix === DEFAULT_PREFIX ? DEFAULT_PREFIX : `${DEFAULT_PREFIX}-${prefix}`;
+}
+
+/**
+ * The reader's availability topic (`online`/`offline`, with its last will): `<prefix>/status` for
+ * the reader with the prefix's default client id (what every earlier version used, and what users'
+ * automations read), `<prefix>/readers/<client id>/status` for a reader given another one. The
+ * broker holds one connection per client id, so each running reader has a topic of its own, and
+ * one reader's stop or crash never speaks for another that shares its prefix.
+ */
 export function statusTopic(options: DiscoveryOptions): string {
-  return `${options.prefix}/status`;
+  const clientId = options.clientId ?? defaultClientId(options.prefix);
+  return clientId === defaultClientId(options.prefix)
+    ? `${options.prefix}/status`
+    : `${options.prefix}/readers/${safeId(clientId)}/status`;
 }
 
 /**

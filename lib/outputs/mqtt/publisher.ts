@@ -18,6 +18,7 @@ import { MeterTimeThinner } from "../../thin.ts";
 import { fullTelegram } from "../../views/full.ts";
 import {
   DEFAULT_PREFIX,
+  defaultClientId,
   discoveryMessages,
   type DiscoveryOptions,
   expireAfterSeconds,
@@ -90,14 +91,6 @@ export interface MqttStats {
   takeovers: number;
 }
 
-/**
- * The client id a reader uses unless told: `p1reader` with the default prefix (as it always was),
- * `p1reader-<prefix>` with another, so that readers with their own prefixes share a broker.
- */
-export function defaultClientId(prefix: string): string {
-  return prefix === DEFAULT_PREFIX ? DEFAULT_PREFIX : `${DEFAULT_PREFIX}-${prefix}`;
-}
-
 /** Publishes telegrams and discovery to a broker. */
 export class MqttPublisher {
   readonly #options: MqttOptions;
@@ -132,14 +125,16 @@ export class MqttPublisher {
   /** Makes the publisher; {@linkcode MqttPublisher.start} connects. */
   constructor(options: MqttOptions) {
     this.#options = options;
+    const prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.#clientId = options.clientId ?? defaultClientId(prefix);
     this.#topics = {
-      prefix: options.prefix ?? DEFAULT_PREFIX,
+      prefix,
       discoveryPrefix: options.discoveryPrefix ?? "homeassistant",
       version: options.version,
+      clientId: this.#clientId,
       expireAfter: expireAfterSeconds(options.intervalSeconds ?? 0),
     };
     this.#log = options.logger ?? SILENT;
-    this.#clientId = options.clientId ?? defaultClientId(this.#topics.prefix);
     this.#backoff = new ReconnectBackoff(
       options.backoff?.initialMs ?? 1000,
       options.backoff?.maxMs ?? 60_000,

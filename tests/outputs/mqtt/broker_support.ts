@@ -121,7 +121,12 @@ export async function retainedConfigs(
 
 /** The retained messages a new subscriber receives now (messages published meanwhile left out). */
 async function retainedNow(url: string): Promise<Map<string, ReceivedMessage>> {
-  const late = await subscriber(url, ["homeassistant/#", "+/status", "+/+/status"]);
+  const late = await subscriber(url, [
+    "homeassistant/#",
+    "+/status",
+    "+/+/status",
+    "+/readers/+/status",
+  ]);
   // Retained messages arrive together right after the subscription.
   await new Promise((resolve) => setTimeout(resolve, 200));
   await late.client.endAsync();

@@ -14,6 +14,7 @@ import {
   emptySlotTopics,
   expireAfterSeconds,
   type MqttMessage,
+  statusTopic,
 } from "../../../lib/outputs/mqtt/discovery.ts";
 import { decideIdentity, topicsToCheck } from "../../../lib/outputs/mqtt/identity.ts";
 import { fullTelegram } from "../../../lib/views/full.ts";
@@ -295,6 +296,24 @@ Deno.test("sensors are available only while the reader is online and its own met
     { topic: "p1reader/1SAG1100042181/status" },
   ]);
   assert.equal(config!.availability_mode, "all");
+});
+
+Deno.test("each reader has its own availability topic; one with its prefix's client id keeps <prefix>/status", () => {
+  assert.equal(statusTopic(OPTIONS), "p1reader/status");
+  assert.equal(statusTopic({ ...OPTIONS, clientId: "p1reader" }), "p1reader/status");
+  assert.equal(statusTopic({ ...OPTIONS, prefix: "garage" }), "garage/status");
+  assert.equal(
+    statusTopic({ ...OPTIONS, prefix: "garage", clientId: "p1reader-garage" }),
+    "garage/status",
+  );
+  assert.equal(
+    statusTopic({ ...OPTIONS, clientId: "reader B" }),
+    "p1reader/readers/reader_B/status",
+  );
+  assert.equal(
+    statusTopic({ ...OPTIONS, prefix: "garage", clientId: "p1reader" }),
+    "garage/readers/p1reader/status",
+  );
 });
 
 Deno.test("sensors expire after ten minutes without a state message, or three intervals", () => {

@@ -8,7 +8,8 @@ import mqtt from "mqtt";
 import type { MqttPublisher } from "../../../lib/outputs/mqtt/publisher.ts";
 import { memoryLogger, waitFor } from "../../support/helpers.ts";
 import { startBroker } from "../../support/mosquitto.ts";
-import { CORPUS } from "../../support/paths.ts";
+import { CORPUS, fixture } from "../../support/paths.ts";
+import { type RunningServer, startServer } from "../../support/server.ts";
 import {
   available,
   brokerTestsEnabled as enabled,
@@ -242,6 +243,90 @@ Deno.test({
       await watch.client.endAsync();
     } finally {
       for (const publisher of readers) await publisher.stop();
+      await broker.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "one of two readers on the default prefix killed with -9: the other's entities stay available",
+  ignore: !enabled,
+  async fn() {
+    const broker = await startBroker();
+    const servers: RunningServer[] = [];
+    try {
+      // Reader A with the default client id (its status is `p1reader/status`, as it always was),
+      // reader B with its own, each replaying its own meter once a second.
+      for (
+        const [meter, clientId] of [
+          ["nl-dsmr50-1phase-water.txt", []],
+          ["be-emucs-peak.txt", ["--mqtt-client-id", "readerB"]],
+        ] as const
+      ) {
+        servers.push(
+          await startServer([
+            "--source",
+            `file:${fixture(meter)}`,
+            "--replay-interval",
+            "1",
+            "--replay-loop",
+            "--mqtt-url",
+            broker.anonymousUrl,
+            ...clientId,
+          ]),
+        );
+      }
+      const ofMeter = (id: string) => (c: Config) =>
+        String(c.state_topic).startsWith(`p1reader/${id}/`);
+      let last = await retainedConfigs(broker.anonymousUrl, 17 + 15);
+      const all = [...configs(last).values()];
+      const ofA = all.filter(ofMeter("E0053004723456789"));
+      const ofB = all.filter(ofMeter("1SAG1100042181"));
+      assert.deepEqual([ofA.length, ofB.length], [17, 15]);
+      await waitFor(async () => {
+        last = await retainedConfigs(broker.anonymousUrl, 32);
+        return all.every((config) => available(config, last));
+      }, "both meters available");
+      const topics = (list: Config[]) =>
+        new Set(list.flatMap((c) => (c.availability as { topic: string }[]).map((a) => a.topic)));
+      assert.deepEqual(
+        topics(ofA),
+        new Set(["p1reader/status", "p1reader/E0053004723456789/status"]),
+      );
+      assert.deepEqual(
+        topics(ofB),
+        new Set(["p1reader/readers/readerB/status", "p1reader/1SAG1100042181/status"]),
+      );
+
+      for (const victim of [0, 1]) {
+        if (victim === 1) {
+          // Reader A comes back, then reader B is the one killed.
+          await servers[0]!.stop();
+          servers[0] = await startServer([
+            "--source",
+            `file:${fixture("nl-dsmr50-1phase-water.txt")}`,
+            "--replay-interval",
+            "1",
+            "--replay-loop",
+            "--mqtt-url",
+            broker.anonymousUrl,
+          ]);
+          await waitFor(async () => {
+            last = await retainedConfigs(broker.anonymousUrl, 32);
+            return all.every((config) => available(config, last));
+          }, "both meters available again");
+        }
+        const [killed, kept] = victim === 0 ? [ofA, ofB] : [ofB, ofA];
+        servers[victim]!.child.kill("SIGKILL");
+        await waitFor(async () => {
+          last = await retainedConfigs(broker.anonymousUrl, 32);
+          return killed.every((config) => !available(config, last));
+        }, "the killed reader's last will");
+        assert.ok(kept.every((config) => available(config, last)), "the other stays available");
+      }
+    } finally {
+      for (const server of servers) await server.stop();
       await broker.dispose();
     }
   },
