@@ -23,7 +23,7 @@ import {
 /** How long to wait for retained messages once the broker acknowledged the subscription. */
 const RETAINED_GRACE_MS = 200;
 /** How long the broker may take to acknowledge the subscription before the look is given up. */
-const ANSWER_TIMEOUT_MS = 10_000;
+export const ANSWER_TIMEOUT_MS = 10_000;
 
 /** What the broker holds for a meter, and what follows from it. */
 export interface IdentityCheck {
@@ -67,16 +67,31 @@ export class SubscriptionRefusedError extends Error {
 }
 
 /**
+ * Whether MQTT.js's error is a refusal in the broker's acknowledgement (a reason code of 0x80 and
+ * up): MQTT.js 5 rejects with the acknowledgement packet attached (`packet.granted`), older
+ * releases set the code on the error.
+ */
+function refusal(error: Error): boolean {
+  const { code, packet } = error as Error & { code?: unknown; packet?: { granted?: unknown } };
+  const codes = [code, ...(Array.isArray(packet?.granted) ? packet.granted : [])];
+  return codes.some((value) => typeof value === "number" && value >= 0x80);
+}
+
+/**
  * The retained messages on exact topics: subscribes (QoS 0, so that no in-flight limit holds them
  * back), waits for the acknowledgement and a short grace for the messages the broker sends after
  * it, and unsubscribes. A broker that holds nothing there answers with an empty map.
  *
  * @throws {SubscriptionRefusedError} When the broker refuses the subscription.
+ * @param client The connected client.
+ * @param topics Exact topics (no wildcards).
+ * @param timeoutMs How long the broker may take to acknowledge the subscription.
  * @throws {Error} When it does not answer in time, or the connection goes.
  */
 export async function retainedOn(
   client: MqttClient,
   topics: string[],
+  timeoutMs: number = ANSWER_TIMEOUT_MS,
 ): Promise<Map<string, string>> {
   const wanted = new Set(topics);
   const found = new Map<string, string>();
@@ -87,17 +102,13 @@ export async function retainedOn(
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new Error(`no answer to a subscription in ${ANSWER_TIMEOUT_MS / 1000} s`)),
-      ANSWER_TIMEOUT_MS,
+      () => reject(new Error(`no answer to a subscription in ${timeoutMs / 1000} s`)),
+      timeoutMs,
     );
   });
   try {
     const subscribed = client.subscribeAsync(topics, { qos: 0 }).catch((error: Error) => {
-      // MQTT.js marks a refusal in the acknowledgement with its reason code (0x80 and up).
-      const code = (error as Error & { code?: unknown }).code;
-      throw typeof code === "number" && code >= 0x80
-        ? new SubscriptionRefusedError(error.message)
-        : error;
+      throw refusal(error) ? new SubscriptionRefusedError(error.message) : error;
     });
     await Promise.race([subscribed, timeout]);
     await new Promise((resolve) => setTimeout(resolve, RETAINED_GRACE_MS));

@@ -65,6 +65,12 @@ export interface MqttOptions {
    * @default {{ initialMs: 1000, maxMs: 60000 }}
    */
   backoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * How long the broker may take to acknowledge the look at its retained discovery configs; after
+   * that the meter's identity is decided without it.
+   * @default {10000}
+   */
+  answerTimeoutMs?: number;
   /** The reader's version (discovery origin). */
   version: string;
   /** Logs. */
@@ -108,7 +114,8 @@ export class MqttPublisher {
   readonly #identities = new Map<string, Identity>();
   /** The meters whose identity the broker is being asked about. */
   readonly #checking = new Set<string>();
-  #refusalLogged = false;
+  /** Whether the broker's refusal or silence about the retained configs has been logged. */
+  #blindLogged = false;
   readonly #thinner: MeterTimeThinner;
   /** The discovery messages last published, joined; `undefined` when they must be sent again. */
   #discovery: string | undefined;
@@ -346,30 +353,36 @@ export class MqttPublisher {
 
   /**
    * Looks at the retained configs on the meter's plain config topics, decides its identity, empties
-   * the configs of ours for its empty M-Bus slots, and publishes its discovery. A broker that does
-   * not answer leaves the identity open: the next telegram asks again.
+   * the configs of ours for its empty M-Bus slots, and publishes its discovery. A broker that refuses
+   * the look or does not answer in time gets the plain identity; a connection lost meanwhile leaves
+   * it open, for the next telegram to ask again.
    */
   async #checkIdentity(client: MqttClient, t: Telegram): Promise<void> {
     const id = meterId(t);
     let retained: Map<string, string>;
     try {
-      retained = await retainedOn(client, topicsToCheck(this.#topics, t));
+      retained = await retainedOn(
+        client,
+        topicsToCheck(this.#topics, t),
+        this.#options.answerTimeoutMs,
+      );
     } catch (error) {
-      if (!(error instanceof SubscriptionRefusedError)) {
-        this.#log.debug("MQTT: no answer about the retained discovery configs", {
-          meter: id,
-          error: (error as Error).message,
-        });
-        return;
-      }
-      // Without reading them, keeping the ids of earlier versions is what a single reader needs.
+      // A connection that went is no answer: the next connection asks again.
+      if (!client.connected) return;
+      // Refused, or never acknowledged: waiting longer would hold the meter's discovery back for
+      // ever. Without reading the configs, keeping the ids of earlier versions is what a single
+      // reader needs.
       retained = new Map();
-      if (!this.#refusalLogged) {
-        this.#refusalLogged = true;
+      if (!this.#blindLogged) {
+        this.#blindLogged = true;
+        const refused = error instanceof SubscriptionRefusedError;
         this.#log.warn(
-          `MQTT broker does not let this reader read ${this.#topics.discoveryPrefix}/sensor/…: ` +
-            "it cannot see whether another reader publishes the same meter id",
-          { error: error.message },
+          `MQTT broker ${
+            refused ? "does not let this reader read" : "did not answer a subscription to"
+          } ` +
+            `${this.#topics.discoveryPrefix}/sensor/…: it cannot see whether another reader ` +
+            "publishes the same meter id; publishing discovery with the unique ids of earlier versions",
+          { error: (error as Error).message },
         );
       }
     }

@@ -89,7 +89,12 @@ export function available(
 /** A started reader (publisher) on the broker, connected. */
 export async function reader(
   url: string,
-  options: { prefix?: string; clientId?: string; logger?: Logger } = {},
+  options: {
+    prefix?: string;
+    clientId?: string;
+    logger?: Logger;
+    answerTimeoutMs?: number;
+  } = {},
 ): Promise<MqttPublisher> {
   const publisher = new MqttPublisher({
     url,
