@@ -17,6 +17,7 @@ import type { ReceivedTelegram, ReceiverState } from "../../receiver.ts";
 import { MeterTimeThinner } from "../../thin.ts";
 import { fullTelegram } from "../../views/full.ts";
 import {
+  configOwner,
   DEFAULT_PREFIX,
   defaultClientId,
   discoveryMessages,
@@ -27,11 +28,21 @@ import {
   meterId,
   meterStatusTopic,
   type MqttMessage,
+  plainConfigTopics,
   sensorValues,
   stateTopic,
+  stateTopicOf,
   statusTopic,
 } from "./discovery.ts";
-import { decideIdentity, retainedOn, SubscriptionRefusedError, topicsToCheck } from "./identity.ts";
+import {
+  decideIdentity,
+  keepsPlain,
+  readerPrefixOf,
+  retainedOn,
+  SubscriptionRefusedError,
+  topicsToCheck,
+} from "./identity.ts";
+import { readMeterRecord, type RecordedMeters, writeMeterRecord } from "./meter_record.ts";
 import { ReconnectBackoff } from "./reconnect.ts";
 
 /** Options for {@linkcode MqttPublisher}. */
@@ -71,6 +82,11 @@ export interface MqttOptions {
    * @default {10000}
    */
   answerTimeoutMs?: number;
+  /**
+   * Where the meters this reader published are recorded (`meter_record.ts`), so that a restart
+   * marks them `offline` until their data is live and keeps their identities; unset: nowhere.
+   */
+  recordPath?: string | undefined;
   /** The reader's version (discovery origin). */
   version: string;
   /** Logs. */
@@ -112,6 +128,17 @@ export class MqttPublisher {
   readonly #meterStatus = new Map<string, "online" | "offline">();
   /** Each meter's identity, decided once (see `identity.ts`) and kept while the reader runs. */
   readonly #identities = new Map<string, Identity>();
+  /** The meters published before, with their identities (see {@linkcode MqttOptions.recordPath}). */
+  readonly #recorded: RecordedMeters = new Map();
+  /** The plain config topics watched while their meter holds the plain identity: meter and state topic. */
+  readonly #watched = new Map<string, { id: string; stateTopic: string }>();
+  /** The last config seen on each watched topic. */
+  readonly #lastSeen = new Map<string, string>();
+  /** Watched topics on which another reader's config was answered with ours. */
+  readonly #contested = new Set<string>();
+  /** Sends a meter's discovery again once the configs that overwrote it have all come in. */
+  #rediscovery: ReturnType<typeof setTimeout> | undefined;
+  #recordFailureLogged = false;
   /** The meters whose identity the broker is being asked about. */
   readonly #checking = new Set<string>();
   /** Whether the broker's refusal or silence about the retained configs has been logged. */
@@ -147,6 +174,48 @@ export class MqttPublisher {
       options.backoff?.maxMs ?? 60_000,
     );
     this.#thinner = new MeterTimeThinner(options.intervalSeconds ?? 0);
+    this.#readRecord();
+  }
+
+  /** Reads the record: its meters are `offline` until their data is live, and keep identities. */
+  #readRecord(): void {
+    const path = this.#options.recordPath;
+    if (path === undefined) return;
+    try {
+      for (const [id, identity] of readMeterRecord(path, this.#topics.prefix)) {
+        this.#recorded.set(id, identity);
+        this.#meterStatus.set(id, "offline");
+      }
+    } catch (error) {
+      this.#log.warn(
+        "MQTT: cannot read the record of the meters published before; starting afresh",
+        {
+          path,
+          error: (error as Error).message,
+        },
+      );
+    }
+  }
+
+  /** Records a meter (and its identity once decided) before its status says `online`. */
+  #record(id: string, identity?: Identity): void {
+    const before = this.#recorded.get(id);
+    const after = identity ?? before;
+    if (this.#recorded.has(id) && after === before) return;
+    this.#recorded.set(id, after);
+    const path = this.#options.recordPath;
+    if (path === undefined) return;
+    try {
+      writeMeterRecord(path, this.#topics.prefix, this.#recorded);
+    } catch (error) {
+      // Publishing goes on; only a restart after a crash would show this meter's old values.
+      if (this.#recordFailureLogged) return;
+      this.#recordFailureLogged = true;
+      this.#log.warn("MQTT: cannot record the meters published", {
+        path,
+        error: (error as Error).message,
+      });
+    }
   }
 
   /** A snapshot of what it has done. */
@@ -186,6 +255,7 @@ export class MqttPublisher {
         this.#discovery = undefined;
         if (this.#latest) this.#publishTelegram(this.#latest);
       }
+      this.#configSeen(topic, payload.toString());
     });
     // MQTT.js has already scheduled the next attempt when this runs: the wait set here is the
     // one after the next loss.
@@ -228,11 +298,13 @@ export class MqttPublisher {
     // The broker kept running through a takeover, and with it our retained discovery configs;
     // after any other loss it may have restarted without them.
     if (!takenOver) this.#discovery = undefined;
-    // Our last will has just marked us offline, so `online` goes out after a takeover too.
-    void this.#publish(statusTopic(this.#topics), "online", 1, true);
+    // The meters' status first: after a crash the broker holds `online` for them, which would
+    // count from the moment the reader's `online` arrives. In order: both go out at QoS 1.
     for (const [id, status] of this.#meterStatus) {
       void this.#publish(meterStatusTopic(this.#topics, id), status, 1, true);
     }
+    // Our last will has just marked us offline, so `online` goes out after a takeover too.
+    void this.#publish(statusTopic(this.#topics), "online", 1, true);
     if (this.#latest) this.#publishTelegram(this.#latest);
   }
 
@@ -294,6 +366,7 @@ export class MqttPublisher {
   #updateMeterStatus(everyMeterOffline = false): Promise<unknown> {
     const live = this.#live && !everyMeterOffline ? this.#meter : undefined;
     if (live !== undefined && !this.#meterStatus.has(live)) this.#meterStatus.set(live, "offline");
+    if (live !== undefined) this.#record(live);
     const sent: Promise<boolean>[] = [];
     for (const [id, before] of this.#meterStatus) {
       const status = id === live ? "online" : "offline";
@@ -361,10 +434,16 @@ export class MqttPublisher {
     const id = meterId(t);
     let retained: Map<string, string>;
     try {
+      for (const { topic, stateTopic } of plainConfigTopics(this.#topics, t)) {
+        this.#watched.set(topic, { id, stateTopic });
+      }
+      // Stays subscribed: another reader that looked at the same moment may claim the plain
+      // identity too, which only the configs arriving later show (see #configSeen).
       retained = await retainedOn(
         client,
         topicsToCheck(this.#topics, t),
         this.#options.answerTimeoutMs,
+        true,
       );
     } catch (error) {
       // A connection that went is no answer: the next connection asks again.
@@ -386,8 +465,14 @@ export class MqttPublisher {
         );
       }
     }
-    const { identity, phantoms } = decideIdentity(this.#topics, t, retained);
+    const { identity, phantoms } = decideIdentity(
+      this.#topics,
+      t,
+      retained,
+      this.#recorded.get(id),
+    );
     this.#identities.set(id, identity);
+    this.#record(id, identity);
     if (identity === "prefixed") {
       this.#log.info(
         "MQTT: another reader on the broker publishes this meter id to Home Assistant; this " +
@@ -400,6 +485,58 @@ export class MqttPublisher {
     if (latest && meterId(latest) === id && client.connected) {
       this.#publishDiscovery(latest, identity);
     }
+  }
+
+  /**
+   * A config on a watched plain config topic. While the meter holds the plain identity, another
+   * reader's config there means both claimed it: {@linkcode keepsPlain} settles it the same way on
+   * both. The reader that keeps it sends its configs again (also after the other emptied its own);
+   * the other takes the prefixed identity, empties the plain configs of its own and sends its
+   * prefixed ones.
+   */
+  #configSeen(topic: string, payload: string): void {
+    const watched = this.#watched.get(topic);
+    if (!watched) return;
+    this.#lastSeen.set(topic, payload);
+    if (this.#identities.get(watched.id) !== "plain") return;
+    const owner = configOwner(payload, watched.stateTopic);
+    if (owner === "ours") return;
+    if (owner === undefined) {
+      if (this.#contested.has(topic)) this.#rediscover(watched.id);
+      return;
+    }
+    if (keepsPlain(this.#topics.prefix, readerPrefixOf(stateTopicOf(payload) ?? "", watched.id))) {
+      this.#contested.add(topic);
+      this.#rediscover(watched.id);
+      return;
+    }
+    this.#identities.set(watched.id, "prefixed");
+    this.#record(watched.id, "prefixed");
+    this.#log.info(
+      "MQTT: another reader claimed this meter id's plain unique ids at the same time and keeps " +
+        "them; this reader's entities for it carry its prefix",
+      { meter: watched.id, prefix: this.#topics.prefix },
+    );
+    for (const [other, { id, stateTopic }] of this.#watched) {
+      if (id !== watched.id) continue;
+      if (configOwner(this.#lastSeen.get(other) ?? "", stateTopic) === "ours") {
+        void this.#publish(other, "", 1, true);
+      }
+    }
+    this.#rediscover(watched.id);
+  }
+
+  /** Sends the meter's discovery again, once the configs arriving together have been seen. */
+  #rediscover(id: string): void {
+    if (this.#rediscovery !== undefined) return;
+    this.#rediscovery = setTimeout(() => {
+      this.#rediscovery = undefined;
+      const latest = this.#latest;
+      const identity = this.#identities.get(id);
+      if (!latest || meterId(latest) !== id || !identity || !this.#client?.connected) return;
+      this.#discovery = undefined;
+      this.#publishDiscovery(latest, identity);
+    }, 0);
   }
 
   #publishMessage(message: MqttMessage, qos: 0 | 1 | 2, retain: boolean): Promise<boolean> {
@@ -430,6 +567,7 @@ export class MqttPublisher {
     if (!client) return;
     this.#stopping = true;
     clearTimeout(this.#holding);
+    clearTimeout(this.#rediscovery);
     // Each meter's own status first: the status topic may be shared with other readers.
     await this.#updateMeterStatus(true);
     if (client.connected) await this.#publish(statusTopic(this.#topics), "offline", 1, true);
