@@ -295,9 +295,11 @@ export class MqttPublisher {
       this.#log.info("MQTT connected", { broker, clientId: this.#clientId });
     }
     client.subscribe(`${this.#topics.discoveryPrefix}/status`, { qos: 0 });
-    // The broker kept running through a takeover, and with it our retained discovery configs;
-    // after any other loss it may have restarted without them.
+    // After most losses the broker may have restarted without our retained configs: send them
+    // again. What looks like a takeover (closed early, accepted at once) is also what a broker
+    // restarted within a second looks like, so there the configs are looked for first.
     if (!takenOver) this.#discovery = undefined;
+    else if (this.#latest) void this.#verifyRetained(client, this.#latest);
     // The meters' status first: after a crash the broker holds `online` for them, which would
     // count from the moment the reader's `online` arrives. In order: both go out at QoS 1.
     for (const [id, status] of this.#meterStatus) {
@@ -306,6 +308,18 @@ export class MqttPublisher {
     // Our last will has just marked us offline, so `online` goes out after a takeover too.
     void this.#publish(statusTopic(this.#topics), "online", 1, true);
     if (this.#latest) this.#publishTelegram(this.#latest);
+  }
+
+  /** Sends the meter's configs again when the broker no longer holds the first of them. */
+  async #verifyRetained(client: MqttClient, t: Telegram): Promise<void> {
+    const identity = this.#identities.get(meterId(t));
+    const [first] = identity ? discoveryMessages(this.#topics, t, identity) : [];
+    if (!first) return;
+    const held = await retainedOn(client, [first.topic], this.#options.answerTimeoutMs)
+      .catch(() => undefined); // no answer: nothing is known, and nothing is sent twice
+    if (!held || held.get(first.topic) === first.payload || this.#latest !== t) return;
+    this.#discovery = undefined;
+    this.#publishDiscovery(t, identity!);
   }
 
   #held(client: MqttClient): void {

@@ -94,6 +94,7 @@ export async function reader(
     clientId?: string;
     logger?: Logger;
     answerTimeoutMs?: number;
+    recordPath?: string;
   } = {},
 ): Promise<MqttPublisher> {
   const publisher = new MqttPublisher({
