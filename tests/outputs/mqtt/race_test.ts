@@ -31,15 +31,19 @@ for (const [keeper, other] of [["p1reader", "garage"], ["attic", "garage"]] as c
         a.offer(telegram); // both look before either published
         b.offer(telegram);
         const id = "E0053004723456789";
-        const settled = (all: Config[]) => {
-          const plain = all.filter((c) => String(c.unique_id).startsWith(`p1reader_${id}_`));
-          const prefixed = all.filter((c) =>
-            String(c.unique_id).startsWith(`p1reader_${other}_${id}_`)
-          );
-          return plain.length === 17 && prefixed.length === 17 &&
-            plain.every((c) => String(c.state_topic).startsWith(`${keeper}/${id}/`)) &&
-            prefixed.every((c) => String(c.state_topic).startsWith(`${other}/${id}/`));
-        };
+        // When both looked before either published, the rule decides (`keeper` keeps the plain
+        // ids); on a loaded machine one may publish before the other looks, and then the first
+        // keeps them. Either way: one plain set and one prefixed set, each its own reader's.
+        const settled = (all: Config[]) =>
+          [[keeper, other], [other, keeper]].some(([plainOne, prefixedOne]) => {
+            const plain = all.filter((c) => String(c.unique_id).startsWith(`p1reader_${id}_`));
+            const prefixed = all.filter((c) =>
+              String(c.unique_id).startsWith(`p1reader_${prefixedOne}_${id}_`)
+            );
+            return plain.length === 17 && prefixed.length === 17 &&
+              plain.every((c) => String(c.state_topic).startsWith(`${plainOne}/${id}/`)) &&
+              prefixed.every((c) => String(c.state_topic).startsWith(`${prefixedOne}/${id}/`));
+          });
         let all: Config[] = [];
         await waitFor(async () => {
           all = [...configs(await retainedConfigs(broker.anonymousUrl, 34)).values()];
