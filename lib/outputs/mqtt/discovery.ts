@@ -24,6 +24,30 @@ export interface DiscoveryOptions {
   discoveryPrefix: string;
   /** The reader's version (origin of the messages). */
   version: string;
+  /**
+   * The reader's MQTT client id, which names its availability topic (see {@linkcode statusTopic}).
+   * @default {defaultClientId(prefix)}
+   */
+  clientId?: string;
+  /**
+   * Seconds without a state message after which Home Assistant shows a sensor as unavailable
+   * (`expire_after`); see {@linkcode expireAfterSeconds}.
+   * @default {600}
+   */
+  expireAfter?: number;
+}
+
+/** The shortest `expire_after`: slower than any meter's telegrams, including DSMR 2.2's 10 s. */
+const MIN_EXPIRE_AFTER_SECONDS = 600;
+
+/**
+ * The `expire_after` of every sensor: ten minutes, or three `--mqtt-interval`s when that is longer,
+ * so that a sensor never expires between two state messages of a live meter (each carries every
+ * value, the M-Bus readings included). It is the backstop for what the availability topics cannot
+ * say: a reader that hangs while its connection to the broker stays open sends no last will.
+ */
+export function expireAfterSeconds(intervalSeconds: number): number {
+  return Math.max(MIN_EXPIRE_AFTER_SECONDS, Math.ceil(3 * intervalSeconds));
 }
 
 /** One MQTT message. */
@@ -269,9 +293,26 @@ export function mbusStateTopic(options: DiscoveryOptions, t: Telegram, device: M
   return `${options.prefix}/${meterId(t)}/mbus/${device.channel}/state`;
 }
 
-/** The reader's availability topic (`online`/`offline`, with a last will). */
+/**
+ * The client id a reader uses unless told: `p1reader` with the default prefix (as it always was),
+ * `p1reader-<prefix>` with another, so that readers with their own prefixes share a broker.
+ */
+export function defaultClientId(prefix: string): string {
+  return prefix === DEFAULT_PREFIX ? DEFAULT_PREFIX : `${DEFAULT_PREFIX}-${prefix}`;
+}
+
+/**
+ * The reader's availability topic (`online`/`offline`, with its last will): `<prefix>/status` for
+ * the reader with the prefix's default client id (what every earlier version used, and what users'
+ * automations read), `<prefix>/readers/<client id>/status` for a reader given another one. The
+ * broker holds one connection per client id, so each running reader has a topic of its own, and
+ * one reader's stop or crash never speaks for another that shares its prefix.
+ */
 export function statusTopic(options: DiscoveryOptions): string {
-  return `${options.prefix}/status`;
+  const clientId = options.clientId ?? defaultClientId(options.prefix);
+  return clientId === defaultClientId(options.prefix)
+    ? `${options.prefix}/status`
+    : `${options.prefix}/readers/${safeId(clientId)}/status`;
 }
 
 /**
@@ -290,20 +331,25 @@ export function configTopic(options: DiscoveryOptions, uniqueId: string): string
 }
 
 /**
- * Who a retained discovery config belongs to, judged by the state topic it reads: `ours` under our
- * prefix, `another` reader's outside it, `undefined` for an empty or unreadable payload (which
- * configures nothing).
+ * Who a retained discovery config belongs to, judged by the state topic it reads: `ours` when it is
+ * exactly the one this reader publishes that sensor's values on, `another` reader's when it is any
+ * other (also one under our prefix: a reader with the prefix `p1reader/b` publishes under
+ * `p1reader/`), `undefined` for an empty or unreadable payload (which configures nothing).
+ *
+ * @param payload The retained config.
+ * @param ownStateTopic The state topic this reader's config on that topic reads.
  */
 export function configOwner(
-  options: DiscoveryOptions,
   payload: string,
+  ownStateTopic: string,
 ): "ours" | "another" | undefined {
   const topic = stateTopicOf(payload);
   if (topic === undefined) return undefined;
-  return topic.startsWith(`${options.prefix}/`) ? "ours" : "another";
+  return topic === ownStateTopic ? "ours" : "another";
 }
 
-function stateTopicOf(payload: string): string | undefined {
+/** The state topic a discovery config reads, if it is a config at all. */
+export function stateTopicOf(payload: string): string | undefined {
   try {
     const config: unknown = JSON.parse(payload);
     const topic = (config as { state_topic?: unknown } | null)?.state_topic;
@@ -343,6 +389,7 @@ export function discoveryMessages(
       { topic: meterStatusTopic(options, id) },
     ],
     availability_mode: "all",
+    expire_after: options.expireAfter ?? MIN_EXPIRE_AFTER_SECONDS,
     origin: { name: "KingTech P1 Reader", sw_version: options.version },
   };
   const messages: MqttMessage[] = [];
@@ -396,21 +443,43 @@ export function discoveryMessages(
   return messages;
 }
 
+/** A config topic and the state topic this reader's config there reads. */
+export interface ConfigTopic {
+  /** The config topic. */
+  topic: string;
+  /** The state topic our config on it reads. */
+  stateTopic: string;
+}
+
 /**
  * The config topics, under either identity, of the sensors an older version published for this
- * telegram's empty M-Bus slots (a "Gas" meter at 0 m³). The publisher empties those that hold a
- * config of ours, which removes the sensor from Home Assistant.
+ * telegram's empty M-Bus slots (a "Gas" meter at 0 m³), with the state topic they read. The
+ * publisher empties those that hold a config of ours, which removes the sensor from Home Assistant.
  */
-export function emptySlotTopics(options: DiscoveryOptions, t: Telegram): string[] {
+export function emptySlots(options: DiscoveryOptions, t: Telegram): ConfigTopic[] {
   const slots = t.mbus.filter((device) => MBUS_CLASSES[device.kind] && !meterReading(device));
   return slots.flatMap((device) =>
-    (["plain", "prefixed"] as const).map((identity) =>
-      configTopic(
+    (["plain", "prefixed"] as const).map((identity) => ({
+      topic: configTopic(
         options,
         `${identityRoot(options, identity)}_${meterId(t)}_mbus${device.channel}_reading`,
-      )
-    )
+      ),
+      stateTopic: mbusStateTopic(options, t, device),
+    }))
   );
+}
+
+/** The config topics of {@linkcode emptySlots}. */
+export function emptySlotTopics(options: DiscoveryOptions, t: Telegram): string[] {
+  return emptySlots(options, t).map((slot) => slot.topic);
+}
+
+/** The meter's config topics under the plain identity, with the state topic each config reads. */
+export function plainConfigTopics(options: DiscoveryOptions, t: Telegram): ConfigTopic[] {
+  return discoveryMessages(options, t, "plain").map((message) => ({
+    topic: message.topic,
+    stateTopic: stateTopicOf(message.payload) ?? "",
+  }));
 }
 
 /** The values of the meter's sensors by key, for `--mqtt-per-value` topics. */

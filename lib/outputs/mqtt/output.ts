@@ -9,7 +9,14 @@
 import { optionGroup, whenSet } from "../../config/option.ts";
 import { boolean, oneOf, seconds, text, topicPrefix, url } from "../../config/readers.ts";
 import { redactUrl } from "../../log.ts";
-import type { Output, OutputContext, OutputDefinition, OutputMetric } from "../output.ts";
+import {
+  type Output,
+  type OutputContext,
+  type OutputDefinition,
+  type OutputMetric,
+  OutputStartError,
+} from "../output.ts";
+import { METER_RECORD_FILE } from "./meter_record.ts";
 import type { MqttOptions, MqttPublisher, MqttStats } from "./publisher.ts";
 
 /** MQTT publishing, on when the broker's URL is set. */
@@ -123,6 +130,7 @@ export class MqttOutput implements Output<MqttStats> {
     const { MqttPublisher } = await import("./publisher.ts");
     const publisher = new MqttPublisher({
       ...this.#options,
+      recordPath: await this.#recordPath(context),
       version: context.version,
       logger: context.logger,
     });
@@ -136,6 +144,27 @@ export class MqttOutput implements Output<MqttStats> {
       prefix: this.#options.prefix,
     });
     publisher.start();
+  }
+
+  /**
+   * Where the meters published are recorded, in the data directory; `undefined` (and a warning)
+   * when it cannot be created: publishing matters more than what a restart after a crash shows.
+   *
+   * @throws {OutputStartError} When another service holds the data directory.
+   */
+  async #recordPath(context: OutputContext): Promise<string | undefined> {
+    try {
+      await context.claimDataDir();
+      return `${context.dataDir.replace(/\/+$/, "")}/${METER_RECORD_FILE}`;
+    } catch (error) {
+      if (error instanceof OutputStartError) throw error;
+      context.logger.warn(
+        `--data-dir "${context.dataDir}": cannot record the MQTT meters there; after a crash their ` +
+          "last status stays until their next telegram",
+        { error: (error as Error).message },
+      );
+      return undefined;
+    }
   }
 
   /** Publishes `offline` and disconnects. */

@@ -17,19 +17,32 @@ import type { ReceivedTelegram, ReceiverState } from "../../receiver.ts";
 import { MeterTimeThinner } from "../../thin.ts";
 import { fullTelegram } from "../../views/full.ts";
 import {
+  configOwner,
   DEFAULT_PREFIX,
+  defaultClientId,
   discoveryMessages,
   type DiscoveryOptions,
+  expireAfterSeconds,
   type Identity,
   mbusStateTopic,
   meterId,
   meterStatusTopic,
   type MqttMessage,
+  plainConfigTopics,
   sensorValues,
   stateTopic,
+  stateTopicOf,
   statusTopic,
 } from "./discovery.ts";
-import { decideIdentity, retainedOn, SubscriptionRefusedError, topicsToCheck } from "./identity.ts";
+import {
+  decideIdentity,
+  keepsPlain,
+  readerPrefixOf,
+  retainedOn,
+  SubscriptionRefusedError,
+  topicsToCheck,
+} from "./identity.ts";
+import { readMeterRecord, type RecordedMeters, writeMeterRecord } from "./meter_record.ts";
 import { ReconnectBackoff } from "./reconnect.ts";
 
 /** Options for {@linkcode MqttPublisher}. */
@@ -63,6 +76,17 @@ export interface MqttOptions {
    * @default {{ initialMs: 1000, maxMs: 60000 }}
    */
   backoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * How long the broker may take to acknowledge the look at its retained discovery configs; after
+   * that the meter's identity is decided without it.
+   * @default {10000}
+   */
+  answerTimeoutMs?: number;
+  /**
+   * Where the meters this reader published are recorded (`meter_record.ts`), so that a restart
+   * marks them `offline` until their data is live and keeps their identities; unset: nowhere.
+   */
+  recordPath?: string | undefined;
   /** The reader's version (discovery origin). */
   version: string;
   /** Logs. */
@@ -89,14 +113,6 @@ export interface MqttStats {
   takeovers: number;
 }
 
-/**
- * The client id a reader uses unless told: `p1reader` with the default prefix (as it always was),
- * `p1reader-<prefix>` with another, so that readers with their own prefixes share a broker.
- */
-export function defaultClientId(prefix: string): string {
-  return prefix === DEFAULT_PREFIX ? DEFAULT_PREFIX : `${DEFAULT_PREFIX}-${prefix}`;
-}
-
 /** Publishes telegrams and discovery to a broker. */
 export class MqttPublisher {
   readonly #options: MqttOptions;
@@ -112,9 +128,21 @@ export class MqttPublisher {
   readonly #meterStatus = new Map<string, "online" | "offline">();
   /** Each meter's identity, decided once (see `identity.ts`) and kept while the reader runs. */
   readonly #identities = new Map<string, Identity>();
+  /** The meters published before, with their identities (see {@linkcode MqttOptions.recordPath}). */
+  readonly #recorded: RecordedMeters = new Map();
+  /** The plain config topics watched while their meter holds the plain identity: meter and state topic. */
+  readonly #watched = new Map<string, { id: string; stateTopic: string }>();
+  /** The last config seen on each watched topic. */
+  readonly #lastSeen = new Map<string, string>();
+  /** Watched topics on which another reader's config was answered with ours. */
+  readonly #contested = new Set<string>();
+  /** Sends a meter's discovery again once the configs that overwrote it have all come in. */
+  #rediscovery: ReturnType<typeof setTimeout> | undefined;
+  #recordFailureLogged = false;
   /** The meters whose identity the broker is being asked about. */
   readonly #checking = new Set<string>();
-  #refusalLogged = false;
+  /** Whether the broker's refusal or silence about the retained configs has been logged. */
+  #blindLogged = false;
   readonly #thinner: MeterTimeThinner;
   /** The discovery messages last published, joined; `undefined` when they must be sent again. */
   #discovery: string | undefined;
@@ -131,18 +159,63 @@ export class MqttPublisher {
   /** Makes the publisher; {@linkcode MqttPublisher.start} connects. */
   constructor(options: MqttOptions) {
     this.#options = options;
+    const prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.#clientId = options.clientId ?? defaultClientId(prefix);
     this.#topics = {
-      prefix: options.prefix ?? DEFAULT_PREFIX,
+      prefix,
       discoveryPrefix: options.discoveryPrefix ?? "homeassistant",
       version: options.version,
+      clientId: this.#clientId,
+      expireAfter: expireAfterSeconds(options.intervalSeconds ?? 0),
     };
     this.#log = options.logger ?? SILENT;
-    this.#clientId = options.clientId ?? defaultClientId(this.#topics.prefix);
     this.#backoff = new ReconnectBackoff(
       options.backoff?.initialMs ?? 1000,
       options.backoff?.maxMs ?? 60_000,
     );
     this.#thinner = new MeterTimeThinner(options.intervalSeconds ?? 0);
+    this.#readRecord();
+  }
+
+  /** Reads the record: its meters are `offline` until their data is live, and keep identities. */
+  #readRecord(): void {
+    const path = this.#options.recordPath;
+    if (path === undefined) return;
+    try {
+      for (const [id, identity] of readMeterRecord(path, this.#topics.prefix)) {
+        this.#recorded.set(id, identity);
+        this.#meterStatus.set(id, "offline");
+      }
+    } catch (error) {
+      this.#log.warn(
+        "MQTT: cannot read the record of the meters published before; starting afresh",
+        {
+          path,
+          error: (error as Error).message,
+        },
+      );
+    }
+  }
+
+  /** Records a meter (and its identity once decided) before its status says `online`. */
+  #record(id: string, identity?: Identity): void {
+    const before = this.#recorded.get(id);
+    const after = identity ?? before;
+    if (this.#recorded.has(id) && after === before) return;
+    this.#recorded.set(id, after);
+    const path = this.#options.recordPath;
+    if (path === undefined) return;
+    try {
+      writeMeterRecord(path, this.#topics.prefix, this.#recorded);
+    } catch (error) {
+      // Publishing goes on; only a restart after a crash would show this meter's old values.
+      if (this.#recordFailureLogged) return;
+      this.#recordFailureLogged = true;
+      this.#log.warn("MQTT: cannot record the meters published", {
+        path,
+        error: (error as Error).message,
+      });
+    }
   }
 
   /** A snapshot of what it has done. */
@@ -182,6 +255,7 @@ export class MqttPublisher {
         this.#discovery = undefined;
         if (this.#latest) this.#publishTelegram(this.#latest);
       }
+      this.#configSeen(topic, payload.toString());
     });
     // MQTT.js has already scheduled the next attempt when this runs: the wait set here is the
     // one after the next loss.
@@ -221,15 +295,31 @@ export class MqttPublisher {
       this.#log.info("MQTT connected", { broker, clientId: this.#clientId });
     }
     client.subscribe(`${this.#topics.discoveryPrefix}/status`, { qos: 0 });
-    // The broker kept running through a takeover, and with it our retained discovery configs;
-    // after any other loss it may have restarted without them.
+    // After most losses the broker may have restarted without our retained configs: send them
+    // again. What looks like a takeover (closed early, accepted at once) is also what a broker
+    // restarted within a second looks like, so there the configs are looked for first.
     if (!takenOver) this.#discovery = undefined;
-    // Our last will has just marked us offline, so `online` goes out after a takeover too.
-    void this.#publish(statusTopic(this.#topics), "online", 1, true);
+    else if (this.#latest) void this.#verifyRetained(client, this.#latest);
+    // The meters' status first: after a crash the broker holds `online` for them, which would
+    // count from the moment the reader's `online` arrives. In order: both go out at QoS 1.
     for (const [id, status] of this.#meterStatus) {
       void this.#publish(meterStatusTopic(this.#topics, id), status, 1, true);
     }
+    // Our last will has just marked us offline, so `online` goes out after a takeover too.
+    void this.#publish(statusTopic(this.#topics), "online", 1, true);
     if (this.#latest) this.#publishTelegram(this.#latest);
+  }
+
+  /** Sends the meter's configs again when the broker no longer holds the first of them. */
+  async #verifyRetained(client: MqttClient, t: Telegram): Promise<void> {
+    const identity = this.#identities.get(meterId(t));
+    const [first] = identity ? discoveryMessages(this.#topics, t, identity) : [];
+    if (!first) return;
+    const held = await retainedOn(client, [first.topic], this.#options.answerTimeoutMs)
+      .catch(() => undefined); // no answer: nothing is known, and nothing is sent twice
+    if (!held || held.get(first.topic) === first.payload || this.#latest !== t) return;
+    this.#discovery = undefined;
+    this.#publishDiscovery(t, identity!);
   }
 
   #held(client: MqttClient): void {
@@ -290,6 +380,7 @@ export class MqttPublisher {
   #updateMeterStatus(everyMeterOffline = false): Promise<unknown> {
     const live = this.#live && !everyMeterOffline ? this.#meter : undefined;
     if (live !== undefined && !this.#meterStatus.has(live)) this.#meterStatus.set(live, "offline");
+    if (live !== undefined) this.#record(live);
     const sent: Promise<boolean>[] = [];
     for (const [id, before] of this.#meterStatus) {
       const status = id === live ? "online" : "offline";
@@ -349,35 +440,53 @@ export class MqttPublisher {
 
   /**
    * Looks at the retained configs on the meter's plain config topics, decides its identity, empties
-   * the configs of ours for its empty M-Bus slots, and publishes its discovery. A broker that does
-   * not answer leaves the identity open: the next telegram asks again.
+   * the configs of ours for its empty M-Bus slots, and publishes its discovery. A broker that refuses
+   * the look or does not answer in time gets the plain identity; a connection lost meanwhile leaves
+   * it open, for the next telegram to ask again.
    */
   async #checkIdentity(client: MqttClient, t: Telegram): Promise<void> {
     const id = meterId(t);
     let retained: Map<string, string>;
     try {
-      retained = await retainedOn(client, topicsToCheck(this.#topics, t));
-    } catch (error) {
-      if (!(error instanceof SubscriptionRefusedError)) {
-        this.#log.debug("MQTT: no answer about the retained discovery configs", {
-          meter: id,
-          error: (error as Error).message,
-        });
-        return;
+      for (const { topic, stateTopic } of plainConfigTopics(this.#topics, t)) {
+        this.#watched.set(topic, { id, stateTopic });
       }
-      // Without reading them, keeping the ids of earlier versions is what a single reader needs.
+      // Stays subscribed: another reader that looked at the same moment may claim the plain
+      // identity too, which only the configs arriving later show (see #configSeen).
+      retained = await retainedOn(
+        client,
+        topicsToCheck(this.#topics, t),
+        this.#options.answerTimeoutMs,
+        true,
+      );
+    } catch (error) {
+      // A connection that went is no answer: the next connection asks again.
+      if (!client.connected) return;
+      // Refused, or never acknowledged: waiting longer would hold the meter's discovery back for
+      // ever. Without reading the configs, keeping the ids of earlier versions is what a single
+      // reader needs.
       retained = new Map();
-      if (!this.#refusalLogged) {
-        this.#refusalLogged = true;
+      if (!this.#blindLogged) {
+        this.#blindLogged = true;
+        const refused = error instanceof SubscriptionRefusedError;
         this.#log.warn(
-          `MQTT broker does not let this reader read ${this.#topics.discoveryPrefix}/sensor/…: ` +
-            "it cannot see whether another reader publishes the same meter id",
-          { error: error.message },
+          `MQTT broker ${
+            refused ? "does not let this reader read" : "did not answer a subscription to"
+          } ` +
+            `${this.#topics.discoveryPrefix}/sensor/…: it cannot see whether another reader ` +
+            "publishes the same meter id; publishing discovery with the unique ids of earlier versions",
+          { error: (error as Error).message },
         );
       }
     }
-    const { identity, phantoms } = decideIdentity(this.#topics, t, retained);
+    const { identity, phantoms } = decideIdentity(
+      this.#topics,
+      t,
+      retained,
+      this.#recorded.get(id),
+    );
     this.#identities.set(id, identity);
+    this.#record(id, identity);
     if (identity === "prefixed") {
       this.#log.info(
         "MQTT: another reader on the broker publishes this meter id to Home Assistant; this " +
@@ -390,6 +499,58 @@ export class MqttPublisher {
     if (latest && meterId(latest) === id && client.connected) {
       this.#publishDiscovery(latest, identity);
     }
+  }
+
+  /**
+   * A config on a watched plain config topic. While the meter holds the plain identity, another
+   * reader's config there means both claimed it: {@linkcode keepsPlain} settles it the same way on
+   * both. The reader that keeps it sends its configs again (also after the other emptied its own);
+   * the other takes the prefixed identity, empties the plain configs of its own and sends its
+   * prefixed ones.
+   */
+  #configSeen(topic: string, payload: string): void {
+    const watched = this.#watched.get(topic);
+    if (!watched) return;
+    this.#lastSeen.set(topic, payload);
+    if (this.#identities.get(watched.id) !== "plain") return;
+    const owner = configOwner(payload, watched.stateTopic);
+    if (owner === "ours") return;
+    if (owner === undefined) {
+      if (this.#contested.has(topic)) this.#rediscover(watched.id);
+      return;
+    }
+    if (keepsPlain(this.#topics.prefix, readerPrefixOf(stateTopicOf(payload) ?? "", watched.id))) {
+      this.#contested.add(topic);
+      this.#rediscover(watched.id);
+      return;
+    }
+    this.#identities.set(watched.id, "prefixed");
+    this.#record(watched.id, "prefixed");
+    this.#log.info(
+      "MQTT: another reader claimed this meter id's plain unique ids at the same time and keeps " +
+        "them; this reader's entities for it carry its prefix",
+      { meter: watched.id, prefix: this.#topics.prefix },
+    );
+    for (const [other, { id, stateTopic }] of this.#watched) {
+      if (id !== watched.id) continue;
+      if (configOwner(this.#lastSeen.get(other) ?? "", stateTopic) === "ours") {
+        void this.#publish(other, "", 1, true);
+      }
+    }
+    this.#rediscover(watched.id);
+  }
+
+  /** Sends the meter's discovery again, once the configs arriving together have been seen. */
+  #rediscover(id: string): void {
+    if (this.#rediscovery !== undefined) return;
+    this.#rediscovery = setTimeout(() => {
+      this.#rediscovery = undefined;
+      const latest = this.#latest;
+      const identity = this.#identities.get(id);
+      if (!latest || meterId(latest) !== id || !identity || !this.#client?.connected) return;
+      this.#discovery = undefined;
+      this.#publishDiscovery(latest, identity);
+    }, 0);
   }
 
   #publishMessage(message: MqttMessage, qos: 0 | 1 | 2, retain: boolean): Promise<boolean> {
@@ -420,6 +581,7 @@ export class MqttPublisher {
     if (!client) return;
     this.#stopping = true;
     clearTimeout(this.#holding);
+    clearTimeout(this.#rediscovery);
     // Each meter's own status first: the status topic may be shared with other readers.
     await this.#updateMeterStatus(true);
     if (client.connected) await this.#publish(statusTopic(this.#topics), "offline", 1, true);

@@ -89,7 +89,13 @@ export function available(
 /** A started reader (publisher) on the broker, connected. */
 export async function reader(
   url: string,
-  options: { prefix?: string; clientId?: string; logger?: Logger } = {},
+  options: {
+    prefix?: string;
+    clientId?: string;
+    logger?: Logger;
+    answerTimeoutMs?: number;
+    recordPath?: string;
+  } = {},
 ): Promise<MqttPublisher> {
   const publisher = new MqttPublisher({
     url,
@@ -121,7 +127,12 @@ export async function retainedConfigs(
 
 /** The retained messages a new subscriber receives now (messages published meanwhile left out). */
 async function retainedNow(url: string): Promise<Map<string, ReceivedMessage>> {
-  const late = await subscriber(url, ["homeassistant/#", "+/status", "+/+/status"]);
+  const late = await subscriber(url, [
+    "homeassistant/#",
+    "+/status",
+    "+/+/status",
+    "+/readers/+/status",
+  ]);
   // Retained messages arrive together right after the subscription.
   await new Promise((resolve) => setTimeout(resolve, 200));
   await late.client.endAsync();

@@ -12,7 +12,9 @@ import {
   discoveryMessages,
   type DiscoveryOptions,
   emptySlotTopics,
+  expireAfterSeconds,
   type MqttMessage,
+  statusTopic,
 } from "../../../lib/outputs/mqtt/discovery.ts";
 import { decideIdentity, topicsToCheck } from "../../../lib/outputs/mqtt/identity.ts";
 import { fullTelegram } from "../../../lib/views/full.ts";
@@ -294,7 +296,35 @@ Deno.test("sensors are available only while the reader is online and its own met
     { topic: "p1reader/1SAG1100042181/status" },
   ]);
   assert.equal(config!.availability_mode, "all");
-  assert.equal(config!.expire_after, undefined);
+});
+
+Deno.test("each reader has its own availability topic; one with its prefix's client id keeps <prefix>/status", () => {
+  assert.equal(statusTopic(OPTIONS), "p1reader/status");
+  assert.equal(statusTopic({ ...OPTIONS, clientId: "p1reader" }), "p1reader/status");
+  assert.equal(statusTopic({ ...OPTIONS, prefix: "garage" }), "garage/status");
+  assert.equal(
+    statusTopic({ ...OPTIONS, prefix: "garage", clientId: "p1reader-garage" }),
+    "garage/status",
+  );
+  assert.equal(
+    statusTopic({ ...OPTIONS, clientId: "reader B" }),
+    "p1reader/readers/reader_B/status",
+  );
+  assert.equal(
+    statusTopic({ ...OPTIONS, prefix: "garage", clientId: "p1reader" }),
+    "garage/readers/p1reader/status",
+  );
+});
+
+Deno.test("sensors expire after ten minutes without a state message, or three intervals", () => {
+  const t = telegram("fixtures/nl-dsmr50-3phase-4mbus.txt");
+  const expiries = (options: DiscoveryOptions) =>
+    new Set(configsOf(discoveryMessages(options, t)).map((c) => c.expire_after));
+  assert.deepEqual(expiries(OPTIONS), new Set([600]));
+  assert.equal(expireAfterSeconds(0), 600);
+  assert.equal(expireAfterSeconds(60), 600);
+  assert.equal(expireAfterSeconds(900), 2700);
+  assert.deepEqual(expiries({ ...OPTIONS, expireAfter: expireAfterSeconds(900) }), new Set([2700]));
 });
 
 Deno.test("a meter takes the prefixed identity only when another reader's config holds a plain one", () => {
@@ -309,6 +339,7 @@ Deno.test("a meter takes the prefixed identity only when another reader's config
   assert.equal(decide(holding("garage/E0053004723456789/state")), "plain", "our own config");
   assert.equal(decide(holding("p1reader/E0053004723456789/state")), "prefixed");
   assert.equal(decide(holding("garage2/E0053004723456789/state")), "prefixed", "not our prefix");
+  assert.equal(decide(holding("garage/b/E0053004723456789/state")), "prefixed", "nested prefix");
   assert.equal(decide(new Map([[topic, ""]])), "plain", "an emptied config belongs to nobody");
 });
 

@@ -389,3 +389,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "every sensor expires without state messages, later than --mqtt-interval's and never before ten minutes",
+  ignore: !enabled,
+  async fn() {
+    for (const intervalSeconds of [0, 300]) {
+      const broker = await startBroker(); // its own: none of the configs before are retained
+      const publisher = new MqttPublisher({
+        url: broker.anonymousUrl,
+        version: "test",
+        intervalSeconds,
+        backoff: { initialMs: 100 },
+      });
+      publisher.start();
+      try {
+        await waitFor(() => publisher.stats.connected, "the connection");
+        publisher.offer(received("nl-dsmr50-3phase-4mbus.txt"));
+        const last = await retainedConfigs(broker.anonymousUrl, 32);
+        const byTopic = [...last].filter(([topic]) => topic.startsWith("homeassistant/sensor/"));
+        for (const [topic, message] of byTopic) {
+          const config = JSON.parse(message.payload);
+          assert.deepEqual(sensorConfigProblems(topic, config), []);
+          assert.equal(typeof config.expire_after, "number", topic);
+          assert.ok(config.expire_after >= 600, `${topic}: ${config.expire_after}`);
+          assert.ok(config.expire_after > 2 * intervalSeconds, `${topic}: ${config.expire_after}`);
+        }
+      } finally {
+        await publisher.stop();
+        await broker.dispose();
+      }
+    }
+  },
+});

@@ -8,7 +8,8 @@ import mqtt from "mqtt";
 import type { MqttPublisher } from "../../../lib/outputs/mqtt/publisher.ts";
 import { memoryLogger, waitFor } from "../../support/helpers.ts";
 import { startBroker } from "../../support/mosquitto.ts";
-import { CORPUS } from "../../support/paths.ts";
+import { CORPUS, fixture } from "../../support/paths.ts";
+import { type RunningServer, startServer } from "../../support/server.ts";
 import {
   available,
   brokerTestsEnabled as enabled,
@@ -21,8 +22,10 @@ import {
 
 type Config = Record<string, unknown>;
 
+/** Whether a config reads a state topic of a reader with this prefix (not one nested under it). */
 const readsFrom = (prefix: string) => (config: Config) =>
-  String(config.state_topic).startsWith(`${prefix}/`);
+  String(config.state_topic).startsWith(`${prefix}/`) &&
+  /^[^/]+\/(state|mbus\/\d+\/state)$/.test(String(config.state_topic).slice(prefix.length + 1));
 
 /** The unique ids and device identifiers of some configs. */
 function identities(list: Config[]): Set<string> {
@@ -46,8 +49,10 @@ Deno.test({
       a.offer(received("nl-dsmr50-1phase-water.txt"));
       b.offer(received("be-emucs-peak.txt"));
       const all = [...configs(await retainedConfigs(broker.anonymousUrl, 17 + 15)).values()];
-      const ofA = all.filter(readsFrom("p1reader/E0053004723456789"));
-      const ofB = all.filter(readsFrom("p1reader/1SAG1100042181"));
+      const ofMeter = (id: string) => (c: Config) =>
+        String(c.state_topic).startsWith(`p1reader/${id}/`);
+      const ofA = all.filter(ofMeter("E0053004723456789"));
+      const ofB = all.filter(ofMeter("1SAG1100042181"));
       assert.deepEqual([ofA.length, ofB.length], [17, 15]);
       let last = await retainedConfigs(broker.anonymousUrl, 32);
       assert.ok(all.every((config) => available(config, last)), "both meters available");
@@ -150,10 +155,13 @@ Deno.test({
 /** The meter both readers see: two Fluvius meters that send one placeholder equipment id. */
 const PLACEHOLDER = "12345678901234567890123456789012";
 
-/** Reader A (`garage`) and then reader B (default prefix) on the broker, with the same meter id. */
-async function twoReadersOneMeterId(url: string) {
+/**
+ * Reader A (`garage`, or another prefix) and then reader B (default prefix) on the broker, with the
+ * same meter id.
+ */
+async function twoReadersOneMeterId(url: string, prefixOfA = "garage") {
   const { logger, lines } = memoryLogger();
-  const a = await reader(url, { prefix: "garage", clientId: "readerA" });
+  const a = await reader(url, { prefix: prefixOfA, clientId: "readerA" });
   a.offer(received("corpus/be-fluvius-1phase.txt")); // its gas meter on channel 1
   const ofA = configs(await retainedConfigs(url, 11));
   const b = await reader(url, { clientId: "readerB", logger });
@@ -161,45 +169,49 @@ async function twoReadersOneMeterId(url: string) {
   return { a, b, ofA, lines };
 }
 
-Deno.test({
-  name:
-    "a second reader whose meter sends the same id takes prefixed identities and leaves the first's configs alone",
-  ignore: !enabled || CORPUS === undefined,
-  async fn() {
-    const broker = await startBroker();
-    const watch = await subscriber(broker.anonymousUrl, ["homeassistant/#"]);
-    let readers: MqttPublisher[] = [];
-    try {
-      const { a, b, ofA, lines } = await twoReadersOneMeterId(broker.anonymousUrl);
-      readers = [a, b];
-      const all = [...configs(await retainedConfigs(broker.anonymousUrl, 11 + 14)).values()];
-      const ofB = all.filter(readsFrom("p1reader"));
-      assert.equal(ofB.length, 14);
-      assert.ok(
-        ofB.every((c) => String(c.unique_id).startsWith(`p1reader_p1reader_${PLACEHOLDER}_`)),
-      );
-      assert.deepEqual(
-        [...identities(ofB)].filter((id) => identities([...ofA.values()]).has(id)),
-        [],
-      );
-      // Reader A's configs went out once each and were never touched again, not even its gas
-      // meter's, which reader B's meter (with channel 1 empty) would remove as a phantom.
-      const topicsOfA = [...ofA.keys()].map((id) => `homeassistant/sensor/${id}/config`);
-      assert.ok(ofA.has(`p1reader_${PLACEHOLDER}_mbus1_reading`));
-      for (const topic of topicsOfA) {
-        assert.equal(watch.history.filter((m) => m.topic === topic).length, 1, topic);
+// `p1reader/b` nests under the second reader's prefix: its state topics start with `p1reader/`
+// without being that reader's.
+for (const prefixOfA of ["garage", "p1reader/b"]) {
+  Deno.test({
+    name:
+      `a second reader whose meter sends the same id as one on ${prefixOfA} takes prefixed identities and leaves the first's configs alone`,
+    ignore: !enabled || CORPUS === undefined,
+    async fn() {
+      const broker = await startBroker();
+      const watch = await subscriber(broker.anonymousUrl, ["homeassistant/#"]);
+      let readers: MqttPublisher[] = [];
+      try {
+        const { a, b, ofA, lines } = await twoReadersOneMeterId(broker.anonymousUrl, prefixOfA);
+        readers = [a, b];
+        const all = [...configs(await retainedConfigs(broker.anonymousUrl, 11 + 14)).values()];
+        const ofB = all.filter(readsFrom("p1reader"));
+        assert.equal(ofB.length, 14);
+        assert.ok(
+          ofB.every((c) => String(c.unique_id).startsWith(`p1reader_p1reader_${PLACEHOLDER}_`)),
+        );
+        assert.deepEqual(
+          [...identities(ofB)].filter((id) => identities([...ofA.values()]).has(id)),
+          [],
+        );
+        // Reader A's configs went out once each and were never touched again, not even its gas
+        // meter's, which reader B's meter (with channel 1 empty) would remove as a phantom.
+        const topicsOfA = [...ofA.keys()].map((id) => `homeassistant/sensor/${id}/config`);
+        assert.ok(ofA.has(`p1reader_${PLACEHOLDER}_mbus1_reading`));
+        for (const topic of topicsOfA) {
+          assert.equal(watch.history.filter((m) => m.topic === topic).length, 1, topic);
+        }
+        assert.ok(
+          lines.some((line) => line.includes("another reader on the broker")),
+          lines.join("\n"),
+        );
+      } finally {
+        for (const publisher of readers) await publisher.stop();
+        await watch.client.endAsync();
+        await broker.dispose();
       }
-      assert.ok(
-        lines.some((line) => line.includes("another reader on the broker")),
-        lines.join("\n"),
-      );
-    } finally {
-      for (const publisher of readers) await publisher.stop();
-      await watch.client.endAsync();
-      await broker.dispose();
-    }
-  },
-});
+    },
+  });
+}
 
 Deno.test({
   name: "readers that restart keep their identities",
@@ -231,6 +243,90 @@ Deno.test({
       await watch.client.endAsync();
     } finally {
       for (const publisher of readers) await publisher.stop();
+      await broker.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "one of two readers on the default prefix killed with -9: the other's entities stay available",
+  ignore: !enabled,
+  async fn() {
+    const broker = await startBroker();
+    const servers: RunningServer[] = [];
+    try {
+      // Reader A with the default client id (its status is `p1reader/status`, as it always was),
+      // reader B with its own, each replaying its own meter once a second.
+      for (
+        const [meter, clientId] of [
+          ["nl-dsmr50-1phase-water.txt", []],
+          ["be-emucs-peak.txt", ["--mqtt-client-id", "readerB"]],
+        ] as const
+      ) {
+        servers.push(
+          await startServer([
+            "--source",
+            `file:${fixture(meter)}`,
+            "--replay-interval",
+            "1",
+            "--replay-loop",
+            "--mqtt-url",
+            broker.anonymousUrl,
+            ...clientId,
+          ]),
+        );
+      }
+      const ofMeter = (id: string) => (c: Config) =>
+        String(c.state_topic).startsWith(`p1reader/${id}/`);
+      let last = await retainedConfigs(broker.anonymousUrl, 17 + 15);
+      const all = [...configs(last).values()];
+      const ofA = all.filter(ofMeter("E0053004723456789"));
+      const ofB = all.filter(ofMeter("1SAG1100042181"));
+      assert.deepEqual([ofA.length, ofB.length], [17, 15]);
+      await waitFor(async () => {
+        last = await retainedConfigs(broker.anonymousUrl, 32);
+        return all.every((config) => available(config, last));
+      }, "both meters available");
+      const topics = (list: Config[]) =>
+        new Set(list.flatMap((c) => (c.availability as { topic: string }[]).map((a) => a.topic)));
+      assert.deepEqual(
+        topics(ofA),
+        new Set(["p1reader/status", "p1reader/E0053004723456789/status"]),
+      );
+      assert.deepEqual(
+        topics(ofB),
+        new Set(["p1reader/readers/readerB/status", "p1reader/1SAG1100042181/status"]),
+      );
+
+      for (const victim of [0, 1]) {
+        if (victim === 1) {
+          // Reader A comes back, then reader B is the one killed.
+          await servers[0]!.stop();
+          servers[0] = await startServer([
+            "--source",
+            `file:${fixture("nl-dsmr50-1phase-water.txt")}`,
+            "--replay-interval",
+            "1",
+            "--replay-loop",
+            "--mqtt-url",
+            broker.anonymousUrl,
+          ]);
+          await waitFor(async () => {
+            last = await retainedConfigs(broker.anonymousUrl, 32);
+            return all.every((config) => available(config, last));
+          }, "both meters available again");
+        }
+        const [killed, kept] = victim === 0 ? [ofA, ofB] : [ofB, ofA];
+        servers[victim]!.child.kill("SIGKILL");
+        await waitFor(async () => {
+          last = await retainedConfigs(broker.anonymousUrl, 32);
+          return killed.every((config) => !available(config, last));
+        }, "the killed reader's last will");
+        assert.ok(kept.every((config) => available(config, last)), "the other stays available");
+      }
+    } finally {
+      for (const server of servers) await server.stop();
       await broker.dispose();
     }
   },

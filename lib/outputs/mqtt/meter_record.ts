@@ -1,0 +1,84 @@
+/**
+ * The meters a reader has published over MQTT, kept in its data directory (`mqtt-meters.json`)
+ * so that a restart knows them before any telegram: their status topics say `offline` until their
+ * data is live again (after a `kill -9` the broker still holds `online`), and each meter keeps the
+ * identity it had (see `identity.ts`), also when the broker has lost its retained configs.
+ *
+ * The file holds one entry per topic prefix, as readers with other prefixes are other meters:
+ * `{ "<prefix>": { "<meter id>": { "identity": "plain" } } }`. It is replaced whole (a temporary
+ * file written, flushed and renamed over it), so that a crash leaves the old record or the new one,
+ * never half of one.
+ *
+ * @module
+ */
+
+import type { Identity } from "./discovery.ts";
+
+/** The record's file name in the data directory. */
+export const METER_RECORD_FILE = "mqtt-meters.json";
+
+/** The meters of one prefix: their ids, and the identity of those decided. */
+export type RecordedMeters = Map<string, Identity | undefined>;
+
+type RecordFile = Record<string, Record<string, { identity?: Identity }>>;
+
+function readFile(path: string): RecordFile {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return {};
+    throw error;
+  }
+  const parsed: unknown = JSON.parse(text);
+  return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+    ? parsed as RecordFile
+    : {};
+}
+
+/**
+ * The meters recorded for a prefix; none when there is no record yet.
+ *
+ * @param path The record file.
+ * @param prefix The reader's topic prefix.
+ * @throws What the file system says when the file cannot be read; a `SyntaxError` when it is
+ *   not JSON.
+ */
+export function readMeterRecord(path: string, prefix: string): RecordedMeters {
+  const meters: RecordedMeters = new Map();
+  for (const [id, entry] of Object.entries(readFile(path)[prefix] ?? {})) {
+    const identity = entry?.identity;
+    meters.set(id, identity === "plain" || identity === "prefixed" ? identity : undefined);
+  }
+  return meters;
+}
+
+/**
+ * Replaces the prefix's meters in the record (the other prefixes' stay), atomically.
+ *
+ * @param path The record file.
+ * @param prefix The reader's topic prefix.
+ * @param meters Every meter of the prefix.
+ * @throws What the file system says (a full disk, a read-only directory).
+ */
+export function writeMeterRecord(path: string, prefix: string, meters: RecordedMeters): void {
+  let record: RecordFile;
+  try {
+    record = readFile(path);
+  } catch {
+    record = {}; // an unreadable record is replaced by one that can be read
+  }
+  record[prefix] = Object.fromEntries(
+    [...meters].map(([id, identity]) => [id, identity ? { identity } : {}]),
+  );
+  const temporary = `${path}.tmp`;
+  const file = Deno.openSync(temporary, { write: true, create: true, truncate: true });
+  try {
+    const bytes = new TextEncoder().encode(`${JSON.stringify(record, null, 2)}\n`);
+    for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
+    file.syncSync(); // on disk before the rename makes it the record
+  } finally {
+    file.close();
+  }
+  Deno.renameSync(temporary, path);
+}
