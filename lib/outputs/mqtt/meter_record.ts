@@ -17,6 +17,15 @@ import type { Identity } from "./discovery.ts";
 /** The record's file name in the data directory. */
 export const METER_RECORD_FILE = "mqtt-meters.json";
 
+/**
+ * The most meters a prefix's record keeps (the latest): a home has one meter, a replaced one and a
+ * few M-Bus devices; ids garbled on a line without CRC must not grow the file for ever.
+ */
+export const MAX_RECORDED_METERS = 16;
+
+/** A meter id as `safeId` makes it; anything else in the file was not written by a reader. */
+const METER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** The meters of one prefix: their ids, and the identity of those decided. */
 export type RecordedMeters = Map<string, Identity | undefined>;
 
@@ -46,7 +55,8 @@ function readFile(path: string): RecordFile {
  */
 export function readMeterRecord(path: string, prefix: string): RecordedMeters {
   const meters: RecordedMeters = new Map();
-  for (const [id, entry] of Object.entries(readFile(path)[prefix] ?? {})) {
+  const entries = Object.entries(readFile(path)[prefix] ?? {}).filter(([id]) => METER_ID.test(id));
+  for (const [id, entry] of entries.slice(-MAX_RECORDED_METERS)) {
     const identity = entry?.identity;
     meters.set(id, identity === "plain" || identity === "prefixed" ? identity : undefined);
   }

@@ -42,7 +42,12 @@ import {
   SubscriptionRefusedError,
   topicsToCheck,
 } from "./identity.ts";
-import { readMeterRecord, type RecordedMeters, writeMeterRecord } from "./meter_record.ts";
+import {
+  MAX_RECORDED_METERS,
+  readMeterRecord,
+  type RecordedMeters,
+  writeMeterRecord,
+} from "./meter_record.ts";
 import { ReconnectBackoff } from "./reconnect.ts";
 
 /** Options for {@linkcode MqttPublisher}. */
@@ -203,6 +208,11 @@ export class MqttPublisher {
     const after = identity ?? before;
     if (this.#recorded.has(id) && after === before) return;
     this.#recorded.set(id, after);
+    // The oldest meter goes first (its status topic keeps the `offline` it was given).
+    for (const old of this.#recorded.keys()) {
+      if (this.#recorded.size <= MAX_RECORDED_METERS) break;
+      this.#recorded.delete(old);
+    }
     const path = this.#options.recordPath;
     if (path === undefined) return;
     try {
