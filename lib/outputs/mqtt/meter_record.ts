@@ -23,6 +23,13 @@ export const METER_RECORD_FILE = "mqtt-meters.json";
  */
 export const MAX_RECORDED_METERS = 16;
 
+/**
+ * The largest record read: 16 meters for each of a few prefixes take a few kilobytes. A larger file
+ * (or anything but a regular file: a FIFO would block the read, and with it the whole service, for
+ * ever) is not one a reader wrote, and reading it whole could exhaust a small machine's memory.
+ */
+export const MAX_RECORD_BYTES = 1 << 20;
+
 /** A meter id as `safeId` makes it; anything else in the file was not written by a reader. */
 const METER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -32,17 +39,24 @@ export type RecordedMeters = Map<string, Identity | undefined>;
 type RecordFile = Record<string, Record<string, { identity?: Identity }>>;
 
 function readFile(path: string): RecordFile {
-  let text: string;
+  let info: Deno.FileInfo;
   try {
-    text = Deno.readTextFileSync(path);
+    info = Deno.statSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return {};
     throw error;
   }
+  if (!info.isFile) throw new Error(`${path} is not a regular file`);
+  if (info.size > MAX_RECORD_BYTES) {
+    throw new Error(`${path} has ${info.size} bytes, more than a record ever holds`);
+  }
+  const text = Deno.readTextFileSync(path);
   const parsed: unknown = JSON.parse(text);
-  return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
-    ? parsed as RecordFile
-    : {};
+  return isObject(parsed) ? parsed as RecordFile : {};
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /**
@@ -55,9 +69,13 @@ function readFile(path: string): RecordFile {
  */
 export function readMeterRecord(path: string, prefix: string): RecordedMeters {
   const meters: RecordedMeters = new Map();
-  const entries = Object.entries(readFile(path)[prefix] ?? {}).filter(([id]) => METER_ID.test(id));
+  const ofPrefix = readFile(path)[prefix];
+  // A reader writes an object for each meter; a value of another kind is no meter of ours.
+  const entries = Object.entries(isObject(ofPrefix) ? ofPrefix : {}).filter(([id, entry]) =>
+    METER_ID.test(id) && isObject(entry)
+  );
   for (const [id, entry] of entries.slice(-MAX_RECORDED_METERS)) {
-    const identity = entry?.identity;
+    const identity: unknown = entry.identity;
     meters.set(id, identity === "plain" || identity === "prefixed" ? identity : undefined);
   }
   return meters;
@@ -82,7 +100,13 @@ export function writeMeterRecord(path: string, prefix: string, meters: RecordedM
     [...meters].map(([id, identity]) => [id, identity ? { identity } : {}]),
   );
   const temporary = `${path}.tmp`;
-  const file = Deno.openSync(temporary, { write: true, create: true, truncate: true });
+  // Made afresh: a FIFO or a link left under its name must not be opened (and written through).
+  try {
+    Deno.removeSync(temporary);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const file = Deno.openSync(temporary, { write: true, createNew: true });
   try {
     const bytes = new TextEncoder().encode(`${JSON.stringify(record, null, 2)}\n`);
     for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));

@@ -5,9 +5,11 @@
 import assert from "node:assert/strict";
 import { parseTelegram } from "../../../lib/dsmr/parse.ts";
 import {
+  MAX_RECORD_BYTES,
   MAX_RECORDED_METERS,
   METER_RECORD_FILE,
   readMeterRecord,
+  writeMeterRecord,
 } from "../../../lib/outputs/mqtt/meter_record.ts";
 import { MqttPublisher } from "../../../lib/outputs/mqtt/publisher.ts";
 import { demoTelegrams } from "../../support/telegrams.ts";
@@ -40,5 +42,39 @@ Deno.test("a record with ids no reader writes is read without them", async () =>
     JSON.stringify({ p1reader: Object.fromEntries(entries.map((id) => [id, {}])) }),
   );
   assert.deepEqual([...readMeterRecord(path, "p1reader").keys()], ["E0041", "G_1-2"]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a record that is no regular file, or far too large, is not read", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/${METER_RECORD_FILE}`;
+  // A FIFO: reading it would block the service (a synchronous read) until something writes.
+  await new Deno.Command("mkfifo", { args: [path] }).output();
+  assert.throws(() => readMeterRecord(path, "p1reader"), /not a regular file/);
+  // Writing replaces it with a record.
+  writeMeterRecord(path, "p1reader", new Map([["E0041", "plain"]]));
+  assert.deepEqual([...readMeterRecord(path, "p1reader")], [["E0041", "plain"]]);
+  // A FIFO left under the temporary file's name is not written through.
+  await new Deno.Command("mkfifo", { args: [`${path}.tmp`] }).output();
+  writeMeterRecord(path, "p1reader", new Map([["E0042", "prefixed"]]));
+  assert.deepEqual([...readMeterRecord(path, "p1reader")], [["E0042", "prefixed"]]);
+  // A valid record padded beyond any a reader writes names no meter.
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({ p1reader: { E0043: {} }, pad: "x".repeat(MAX_RECORD_BYTES) }),
+  );
+  assert.throws(() => readMeterRecord(path, "p1reader"), /more than a record ever holds/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a record entry that is no object is no meter", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/${METER_RECORD_FILE}`;
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({ p1reader: { E0041: {}, x: 5, y: null, z: [], w: "plain" }, other: [1] }),
+  );
+  assert.deepEqual([...readMeterRecord(path, "p1reader").keys()], ["E0041"]);
+  assert.deepEqual([...readMeterRecord(path, "other").keys()], []);
   await Deno.remove(dir, { recursive: true });
 });
