@@ -139,6 +139,10 @@ export class MqttPublisher {
   readonly #watched = new Map<string, { id: string; stateTopic: string }>();
   /** The last config seen on each watched topic. */
   readonly #lastSeen = new Map<string, string>();
+  /** Availability topics of other readers on our prefix that publish a meter of ours (same id). */
+  readonly #sharers = new Set<string>();
+  /** The status topics of the meters such a reader publishes too. */
+  readonly #sharedMeters = new Set<string>();
   /** Watched topics on which another reader's config was answered with ours. */
   readonly #contested = new Set<string>();
   /** Sends a meter's discovery again once the configs that overwrote it have all come in. */
@@ -266,6 +270,7 @@ export class MqttPublisher {
         if (this.#latest) this.#publishTelegram(this.#latest);
       }
       this.#configSeen(topic, payload.toString());
+      this.#sharedStatusSeen(topic, payload.toString());
     });
     // MQTT.js has already scheduled the next attempt when this runs: the wait set here is the
     // one after the next loss.
@@ -524,7 +529,10 @@ export class MqttPublisher {
     this.#lastSeen.set(topic, payload);
     if (this.#identities.get(watched.id) !== "plain") return;
     const owner = configOwner(payload, watched.stateTopic);
-    if (owner === "ours") return;
+    if (owner === "ours") {
+      this.#followSharer(payload, watched.id);
+      return;
+    }
     if (owner === undefined) {
       if (this.#contested.has(topic)) this.#rediscover(watched.id);
       return;
@@ -548,6 +556,60 @@ export class MqttPublisher {
       }
     }
     this.#rediscover(watched.id);
+  }
+
+  /**
+   * A config of ours (it reads our state topic) that names another reader's availability topic: a
+   * reader on our prefix with its own client id publishes the same meter id (it reads our
+   * `--share-port`, or its meter sends the same id). The last configs sent win, so when that
+   * reader stops or dies, every entity of the meter would stay unavailable while this reader is
+   * live: its availability topic and the meter's shared status topic are followed
+   * ({@linkcode #sharedStatusSeen}).
+   */
+  #followSharer(payload: string, id: string): void {
+    let topic: unknown;
+    try {
+      topic = (JSON.parse(payload) as { availability?: { topic?: unknown }[] }).availability?.[0]
+        ?.topic;
+    } catch {
+      return;
+    }
+    const prefix = this.#topics.prefix;
+    if (typeof topic !== "string" || topic === statusTopic(this.#topics)) return;
+    // Only a reader's availability topic on our prefix: a stranger's config chooses nothing else.
+    const readerTopic = topic === `${prefix}/status` ||
+      (topic.startsWith(`${prefix}/readers/`) && /^[A-Za-z0-9_-]+\/status$/.test(
+        topic.slice(`${prefix}/readers/`.length),
+      ));
+    if (!readerTopic || this.#sharers.has(topic)) return;
+    this.#sharers.add(topic);
+    this.#sharedMeters.add(meterStatusTopic(this.#topics, id));
+    this.#client?.subscribe([topic, meterStatusTopic(this.#topics, id)], { qos: 0 });
+  }
+
+  /**
+   * A status on a topic followed by {@linkcode #followSharer}: the other reader went `offline` (it
+   * stopped or died; its configs, the last sent, name its availability), or it said `offline` for
+   * the meter this reader still reads live. This reader sends its meters' status and its configs
+   * again, so that its live values are available.
+   */
+  #sharedStatusSeen(topic: string, payload: string): void {
+    if (payload !== "offline" || this.#stopping) return;
+    if (this.#sharers.has(topic)) {
+      for (const [id, status] of this.#meterStatus) {
+        void this.#publish(meterStatusTopic(this.#topics, id), status, 1, true);
+      }
+      this.#discovery = undefined;
+      if (this.#latest && this.#client?.connected) this.#publishTelegram(this.#latest);
+      return;
+    }
+    if (!this.#sharedMeters.has(topic)) return;
+    const id = [...this.#meterStatus.keys()].find((meter) =>
+      meterStatusTopic(this.#topics, meter) === topic
+    );
+    if (id !== undefined && this.#meterStatus.get(id) === "online") {
+      void this.#publish(topic, "online", 1, true);
+    }
   }
 
   /** Sends the meter's discovery again, once the configs arriving together have been seen. */

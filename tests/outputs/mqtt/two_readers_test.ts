@@ -331,3 +331,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "two readers on one prefix that publish the same meter id keep it available while either reads it live",
+  ignore: !enabled,
+  async fn() {
+    const broker = await startBroker();
+    const url = broker.anonymousUrl;
+    const a = await reader(url, { clientId: "readerA" });
+    const b = await reader(url, { clientId: "readerB" });
+    const stopped = new Set<MqttPublisher>();
+    try {
+      // B reads A's --share-port, say: the same telegrams, the same meter id, the same state topic.
+      const telegram = received("nl-dsmr50-1phase-water.txt");
+      a.offer(telegram);
+      b.offer(telegram);
+      const count = 17;
+      const allAvailable = async () => {
+        const last = await retainedConfigs(url, count);
+        return [...configs(last).values()].every((config) => available(config, last));
+      };
+      await waitFor(allAvailable, "every entity available");
+
+      // The reader that said offline last for the meter (it went stale) does not speak for the
+      // other one, which still reads it live.
+      b.receiverStateChanged("stale");
+      await waitFor(allAvailable, "available while reader A reads the meter live");
+
+      // The reader whose configs hold (the last to send them) stops: the other one's entities stay.
+      const last = await retainedConfigs(url, count);
+      const holder =
+        String((configs(last).values().next().value!.availability as { topic: string }[])[0]!.topic)
+            .endsWith("/readerA/status")
+          ? a
+          : b;
+      const other = holder === a ? b : a;
+      other.receiverStateChanged("connected");
+      await holder.stop();
+      stopped.add(holder);
+      await waitFor(allAvailable, "available while the other reader runs");
+    } finally {
+      for (const publisher of [a, b]) if (!stopped.has(publisher)) await publisher.stop();
+      await broker.dispose();
+    }
+  },
+});
