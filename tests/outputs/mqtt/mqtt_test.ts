@@ -8,6 +8,7 @@ import mqtt from "mqtt";
 import { MqttPublisher } from "../../../lib/outputs/mqtt/publisher.ts";
 import { CORPUS, fixture } from "../../support/paths.ts";
 import { startBroker } from "../../support/mosquitto.ts";
+import { startDongle } from "../../support/dongle.ts";
 import { waitFor } from "../../support/helpers.ts";
 import { startServer } from "../../support/server.ts";
 import {
@@ -330,29 +331,11 @@ Deno.test({
   async fn() {
     const broker = await startBroker();
     const telegram = Deno.readFileSync(fixture("nl-dsmr50-1phase-water.txt"));
-    // A network P1 dongle that sends a telegram every 200 ms while `feeding`.
-    const dongle = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    let feeding = true;
-    const connections: Deno.Conn[] = [];
-    const serving = (async () => {
-      for await (const connection of dongle) {
-        connections.push(connection);
-        (async () => {
-          try {
-            for (;;) {
-              if (feeding) await connection.write(telegram);
-              await new Promise((resolve) => setTimeout(resolve, 200));
-            }
-          } catch {
-            // The reader or the test closed the connection: this dongle's loop ends.
-          }
-        })();
-      }
-    })();
+    const dongle = startDongle(telegram);
     const watch = await subscriber(broker.anonymousUrl, ["homeassistant/#", "p1reader/#"]);
     const server = await startServer([
       "--source",
-      `tcp://127.0.0.1:${(dongle.addr as Deno.NetAddr).port}`,
+      `tcp://127.0.0.1:${dongle.port}`,
       "--stale-after",
       "1",
       "--mqtt-url",
@@ -365,25 +348,17 @@ Deno.test({
       await waitFor(() => entities().length === 17, "the discovery configs");
       assert.ok(entities().every((config) => available(config, watch.last)));
 
-      feeding = false;
+      dongle.feeding = false;
       await waitFor(() => meterStatus() === "offline", "the silent meter to be noticed", 20_000);
       assert.equal(watch.last.get("p1reader/status")?.payload, "online", "the reader still runs");
       assert.ok(entities().every((config) => !available(config, watch.last)));
 
-      feeding = true;
+      dongle.feeding = true;
       await waitFor(() => meterStatus() === "online", "the meter's return", 20_000);
       assert.ok(entities().every((config) => available(config, watch.last)));
     } finally {
       await server.stop();
-      dongle.close();
-      for (const connection of connections) {
-        try {
-          connection.close();
-        } catch {
-          // Already closed by the reader when it stopped.
-        }
-      }
-      await serving;
+      await dongle.close();
       await watch.client.endAsync();
       await broker.dispose();
     }

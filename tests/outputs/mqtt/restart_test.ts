@@ -4,6 +4,7 @@
  * messages gets the configs and statuses back from the running reader.
  */
 import assert from "node:assert/strict";
+import { startDongle } from "../../support/dongle.ts";
 import { waitFor } from "../../support/helpers.ts";
 import { startBroker } from "../../support/mosquitto.ts";
 import { fixture } from "../../support/paths.ts";
@@ -25,28 +26,10 @@ Deno.test({
     const broker = await startBroker();
     const dataDir = await Deno.makeTempDir();
     const telegram = Deno.readFileSync(fixture("nl-dsmr50-1phase-water.txt"));
-    // A network P1 dongle that sends a telegram every 200 ms while `feeding`.
-    const dongle = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    let feeding = true;
-    const connections: Deno.Conn[] = [];
-    const serving = (async () => {
-      for await (const connection of dongle) {
-        connections.push(connection);
-        (async () => {
-          try {
-            for (;;) {
-              if (feeding) await connection.write(telegram);
-              await new Promise((resolve) => setTimeout(resolve, 200));
-            }
-          } catch {
-            // The reader or the test closed the connection: this dongle's loop ends.
-          }
-        })();
-      }
-    })();
+    const dongle = startDongle(telegram);
     const args = [
       "--source",
-      `tcp://127.0.0.1:${(dongle.addr as Deno.NetAddr).port}`,
+      `tcp://127.0.0.1:${dongle.port}`,
       "--mqtt-url",
       broker.anonymousUrl,
       "--data-dir",
@@ -58,7 +41,7 @@ Deno.test({
       const meterStatus = () => watch.last.get("p1reader/E0053004723456789/status")?.payload;
       await waitFor(() => meterStatus() === "online", "the meter to be live", 20_000);
       await retainedConfigs(broker.anonymousUrl, 17);
-      feeding = false;
+      dongle.feeding = false;
       server.child.kill("SIGKILL");
       await server.stop();
       await waitFor(
@@ -79,19 +62,11 @@ Deno.test({
       const record = JSON.parse(await Deno.readTextFile(`${dataDir}/mqtt-meters.json`));
       assert.deepEqual(record, { p1reader: { E0053004723456789: { identity: "plain" } } });
 
-      feeding = true;
+      dongle.feeding = true;
       await waitFor(() => meterStatus() === "online", "the meter's return", 20_000);
     } finally {
       await server.stop();
-      dongle.close();
-      for (const connection of connections) {
-        try {
-          connection.close();
-        } catch {
-          // Already closed by the reader when it stopped.
-        }
-      }
-      await serving;
+      await dongle.close();
       await watch.client.endAsync();
       await broker.dispose();
       await Deno.remove(dataDir, { recursive: true });
